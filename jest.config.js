@@ -1,0 +1,9 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  // Type-checking happens once in `npm test` (tsc --noEmit); swc only strips types, so it is fast.
+  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
+  snapshotSerializers: ['<rootDir>/test/setup/asset-hash-serializer.ts'],
+};

@@ -1,0 +1,4 @@
+// Placeholder until the data path lands: fails loudly rather than returning a fake result.
+export async function handler(_event: unknown): Promise<never> {
+  throw new Error('reader handler is not implemented yet');
+}
