@@ -1,0 +1,73 @@
+/**
+ * How many database connections the stack may open, derived once from the instance's memory and
+ * used by both the functions' reserved concurrency and the DatabaseConnections alarm, so the two
+ * can never disagree.
+ *
+ * Each Lambda execution environment holds at most one connection, and only while an invocation
+ * runs (the connection is opened and closed inside the handler). So a function's reserved
+ * concurrency is exactly the number of connections it can hold at once.
+ */
+
+/** RDS for MySQL's default `max_connections` is `{DBInstanceClassMemory/12582880}`. */
+export const RDS_MYSQL_BYTES_PER_CONNECTION = 12_582_880;
+
+export interface ConnectionBudgetInput {
+  /** Memory of the DB instance class, in MiB (db.t4g.micro: 1024). */
+  readonly instanceMemoryMiB: number;
+  /**
+   * Connections kept free for people and machines that are not the functions: the migration
+   * custom resource, secret rotation, an operator's client, RDS's own `rdsadmin`.
+   */
+  readonly reservedForOperators: number;
+  /** Share of the functions' connections that goes to the writer (0..1); the reader gets the rest. */
+  readonly writerShare: number;
+  /** Alarm when connections reach this share of `max_connections` (0..1). */
+  readonly alarmAtShareOfMax: number;
+}
+
+export interface ConnectionBudget {
+  /** The value the parameter group sets for `max_connections`. */
+  readonly maxConnections: number;
+  /** Reserved concurrency of the writer function = connections it can hold. */
+  readonly writerConcurrency: number;
+  /** Reserved concurrency of the reader function = connections it can hold. */
+  readonly readerConcurrency: number;
+  /** DatabaseConnections alarm threshold (connections, Maximum over a minute). */
+  readonly alarmThreshold: number;
+}
+
+/**
+ * maxConnections    = floor(memory / 12,582,880 B)   (RDS's own formula, pinned in the parameter group)
+ * functions         = maxConnections - reservedForOperators
+ * writerConcurrency = max(1, floor(functions * writerShare)); readerConcurrency = the rest
+ * alarmThreshold    = ceil(maxConnections * alarmAtShareOfMax)
+ */
+export function connectionBudget(input: ConnectionBudgetInput): ConnectionBudget {
+  const { instanceMemoryMiB, reservedForOperators, writerShare, alarmAtShareOfMax } = input;
+  assertRange('instanceMemoryMiB', instanceMemoryMiB, 256, 4_194_304);
+  assertRange('writerShare', writerShare, 0.01, 0.99);
+  assertRange('alarmAtShareOfMax', alarmAtShareOfMax, 0.1, 1);
+
+  const maxConnections = Math.floor((instanceMemoryMiB * 1024 * 1024) / RDS_MYSQL_BYTES_PER_CONNECTION);
+  const forFunctions = maxConnections - reservedForOperators;
+  if (!Number.isInteger(reservedForOperators) || reservedForOperators < 1 || forFunctions < 2) {
+    throw new Error(
+      `reservedForOperators must be a whole number from 1 to ${maxConnections - 2} ` +
+        `(max_connections is ${maxConnections} for ${instanceMemoryMiB} MiB), got ${reservedForOperators}. ` +
+        'Lower it, or choose a larger instance class.'
+    );
+  }
+  const writerConcurrency = Math.max(1, Math.floor(forFunctions * writerShare));
+  return {
+    maxConnections,
+    writerConcurrency,
+    readerConcurrency: forFunctions - writerConcurrency,
+    alarmThreshold: Math.ceil(maxConnections * alarmAtShareOfMax),
+  };
+}
+
+function assertRange(name: string, value: number, min: number, max: number): void {
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new Error(`${name} must be between ${min} and ${max}, got ${value}.`);
+  }
+}

@@ -1,0 +1,113 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { lambdaBundling } from './lambda-bundling';
+
+export interface DataFunctionProps {
+  /** Handler file (exports `handler`), bundled with the local esbuild. */
+  readonly entry: string;
+  /** What the function does, shown in the console. */
+  readonly description: string;
+  /** Network the function runs in. */
+  readonly vpc: ec2.IVpc;
+  /** Subnets of the function's network interfaces. */
+  readonly vpcSubnets: ec2.SubnetSelection;
+  /**
+   * Reserved concurrency. Each environment holds at most one database connection, so this is also
+   * the most connections the function can hold at once (see `connectionBudget()`).
+   */
+  readonly reservedConcurrency: number;
+  /**
+   * Timeout; must exceed the handler's database connect timeout so a slow connect still ends in a
+   * clear error rather than a Lambda timeout.
+   * @default Duration.seconds(10)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Memory in MiB (CPU grows with it; 256 keeps TLS handshakes quick at little cost).
+   * @default 256
+   */
+  readonly memorySize?: number;
+  /**
+   * Retention of the function's log group.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/** What a function needs to reach a database: its secret, its network peer, and the secrets endpoint. */
+export interface DatabaseBinding {
+  /** Secret in the RDS JSON format (host, port, username, password, dbname) the function connects with. */
+  readonly secret: secretsmanager.ISecret;
+  /** The database instance (its security group is opened to the function on its default port). */
+  readonly database: ec2.IConnectable;
+  /** The Secrets Manager endpoint (opened to the function on 443). */
+  readonly secretsManagerEndpoint: ec2.IConnectable;
+}
+
+/**
+ * A `NodejsFunction` with the house defaults: Node.js 24 on arm64, minified local esbuild bundle
+ * with source maps, JSON logs, in the VPC behind its own security group with no default egress.
+ */
+export class DataFunction extends Construct {
+  public readonly function: NodejsFunction;
+  public readonly securityGroup: ec2.SecurityGroup;
+
+  constructor(scope: Construct, id: string, props: DataFunctionProps) {
+    super(scope, id);
+    if (!Number.isInteger(props.reservedConcurrency) || props.reservedConcurrency < 1) {
+      throw new Error(`reservedConcurrency must be a whole number of at least 1, got ${props.reservedConcurrency}.`);
+    }
+    // No egress by default: bindDatabase() opens exactly the database and the secrets endpoint.
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: `${id} function: egress only to the database and the Secrets Manager endpoint`,
+      allowAllOutbound: false,
+    });
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: props.entry,
+      handler: 'handler',
+      description: props.description,
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout ?? Duration.seconds(10),
+      reservedConcurrentExecutions: props.reservedConcurrency,
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      securityGroups: [this.securityGroup],
+      bundling: lambdaBundling,
+      environment: { NODE_OPTIONS: '--enable-source-maps' },
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
+      systemLogLevelV2: lambda.SystemLogLevel.WARN,
+      logGroup: new logs.LogGroup(this, 'Logs', {
+        retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+    });
+    const role = this.function.role!;
+    for (const policy of ['AWSLambdaBasicExecutionRole', 'AWSLambdaVPCAccessExecutionRole']) {
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${policy}]`,
+        reason: `${policy} is the AWS-maintained minimum for a function in a VPC (its logs and network interfaces); a hand-written copy would need the same wildcard resources.`,
+      });
+    }
+  }
+
+  /** Gives the function its database: the secret's ARN (never the password), read access, network paths. */
+  public bindDatabase(binding: DatabaseBinding): void {
+    this.function.addEnvironment('DB_SECRET_ARN', binding.secret.secretArn);
+    binding.secret.grantRead(this.function);
+    binding.database.connections.allowDefaultPortFrom(this.securityGroup, `from the ${this.node.id} function`);
+    binding.secretsManagerEndpoint.connections.allowDefaultPortFrom(
+      this.securityGroup,
+      `${this.node.id} function reads its database secret`
+    );
+  }
+}

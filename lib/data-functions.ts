@@ -1,0 +1,67 @@
+import * as path from 'node:path';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { DataFunction } from './data-function';
+
+const LAMBDA_DIR = path.join(__dirname, '..', 'lambda');
+
+export interface DataFunctionsProps {
+  /** Network the functions run in. */
+  readonly vpc: ec2.IVpc;
+  /** Subnets of the functions' network interfaces. */
+  readonly vpcSubnets: ec2.SubnetSelection;
+  /** The database instance the functions connect to. */
+  readonly database: ec2.IConnectable;
+  /** The Secrets Manager endpoint the functions read their secret through. */
+  readonly secretsManagerEndpoint: ec2.IConnectable;
+  /** Secret the writer connects with; the writer can read no other. */
+  readonly writerSecret: secretsmanager.ISecret;
+  /** Secret the reader connects with; the reader can read no other. */
+  readonly readerSecret: secretsmanager.ISecret;
+  /** Reserved concurrency of the writer (= connections it can hold), from `connectionBudget()`. */
+  readonly writerConcurrency: number;
+  /** Reserved concurrency of the reader (= connections it can hold), from `connectionBudget()`. */
+  readonly readerConcurrency: number;
+  /**
+   * Retention of the functions' log groups.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/** The writer and reader functions, each opening its own connection inside the handler. */
+export class DataFunctions extends Construct {
+  public readonly writer: DataFunction;
+  public readonly reader: DataFunction;
+
+  constructor(scope: Construct, id: string, props: DataFunctionsProps) {
+    super(scope, id);
+    const common = { vpc: props.vpc, vpcSubnets: props.vpcSubnets, logRetention: props.logRetention };
+
+    this.writer = new DataFunction(this, 'Writer', {
+      ...common,
+      entry: path.join(LAMBDA_DIR, 'writer.ts'),
+      description: 'Upserts a user by email; opens and closes its own MySQL connection per invocation',
+      reservedConcurrency: props.writerConcurrency,
+    });
+    this.writer.bindDatabase({
+      secret: props.writerSecret,
+      database: props.database,
+      secretsManagerEndpoint: props.secretsManagerEndpoint,
+    });
+
+    this.reader = new DataFunction(this, 'Reader', {
+      ...common,
+      entry: path.join(LAMBDA_DIR, 'reader.ts'),
+      description: 'Reads a user by email or a page of users; opens and closes its own MySQL connection per invocation',
+      reservedConcurrency: props.readerConcurrency,
+    });
+    this.reader.bindDatabase({
+      secret: props.readerSecret,
+      database: props.database,
+      secretsManagerEndpoint: props.secretsManagerEndpoint,
+    });
+  }
+}

@@ -1,0 +1,202 @@
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+
+/** Logs RDS exports to CloudWatch: errors, and queries slower than `long_query_time`. */
+const EXPORTED_LOGS = ['error', 'slowquery'] as const;
+
+export interface DatabaseProps {
+  /** Network the instance lives in. */
+  readonly vpc: ec2.IVpc;
+  /** Subnets of the instance (isolated: it never gets a public address). */
+  readonly vpcSubnets: ec2.SubnetSelection;
+  /** Secrets Manager endpoint the rotation function calls; it is opened to that function. */
+  readonly secretsManagerEndpoint: ec2.InterfaceVpcEndpoint;
+  /** `max_connections`, from `connectionBudget()`: the functions' concurrency is derived from it too. */
+  readonly maxConnections: number;
+  /**
+   * Instance class.
+   * @default db.t4g.micro
+   */
+  readonly instanceType?: ec2.InstanceType;
+  /**
+   * Seconds MySQL keeps an idle connection before closing it (`wait_timeout` and `interactive_timeout`).
+   * @default 300 — a connection left by a frozen or crashed environment is gone within 5 minutes
+   * instead of MySQL's 8 hours, while an operator's idle client survives a short pause
+   */
+  readonly idleTimeoutSeconds?: number;
+  /**
+   * Name of the application schema created with the instance.
+   * @default 'app'
+   */
+  readonly databaseName?: string;
+  /**
+   * A synchronous standby in a second AZ.
+   * @default false
+   */
+  readonly multiAz?: boolean;
+  /**
+   * Allocated gp3 storage in GiB.
+   * @default 20 — the smallest gp3 volume RDS for MySQL allows
+   */
+  readonly allocatedStorageGiB?: number;
+  /**
+   * Storage autoscaling ceiling in GiB.
+   * @default 50
+   */
+  readonly maxAllocatedStorageGiB?: number;
+  /**
+   * How long automated backups (and point-in-time recovery) are kept.
+   * @default Duration.days(7)
+   */
+  readonly backupRetention?: Duration;
+  /**
+   * Refuse to delete the instance.
+   * @default true
+   */
+  readonly deletionProtection?: boolean;
+  /**
+   * What happens to the instance when it leaves the stack.
+   * @default RemovalPolicy.SNAPSHOT
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Retention of the exported error and slow-query logs.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * RDS instance identifier; also names the exported log groups.
+   * @default - `<stack name>-<construct id>`, lower-cased
+   */
+  readonly instanceIdentifier?: string;
+  /**
+   * How often the admin password is rotated.
+   * @default Duration.days(30)
+   */
+  readonly rotateAdminPasswordAfter?: Duration;
+}
+
+/**
+ * RDS for MySQL 8.4, private and encrypted, with a parameter group tuned for short-lived
+ * Lambda connections and durable writes, and a rotated admin secret.
+ */
+export class Database extends Construct {
+  public readonly instance: rds.DatabaseInstance;
+  /** Admin credentials (RDS JSON format). Only the schema migration should read it. */
+  public readonly adminSecret: secretsmanager.ISecret;
+  public readonly parameterGroup: rds.ParameterGroup;
+  public readonly databaseName: string;
+  public readonly allocatedStorageGiB: number;
+
+  constructor(scope: Construct, id: string, props: DatabaseProps) {
+    super(scope, id);
+    const idleTimeout = props.idleTimeoutSeconds ?? 300;
+    if (!Number.isInteger(idleTimeout) || idleTimeout < 60 || idleTimeout > 900) {
+      throw new Error(
+        `idleTimeoutSeconds must be a whole number from 60 to 900, got ${idleTimeout}: ` +
+          'below a minute drops operators mid-thought, above 15 minutes keeps dead Lambda connections too long.'
+      );
+    }
+    if (!Number.isInteger(props.maxConnections) || props.maxConnections < 10) {
+      throw new Error(`maxConnections must be a whole number of at least 10, got ${props.maxConnections}.`);
+    }
+    this.databaseName = props.databaseName ?? 'app';
+    this.allocatedStorageGiB = props.allocatedStorageGiB ?? 20;
+    // 8.4 is the LTS line (8.0 left standard support). RDS applies later minors itself
+    // (autoMinorVersionUpgrade); CloudFormation leaves an unchanged EngineVersion alone.
+    const engine = rds.DatabaseInstanceEngine.mysql({ version: rds.MysqlEngineVersion.VER_8_4_10 });
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.SNAPSHOT;
+    // A fixed identifier lets the log groups exist (with their retention) before RDS writes to
+    // them, instead of a log-retention custom resource; it also makes an accidental replacement
+    // of the database fail instead of silently creating a new, empty one.
+    const instanceIdentifier =
+      props.instanceIdentifier ?? `${Stack.of(this).stackName}-${id}`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+    if (!/^[a-z][a-z0-9-]{0,62}$/.test(instanceIdentifier) || /--|-$/.test(instanceIdentifier)) {
+      throw new Error(
+        `instanceIdentifier "${instanceIdentifier}" is not a valid RDS identifier: 1 to 63 letters, digits ` +
+          'or single hyphens, starting with a letter. Pass instanceIdentifier explicitly.'
+      );
+    }
+    const logGroups = EXPORTED_LOGS.map(
+      (log) =>
+        new logs.LogGroup(this, `${log}Logs`, {
+          logGroupName: `/aws/rds/instance/${instanceIdentifier}/${log}`,
+          retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+          removalPolicy: removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+        })
+    );
+
+    this.parameterGroup = new rds.ParameterGroup(this, 'Parameters', {
+      engine,
+      description: 'MySQL 8.4 tuned for per-invocation Lambda connections and durable writes',
+      parameters: {
+        wait_timeout: String(idleTimeout),
+        interactive_timeout: String(idleTimeout),
+        // A committed write survives a crash: flush the redo log and the binlog on every commit.
+        innodb_flush_log_at_trx_commit: '1',
+        sync_binlog: '1',
+        // Refuse any connection that is not TLS.
+        require_secure_transport: '1',
+        // Pinned rather than RDS's memory formula, so the functions' reserved concurrency and the
+        // alarm are computed from the very number the server enforces.
+        max_connections: String(props.maxConnections),
+        slow_query_log: '1',
+        long_query_time: '1',
+        log_output: 'FILE',
+      },
+    });
+
+    this.instance = new rds.DatabaseInstance(this, 'Instance', {
+      engine,
+      instanceType: props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MICRO),
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      publiclyAccessible: false,
+      multiAz: props.multiAz ?? false,
+      databaseName: this.databaseName,
+      credentials: rds.Credentials.fromGeneratedSecret('admin'),
+      parameterGroup: this.parameterGroup,
+      caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
+      storageType: rds.StorageType.GP3,
+      allocatedStorage: this.allocatedStorageGiB,
+      maxAllocatedStorage: props.maxAllocatedStorageGiB ?? 50,
+      storageEncrypted: true,
+      backupRetention: props.backupRetention ?? Duration.days(7),
+      copyTagsToSnapshot: true,
+      deletionProtection: props.deletionProtection ?? true,
+      removalPolicy,
+      instanceIdentifier,
+      cloudwatchLogsExports: [...EXPORTED_LOGS],
+      autoMinorVersionUpgrade: true,
+    });
+    logGroups.forEach((logGroup) => this.instance.node.addDependency(logGroup));
+    this.adminSecret = this.instance.secret!;
+
+    this.instance.addRotationSingleUser({
+      automaticallyAfter: props.rotateAdminPasswordAfter ?? Duration.days(30),
+      endpoint: props.secretsManagerEndpoint,
+      vpcSubnets: props.vpcSubnets,
+    });
+
+    Validations.of(this.instance).acknowledge({
+      id: 'AwsSolutions-RDS11',
+      reason: 'The default port is kept: the instance is in isolated subnets and accepts 3306 only from named security groups; a non-standard port adds no protection.',
+    });
+    if (!(props.multiAz ?? false)) {
+      Validations.of(this.instance).acknowledge({
+        id: 'AwsSolutions-RDS3',
+        reason: 'Multi-AZ was turned off by the caller: the sandbox stage trades availability for half the instance cost; prod turns it on.',
+      });
+    }
+    if (!(props.deletionProtection ?? true)) {
+      Validations.of(this.instance).acknowledge({
+        id: 'AwsSolutions-RDS10',
+        reason: 'Deletion protection was turned off by the caller: the sandbox stage must be destroyable with `cdk destroy`; prod turns it on.',
+      });
+    }
+  }
+}

@@ -1,0 +1,90 @@
+import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Construct } from 'constructs';
+import { connectionBudget } from './connection-budget';
+import { Database } from './database';
+import { DataFunctions } from './data-functions';
+import { Monitoring } from './monitoring';
+import { Network } from './network';
+import { StageConfig } from './stage-config';
+
+export interface LambdaRdsStackProps extends StackProps {
+  /** Stage settings (instance size, HA, retention, removal). */
+  readonly config: StageConfig;
+  /**
+   * Address subscribed to the alarm topic.
+   * @default - no subscription
+   */
+  readonly alarmEmail?: string;
+}
+
+/** network -> database -> functions -> monitoring; each construct's outputs wired into the next. */
+export class LambdaRdsStack extends Stack {
+  constructor(scope: Construct, id: string, props: LambdaRdsStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const budget = connectionBudget({
+      instanceMemoryMiB: config.instanceMemoryMiB,
+      reservedForOperators: 10,
+      writerShare: 1 / 3,
+      alarmAtShareOfMax: 0.8,
+    });
+
+    const network = new Network(this, 'Network', {
+      secretsEndpointAzs: config.secretsEndpointAzs,
+      flowLogRetention: config.logRetention,
+    });
+
+    const database = new Database(this, 'Database', {
+      vpc: network.vpc,
+      vpcSubnets: network.isolatedSubnets,
+      secretsManagerEndpoint: network.secretsManagerEndpoint,
+      instanceType: new ec2.InstanceType(config.instanceType),
+      maxConnections: budget.maxConnections,
+      multiAz: config.multiAz,
+      allocatedStorageGiB: config.allocatedStorageGiB,
+      maxAllocatedStorageGiB: config.maxAllocatedStorageGiB,
+      backupRetention: config.backupRetention,
+      deletionProtection: config.deletionProtection,
+      removalPolicy: config.databaseRemovalPolicy,
+      logRetention: config.logRetention,
+    });
+
+    const functions = new DataFunctions(this, 'Functions', {
+      vpc: network.vpc,
+      vpcSubnets: network.isolatedSubnets,
+      database: database.instance,
+      secretsManagerEndpoint: network.secretsManagerEndpoint,
+      writerSecret: database.adminSecret,
+      readerSecret: database.adminSecret,
+      writerConcurrency: budget.writerConcurrency,
+      readerConcurrency: budget.readerConcurrency,
+      logRetention: config.logRetention,
+    });
+
+    const monitoring = new Monitoring(this, 'Monitoring', {
+      instance: database.instance,
+      maxConnections: budget.maxConnections,
+      connectionAlarmThreshold: budget.alarmThreshold,
+      instanceMemoryMiB: config.instanceMemoryMiB,
+      allocatedStorageGiB: database.allocatedStorageGiB,
+      functions: [
+        { label: 'writer', function: functions.writer.function },
+        { label: 'reader', function: functions.reader.function },
+      ],
+      alarmEmail: props.alarmEmail,
+    });
+
+    new CfnOutput(this, 'WriterFunctionName', { value: functions.writer.function.functionName });
+    new CfnOutput(this, 'ReaderFunctionName', { value: functions.reader.function.functionName });
+    new CfnOutput(this, 'DatabaseSecretArn', {
+      value: database.adminSecret.secretArn,
+      description: 'Admin credentials (for migrations and operators, not for the functions)',
+    });
+    new CfnOutput(this, 'DatabaseEndpoint', { value: database.instance.dbInstanceEndpointAddress });
+    new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.alarmTopic.topicArn });
+    new CfnOutput(this, 'DashboardUrl', {
+      value: `https://${this.region}.console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${monitoring.dashboard.dashboardName}`,
+    });
+  }
+}

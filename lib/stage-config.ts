@@ -1,0 +1,74 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+
+/**
+ * Everything that differs between stages, in one typed object. Constructs take plain props; only
+ * `bin/app.ts` reads a stage, so there is no `if (stage === 'prod')` anywhere else.
+ */
+export interface StageConfig {
+  /** Stage name, used in the stack name. */
+  readonly name: string;
+  /** RDS instance class, without the `db.` prefix. */
+  readonly instanceType: string;
+  /** Memory of `instanceType` in MiB: the connection budget is derived from it. */
+  readonly instanceMemoryMiB: number;
+  /** A standby in a second AZ. */
+  readonly multiAz: boolean;
+  /** Allocated gp3 storage in GiB (20 is the minimum for MySQL on gp3). */
+  readonly allocatedStorageGiB: number;
+  /** Storage autoscaling ceiling in GiB. */
+  readonly maxAllocatedStorageGiB: number;
+  /** Automated backup retention. */
+  readonly backupRetention: Duration;
+  /** Blocks deletion of the instance through the API and CloudFormation. */
+  readonly deletionProtection: boolean;
+  /** What `cdk destroy` does with the database: DESTROY or SNAPSHOT. */
+  readonly databaseRemovalPolicy: RemovalPolicy;
+  /** Retention of the function, database and flow-log log groups. */
+  readonly logRetention: RetentionDays;
+  /** AZs that get a Secrets Manager endpoint ENI (each costs about $7.30 a month). */
+  readonly secretsEndpointAzs: number;
+}
+
+export const STAGES: Readonly<Record<string, StageConfig>> = {
+  /** Smallest and cheapest; `cdk destroy` removes everything. */
+  sandbox: {
+    name: 'sandbox',
+    instanceType: 't4g.micro',
+    instanceMemoryMiB: 1024,
+    multiAz: false,
+    allocatedStorageGiB: 20,
+    maxAllocatedStorageGiB: 50,
+    backupRetention: Duration.days(1),
+    deletionProtection: false,
+    databaseRemovalPolicy: RemovalPolicy.DESTROY,
+    logRetention: RetentionDays.ONE_WEEK,
+    secretsEndpointAzs: 1,
+  },
+  /** Highly available and hard to delete by accident. */
+  prod: {
+    name: 'prod',
+    instanceType: 't4g.medium',
+    instanceMemoryMiB: 4096,
+    multiAz: true,
+    allocatedStorageGiB: 50,
+    maxAllocatedStorageGiB: 500,
+    backupRetention: Duration.days(14),
+    deletionProtection: true,
+    databaseRemovalPolicy: RemovalPolicy.SNAPSHOT,
+    logRetention: RetentionDays.THREE_MONTHS,
+    secretsEndpointAzs: 2,
+  },
+};
+
+/** The config of `stage`, or an error that lists the stages there are. */
+export function stageConfig(stage: string): StageConfig {
+  const config = Object.prototype.hasOwnProperty.call(STAGES, stage) ? STAGES[stage] : undefined;
+  if (!config) {
+    throw new Error(
+      `Unknown stage "${stage}". Use one of: ${Object.keys(STAGES).join(', ')} ` +
+        '(e.g. `npx cdk deploy -c stage=sandbox`), or add yours to lib/stage-config.ts.'
+    );
+  }
+  return config;
+}
