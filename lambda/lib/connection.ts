@@ -1,0 +1,101 @@
+import { connect as tcpConnect, Socket } from 'node:net';
+import { createConnection } from 'mysql2';
+import { DbCredentials, TlsSettings } from './config';
+
+/** What the repositories need from a connection: one parameterised statement at a time. */
+export interface SqlConnection {
+  /**
+   * Runs one statement through the text protocol. `?` placeholders are escaped by the client,
+   * which costs no extra round trip (a server-side prepared statement would: the statement
+   * cache of a fresh connection is always cold).
+   */
+  query<T>(sql: string, values: readonly unknown[]): Promise<T>;
+}
+
+/** One open connection, owned by exactly one invocation. */
+export interface OpenConnection extends SqlConnection {
+  /** Sends COM_QUIT and returns at once: the server closes the session; nothing to wait for. */
+  close(): void;
+  /** Drops the socket without a goodbye, for a connection in an unknown state. */
+  destroy(): void;
+}
+
+/** The raw driver or socket error, annotated with what we knew when it happened. */
+export interface ConnectionFailure extends Error {
+  code?: string;
+  errno?: number;
+  sqlMessage?: string;
+  /** Whether the TCP connection had been established when the error happened. */
+  tcpConnected?: boolean;
+  phase?: 'connect' | 'query';
+  timeoutMs?: number;
+}
+
+/**
+ * Opens one mysql2 connection: TCP, then TLS when `tls` is set, then authentication. Resolves
+ * once the server has accepted the credentials; rejects with the driver's error otherwise.
+ */
+export function openConnection(
+  credentials: DbCredentials,
+  tls: TlsSettings | undefined,
+  { connectTimeoutMs, queryTimeoutMs }: { connectTimeoutMs: number; queryTimeoutMs: number }
+): Promise<OpenConnection> {
+  // We create the socket ourselves to learn whether TCP connected: that tells "unreachable"
+  // (security group, wrong host) apart from "accepted but silent" (overloaded server).
+  let tcpConnected = false;
+  const socket: Socket = tcpConnect({ host: credentials.host, port: credentials.port });
+  socket.setNoDelay(true);
+  socket.once('connect', () => {
+    tcpConnected = true;
+  });
+
+  const connection = createConnection({
+    stream: socket,
+    host: credentials.host,
+    port: credentials.port,
+    user: credentials.user,
+    password: credentials.password,
+    database: credentials.database,
+    ssl: tls,
+    connectTimeout: connectTimeoutMs,
+    // Stated although they are the defaults: one statement per query() so an injected `;`
+    // cannot chain statements, and no LOAD DATA LOCAL INFILE.
+    multipleStatements: false,
+    infileStreamFactory: undefined,
+  });
+
+  const destroy = () => {
+    connection.destroy();
+    socket.destroy();
+  };
+
+  return new Promise((resolve, reject) => {
+    const onError = (error: ConnectionFailure) => {
+      destroy();
+      reject(Object.assign(error, { tcpConnected, phase: 'connect', timeoutMs: connectTimeoutMs }));
+    };
+    connection.once('error', onError);
+    connection.once('connect', () => {
+      connection.off('error', onError);
+      // Errors that arrive when no statement is running (the server closing an idle session)
+      // need a listener, or Node would treat them as uncaught; the next query reports them.
+      connection.on('error', () => undefined);
+      resolve({
+        query: <T>(sql: string, values: readonly unknown[]) =>
+          new Promise<T>((resolveQuery, rejectQuery) => {
+            const options = { sql, values: [...values], timeout: queryTimeoutMs };
+            connection.query(options, (error, rows) => {
+              if (error) {
+                const context = { tcpConnected: true, phase: 'query', timeoutMs: queryTimeoutMs };
+                rejectQuery(Object.assign(error, context));
+              } else {
+                resolveQuery(rows as T);
+              }
+            });
+          }),
+        close: () => connection.end(),
+        destroy,
+      });
+    });
+  });
+}

@@ -1,0 +1,94 @@
+import { DbCredentials } from './config';
+import { ConnectionFailure } from './connection';
+import {
+  DatabaseConnectionLostError,
+  DatabaseError,
+  DatabaseTlsError,
+  DatabaseUnreachableError,
+  DatabaseUnresponsiveError,
+  TooManyConnectionsError,
+} from './errors';
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const CONNECTION_LOST = new Set([
+  'PROTOCOL_CONNECTION_LOST',
+  'ECONNRESET',
+  'EPIPE',
+  'ER_CONNECTION_KILLED', // MariaDB: KILL <id>
+  'ER_QUERY_INTERRUPTED', // KILL QUERY, or the server shutting down
+  'ER_SERVER_SHUTDOWN',
+  'ER_CLIENT_INTERACTION_TIMEOUT', // MySQL 8: wait_timeout closed the session
+]);
+const TLS_REFUSED = new Set([
+  'HANDSHAKE_NO_SSL_SUPPORT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+]);
+
+export function isAccessDenied(error: unknown): boolean {
+  return (error as ConnectionFailure)?.code === 'ER_ACCESS_DENIED_ERROR';
+}
+
+export function isTooManyConnections(error: unknown): boolean {
+  return (error as ConnectionFailure)?.code === 'ER_CON_COUNT_ERROR';
+}
+
+/** Turns a driver or socket error into one of our named errors, with advice. */
+export function toDataPathError(error: unknown, target: Pick<DbCredentials, 'host' | 'port'>): Error {
+  if (!(error instanceof Error) || !('code' in error || 'errno' in error)) {
+    return error instanceof Error ? error : new Error(String(error));
+  }
+  const failure = error as ConnectionFailure;
+  const code = failure.code ?? '';
+  const where = `${target.host}:${target.port}`;
+  const detail = `${code}: ${failure.sqlMessage ?? failure.message}`;
+  const cause = { cause: error };
+
+  if (UNREACHABLE.has(code) || (code === 'ETIMEDOUT' && !failure.tcpConnected)) {
+    return new DatabaseUnreachableError(
+      `Cannot reach the database at ${where} (${detail}). Check the endpoint, that the ` +
+        "instance is running, and that its security group admits this function's.",
+      cause
+    );
+  }
+  if (code === 'ETIMEDOUT' || code === 'PROTOCOL_SEQUENCE_TIMEOUT') {
+    const step = failure.phase === 'query' ? 'answer the statement' : 'complete the handshake';
+    return new DatabaseUnresponsiveError(
+      `The database at ${where} accepted the connection but did not ${step} within ` +
+        `${failure.timeoutMs} ms. It may be overloaded or blocked on locks; check its CPU, ` +
+        'connections and long-running transactions, then retry.',
+      cause
+    );
+  }
+  if (CONNECTION_LOST.has(code)) {
+    return new DatabaseConnectionLostError(
+      `The database at ${where} closed the connection during the request (${detail}). ` +
+        'Nothing half-written is left behind (each write is one atomic statement) and writes are ' +
+        'idempotent, so retrying the same event is safe.',
+      cause
+    );
+  }
+  if (TLS_REFUSED.has(code) || code.startsWith('ERR_SSL') || code === 'ER_SECURE_TRANSPORT_REQUIRED') {
+    return new DatabaseTlsError(
+      `TLS to the database at ${where} failed (${detail}). The server certificate must chain to ` +
+        'the Amazon RDS CA bundle (or to DB_TLS_CA_FILE) and match the host name; ' +
+        'DATABASE_URL needs ?tls=true when the server requires TLS.',
+      cause
+    );
+  }
+  if (code === 'ER_CON_COUNT_ERROR') {
+    return new TooManyConnectionsError(
+      `The database at ${where} is at max_connections (${detail}) and no slot freed up in the ` +
+        'time this invocation had. Lower the functions\' reserved concurrency or raise the ' +
+        'connection budget; check DatabaseConnections for leaked sessions.',
+      cause
+    );
+  }
+  return new DatabaseError(`The database at ${where} rejected the request (${detail}).`, cause);
+}

@@ -1,0 +1,31 @@
+/**
+ * `npm run db:migrate`: applies the schema to DATABASE_URL (mysql://user:pass@host:3306/app,
+ * `?tls=true` to require TLS, DB_TLS_CA_FILE for a local CA), with the same migrate() the
+ * deploy-time custom resource runs.
+ */
+import { readDatabaseConfig } from '../lambda/lib/config';
+import { openConnection } from '../lambda/lib/connection';
+import { toDataPathError } from '../lambda/lib/error-mapping';
+import { migrate } from '../lambda/migrate';
+
+async function main(): Promise<void> {
+  const config = readDatabaseConfig({ DATABASE_URL: process.env.DATABASE_URL, DB_TLS_CA_FILE: process.env.DB_TLS_CA_FILE });
+  if (config.kind !== 'url') {
+    throw new Error('db:migrate reads DATABASE_URL only.');
+  }
+  const { credentials, tls } = config;
+  const connection = await openConnection(credentials, tls, { connectTimeoutMs: 10_000, queryTimeoutMs: 30_000 }).catch(
+    (error) => Promise.reject(toDataPathError(error, credentials))
+  );
+  try {
+    await migrate({ query: (sql) => connection.query(sql, []) });
+    console.log(`Schema is up to date in ${credentials.database} on ${credentials.host}:${credentials.port}.`);
+  } finally {
+    connection.close();
+  }
+}
+
+main().catch((error: Error) => {
+  console.error(`${error.name}: ${error.message}`);
+  process.exitCode = 1;
+});
