@@ -1,0 +1,47 @@
+import * as path from 'node:path';
+import { build } from 'esbuild';
+import { lambdaAliases, lambdaBundling } from '../../lib/lambda-bundling';
+
+const ROOT = path.join(__dirname, '..', '..');
+
+export const HANDLERS = {
+  writer: path.join(ROOT, 'lambda', 'writer.ts'),
+  reader: path.join(ROOT, 'lambda', 'reader.ts'),
+} as const;
+export type HandlerName = keyof typeof HANDLERS;
+
+export interface BuiltHandler {
+  /** The bundle, ready for `require`. */
+  readonly file: string;
+  /** Size of the minified bundle, without its source map. */
+  readonly bytes: number;
+}
+
+/**
+ * Bundles each handler the way NodejsFunction does with lib/lambda-bundling.ts (same esbuild,
+ * same flags, Lambda's node24 target), so tests run the code that ships, trimmed modules included.
+ */
+export async function buildHandlers(outdir: string): Promise<Record<HandlerName, BuiltHandler>> {
+  const built = await Promise.all(
+    (Object.keys(HANDLERS) as HandlerName[]).map(async (name) => {
+      const file = path.join(outdir, name, 'index.js');
+      const result = await build({
+        entryPoints: [HANDLERS[name]],
+        outfile: file,
+        bundle: true,
+        platform: 'node',
+        target: 'node24',
+        format: lambdaBundling.format === 'esm' ? 'esm' : 'cjs',
+        minify: lambdaBundling.minify,
+        sourcemap: lambdaBundling.sourceMap,
+        sourcesContent: lambdaBundling.sourcesContent,
+        external: lambdaBundling.externalModules,
+        alias: lambdaAliases,
+        metafile: true,
+        logLevel: 'warning',
+      });
+      return [name, { file, bytes: result.metafile.outputs[path.relative(process.cwd(), file)]?.bytes ?? 0 }] as const;
+    })
+  );
+  return Object.fromEntries(built) as Record<HandlerName, BuiltHandler>;
+}
