@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import { Connection, RowDataPacket } from 'mysql2/promise';
+import { AppRole, migrate, privilegesFor } from '../../lambda/migrate';
+import { ServerInfo, adminConnect } from './private-server';
+import { readState } from './state';
+
+export interface DbUser {
+  readonly user: string;
+  password: string;
+}
+
+export interface Session {
+  id: number;
+  user: string;
+  command: string;
+  state: string | null;
+  info: string | null;
+}
+
+/**
+ * A schema of its own for one test file, migrated with the shipped migrate(), and least-privilege
+ * `writer` / `reader` users made with privilegesFor(), so files never see each other's rows or
+ * sessions even when jest runs them in parallel.
+ */
+export class AppDatabase {
+  private constructor(
+    readonly server: ServerInfo,
+    readonly database: string,
+    readonly users: Record<AppRole, DbUser>,
+    /** The "third client": an admin connection with the app schema as default database. */
+    readonly admin: Connection
+  ) {}
+
+  static async create(label: string, server: ServerInfo = readState().server): Promise<AppDatabase> {
+    const suffix = randomBytes(3).toString('hex');
+    const database = `t_${label}_${suffix}`;
+    const admin = await adminConnect(server);
+    await admin.query(`CREATE DATABASE ${database} CHARACTER SET utf8mb4`);
+    await admin.changeUser({ database });
+    await migrate(admin);
+    const users = {} as Record<AppRole, DbUser>;
+    for (const role of ['writer', 'reader'] as const) {
+      const user = { user: `${role}_${suffix}`, password: randomBytes(12).toString('hex') };
+      await admin.query('CREATE USER ?@? IDENTIFIED BY ?', [user.user, '%', user.password]);
+      for (const privileges of privilegesFor(role, database)) {
+        await admin.query(`GRANT ${privileges} TO ?@?`, [user.user, '%']);
+      }
+      users[role] = user;
+    }
+    return new AppDatabase(server, database, users, admin);
+  }
+
+  /** DATABASE_URL-style configuration for a function running as `role`. */
+  env(role: AppRole, overrides: { port?: number } = {}): Record<string, string> {
+    const { user, password } = this.users[role];
+    const port = overrides.port ?? this.server.port;
+    const tls = this.server.caFile ? '?tls=true' : '';
+    return {
+      DATABASE_URL: `mysql://${user}:${password}@${this.server.host}:${port}/${this.database}${tls}`,
+      ...(this.server.caFile ? { DB_TLS_CA_FILE: this.server.caFile } : {}),
+    };
+  }
+
+  /** Server sessions of this file's function users (the admin connection is not counted). */
+  async sessions(): Promise<Session[]> {
+    const [rows] = await this.admin.query<RowDataPacket[]>(
+      'SELECT id, user, command, state, info FROM information_schema.PROCESSLIST WHERE user IN (?, ?) ORDER BY id',
+      [this.users.writer.user, this.users.reader.user]
+    );
+    return rows.map((row) => ({ id: row.id, user: row.user, command: row.command, state: row.state, info: row.info }));
+  }
+
+  /**
+   * Waits until the server has no session of ours left. A closed connection's QUIT is processed
+   * by the server asynchronously, so this polls (bounded) rather than reading once.
+   */
+  async waitForNoSessions(): Promise<Session[]> {
+    let sessions = await this.sessions();
+    for (let i = 0; i < 200 && sessions.length > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      sessions = await this.sessions();
+    }
+    return sessions;
+  }
+
+  /** Polls until `predicate` holds for the sessions (bounded); returns the last ones seen. */
+  async waitForSessions(predicate: (sessions: Session[]) => boolean): Promise<Session[]> {
+    let sessions = await this.sessions();
+    for (let i = 0; i < 500 && !predicate(sessions); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      sessions = await this.sessions();
+    }
+    return sessions;
+  }
+
+  async dispose(): Promise<void> {
+    for (const { user } of Object.values(this.users)) {
+      await this.admin.query('DROP USER IF EXISTS ?@?', [user, '%']);
+    }
+    await this.admin.query(`DROP DATABASE IF EXISTS ${this.database}`);
+    await this.admin.end();
+  }
+}

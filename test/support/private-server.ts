@@ -1,0 +1,172 @@
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { createConnection } from 'mysql2/promise';
+
+const run = promisify(execFile);
+
+/** How tests reach a server: admin credentials plus the CA its certificate chains to. */
+export interface ServerInfo {
+  readonly host: string;
+  readonly port: number;
+  readonly adminUser: string;
+  readonly adminPassword: string;
+  /** CA that signed the server certificate; undefined when the server has no TLS. */
+  readonly caFile?: string;
+  /** A CA generated for the run that did NOT sign anything the server uses. */
+  readonly untrustedCaFile?: string;
+  /** pid and directory of a private server we started, for the teardown. */
+  readonly pid?: number;
+  readonly dir?: string;
+}
+
+export interface PrivateServerOptions {
+  /** @default 60 */
+  readonly maxConnections?: number;
+  /** @default 30 (seconds), short so a leaked session cannot linger for the whole run */
+  readonly waitTimeout?: number;
+}
+
+/**
+ * Starts a throw-away mariadbd: own data directory, port and socket, TLS with a CA made for this
+ * run, require_secure_transport=ON, a short wait_timeout. Takes about a second.
+ */
+export async function startPrivateServer(options: PrivateServerOptions = {}): Promise<ServerInfo> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'data-path-db-'));
+  const file = (name: string) => path.join(dir, name);
+  await makeCertificates(dir);
+  await run('mariadb-install-db', [
+    '--no-defaults',
+    `--datadir=${file('data')}`,
+    '--user=root',
+    '--auth-root-authentication-method=normal',
+    '--skip-test-db',
+    '--innodb-log-file-size=4M',
+  ]);
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    '/usr/sbin/mariadbd',
+    [
+      '--no-defaults',
+      `--datadir=${file('data')}`,
+      '--user=root',
+      `--port=${port}`,
+      '--bind-address=127.0.0.1',
+      `--socket=${file('mysqld.sock')}`,
+      `--pid-file=${file('mysqld.pid')}`,
+      `--log-error=${file('error.log')}`,
+      `--ssl-ca=${file('ca.pem')}`,
+      `--ssl-cert=${file('server.pem')}`,
+      `--ssl-key=${file('server.key')}`,
+      '--require-secure-transport=ON',
+      `--wait-timeout=${options.waitTimeout ?? 30}`,
+      `--max-connections=${options.maxConnections ?? 60}`,
+      '--innodb-log-file-size=4M',
+      '--innodb-buffer-pool-size=32M',
+      '--innodb-flush-log-at-trx-commit=2', // a test server: speed over durability
+      '--skip-log-bin',
+      '--performance-schema=OFF',
+    ],
+    { stdio: 'ignore', detached: true }
+  );
+  child.unref();
+  const info: ServerInfo = {
+    host: '127.0.0.1',
+    port,
+    adminUser: 'root',
+    adminPassword: '',
+    caFile: file('ca.pem'),
+    untrustedCaFile: file('untrusted-ca.pem'),
+    pid: child.pid,
+    dir,
+  };
+  await waitUntilReady(info, child);
+  return info;
+}
+
+export async function stopPrivateServer(info: ServerInfo): Promise<void> {
+  if (info.pid) {
+    try {
+      process.kill(info.pid, 'SIGTERM');
+      // Wait on the condition (the process is gone), bounded so a stuck server fails the run.
+      for (let i = 0; i < 400 && alive(info.pid); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      if (alive(info.pid)) {
+        process.kill(info.pid, 'SIGKILL');
+      }
+    } catch {
+      // already gone
+    }
+  }
+  if (info.dir) {
+    rmSync(info.dir, { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function makeCertificates(dir: string): Promise<void> {
+  const openssl = (...args: string[]) => run('openssl', args, { cwd: dir });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  await Promise.all([
+    openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=data-path test CA'),
+    openssl('req', '-x509', ...ec, '-keyout', 'untrusted-ca.key', '-out', 'untrusted-ca.pem', '-days', '2', '-subj', '/CN=untrusted CA'),
+    openssl('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost'),
+  ]);
+  await openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+    '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext');
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitUntilReady(info: ServerInfo, child: ChildProcess): Promise<void> {
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  let lastError: unknown;
+  for (let i = 0; i < 400 && !exited; i++) {
+    try {
+      const connection = await adminConnect(info);
+      await connection.end();
+      return;
+    } catch (error) {
+      lastError = error;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+  throw new Error(`mariadbd did not start (see ${info.dir}/error.log): ${String(lastError)}`);
+}
+
+/** An admin connection over TLS (the server requires it). */
+export async function adminConnect(info: ServerInfo, database?: string) {
+  const { readFileSync } = await import('node:fs');
+  return createConnection({
+    host: info.host,
+    port: info.port,
+    user: info.adminUser,
+    password: info.adminPassword,
+    database,
+    ssl: info.caFile ? { ca: readFileSync(info.caFile, 'utf8') } : undefined,
+    multipleStatements: false,
+  });
+}

@@ -1,0 +1,77 @@
+import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
+
+/**
+ * A local stand-in for the Secrets Manager API, just GetSecretValue, reached by the real SDK
+ * client through AWS_ENDPOINT_URL_SECRETS_MANAGER. Tests set the AWSCURRENT / AWSPENDING
+ * values and count the reads.
+ */
+export class SecretsEndpoint {
+  readonly stages = new Map<string, string>();
+  readonly reads: string[] = [];
+
+  private constructor(
+    private readonly server: Server,
+    readonly secretId: string
+  ) {}
+
+  static async start(secretId = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:db-test'): Promise<SecretsEndpoint> {
+    const server = createServer();
+    const endpoint = new SecretsEndpoint(server, secretId);
+    server.on('request', (req, res) => endpoint.handle(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return endpoint;
+  }
+
+  /** The environment variables a function needs to use this endpoint and this secret. */
+  env(): Record<string, string> {
+    const { port } = this.server.address() as { port: number };
+    return {
+      DB_SECRET_ARN: this.secretId,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${port}`,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+    };
+  }
+
+  /** Stores an RDS-format secret value under a stage. */
+  set(stage: 'AWSCURRENT' | 'AWSPENDING', value: { host: string; port: number; username: string; password: string; dbname: string }): void {
+    this.stages.set(stage, JSON.stringify({ engine: 'mysql', ...value }));
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      const reply = (status: number, payload: object) => {
+        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });
+        res.end(JSON.stringify(payload));
+      };
+      if (req.headers['x-amz-target'] !== 'secretsmanager.GetSecretValue') {
+        return reply(400, { __type: 'UnknownOperationException', message: 'only GetSecretValue' });
+      }
+      const { SecretId, VersionStage = 'AWSCURRENT' } = JSON.parse(body) as { SecretId: string; VersionStage?: string };
+      this.reads.push(VersionStage);
+      const value = this.stages.get(VersionStage);
+      if (SecretId !== this.secretId || value === undefined) {
+        return reply(400, {
+          __type: 'ResourceNotFoundException',
+          message: `Secrets Manager can't find the specified secret value for staging label: ${VersionStage}`,
+        });
+      }
+      return reply(200, {
+        ARN: this.secretId,
+        Name: 'db-test',
+        VersionId: `${VersionStage}-version`,
+        SecretString: value,
+        VersionStages: [VersionStage],
+        CreatedDate: Date.now() / 1000,
+      });
+    });
+  }
+}
