@@ -48,7 +48,9 @@ export function connectionBudget(input: ConnectionBudgetInput): ConnectionBudget
   assertRange('writerShare', writerShare, 0.01, 0.99);
   assertRange('alarmAtShareOfMax', alarmAtShareOfMax, 0.1, 1);
 
-  const maxConnections = Math.floor((instanceMemoryMiB * 1024 * 1024) / RDS_MYSQL_BYTES_PER_CONNECTION);
+  const maxConnections = Math.floor(
+    (instanceMemoryMiB * 1024 * 1024) / RDS_MYSQL_BYTES_PER_CONNECTION
+  );
   const forFunctions = maxConnections - reservedForOperators;
   if (!Number.isInteger(reservedForOperators) || reservedForOperators < 1 || forFunctions < 2) {
     throw new Error(

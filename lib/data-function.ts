@@ -60,7 +60,9 @@ export class DataFunction extends Construct {
   constructor(scope: Construct, id: string, props: DataFunctionProps) {
     super(scope, id);
     if (!Number.isInteger(props.reservedConcurrency) || props.reservedConcurrency < 1) {
-      throw new Error(`reservedConcurrency must be a whole number of at least 1, got ${props.reservedConcurrency}.`);
+      throw new Error(
+        `reservedConcurrency must be a whole number of at least 1, got ${props.reservedConcurrency}.`
+      );
     }
     // No egress by default: bindDatabase() opens exactly the database and the secrets endpoint.
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
@@ -104,7 +106,10 @@ export class DataFunction extends Construct {
   public bindDatabase(binding: DatabaseBinding): void {
     this.function.addEnvironment('DB_SECRET_ARN', binding.secret.secretArn);
     binding.secret.grantRead(this.function);
-    binding.database.connections.allowDefaultPortFrom(this.securityGroup, `from the ${this.node.id} function`);
+    binding.database.connections.allowDefaultPortFrom(
+      this.securityGroup,
+      `from the ${this.node.id} function`
+    );
     binding.secretsManagerEndpoint.connections.allowDefaultPortFrom(
       this.securityGroup,
       `${this.node.id} function reads its database secret`

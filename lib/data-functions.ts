@@ -38,12 +38,17 @@ export class DataFunctions extends Construct {
 
   constructor(scope: Construct, id: string, props: DataFunctionsProps) {
     super(scope, id);
-    const common = { vpc: props.vpc, vpcSubnets: props.vpcSubnets, logRetention: props.logRetention };
+    const common = {
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      logRetention: props.logRetention,
+    };
 
     this.writer = new DataFunction(this, 'Writer', {
       ...common,
       entry: path.join(LAMBDA_DIR, 'writer.ts'),
-      description: 'Upserts a user by email; opens and closes its own MySQL connection per invocation',
+      description:
+        'Upserts a user by email; opens and closes its own MySQL connection per invocation',
       reservedConcurrency: props.writerConcurrency,
     });
     this.writer.bindDatabase({
@@ -55,7 +60,8 @@ export class DataFunctions extends Construct {
     this.reader = new DataFunction(this, 'Reader', {
       ...common,
       entry: path.join(LAMBDA_DIR, 'reader.ts'),
-      description: 'Reads a user by email or a page of users; opens and closes its own MySQL connection per invocation',
+      description:
+        'Reads a user by email or a page of users; opens and closes its own MySQL connection per invocation',
       reservedConcurrency: props.readerConcurrency,
     });
     this.reader.bindDatabase({

@@ -102,7 +102,9 @@ export class Database extends Construct {
       );
     }
     if (!Number.isInteger(props.maxConnections) || props.maxConnections < 10) {
-      throw new Error(`maxConnections must be a whole number of at least 10, got ${props.maxConnections}.`);
+      throw new Error(
+        `maxConnections must be a whole number of at least 10, got ${props.maxConnections}.`
+      );
     }
     this.databaseName = props.databaseName ?? 'app';
     this.allocatedStorageGiB = props.allocatedStorageGiB ?? 20;
@@ -114,7 +116,8 @@ export class Database extends Construct {
     // them, instead of a log-retention custom resource; it also makes an accidental replacement
     // of the database fail instead of silently creating a new, empty one.
     const instanceIdentifier =
-      props.instanceIdentifier ?? `${Stack.of(this).stackName}-${id}`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+      props.instanceIdentifier ??
+      `${Stack.of(this).stackName}-${id}`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
     if (!/^[a-z][a-z0-9-]{0,62}$/.test(instanceIdentifier) || /--|-$/.test(instanceIdentifier)) {
       throw new Error(
         `instanceIdentifier "${instanceIdentifier}" is not a valid RDS identifier: 1 to 63 letters, digits ` +
@@ -126,7 +129,8 @@ export class Database extends Construct {
         new logs.LogGroup(this, `${log}Logs`, {
           logGroupName: `/aws/rds/instance/${instanceIdentifier}/${log}`,
           retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-          removalPolicy: removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+          removalPolicy:
+            removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
         })
     );
 
@@ -152,9 +156,11 @@ export class Database extends Construct {
 
     this.instance = new rds.DatabaseInstance(this, 'Instance', {
       engine,
-      instanceType: props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MICRO),
+      instanceType:
+        props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MICRO),
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
+      port: 3306,
       publiclyAccessible: false,
       multiAz: props.multiAz ?? false,
       databaseName: this.databaseName,
@@ -184,18 +190,21 @@ export class Database extends Construct {
 
     Validations.of(this.instance).acknowledge({
       id: 'AwsSolutions-RDS11',
-      reason: 'The default port is kept: the instance is in isolated subnets and accepts 3306 only from named security groups; a non-standard port adds no protection.',
+      reason:
+        'The default port is kept: the instance is in isolated subnets and accepts 3306 only from named security groups; a non-standard port adds no protection.',
     });
     if (!(props.multiAz ?? false)) {
       Validations.of(this.instance).acknowledge({
         id: 'AwsSolutions-RDS3',
-        reason: 'Multi-AZ was turned off by the caller: the sandbox stage trades availability for half the instance cost; prod turns it on.',
+        reason:
+          'Multi-AZ was turned off by the caller: the sandbox stage trades availability for half the instance cost; prod turns it on.',
       });
     }
     if (!(props.deletionProtection ?? true)) {
       Validations.of(this.instance).acknowledge({
         id: 'AwsSolutions-RDS10',
-        reason: 'Deletion protection was turned off by the caller: the sandbox stage must be destroyable with `cdk destroy`; prod turns it on.',
+        reason:
+          'Deletion protection was turned off by the caller: the sandbox stage must be destroyable with `cdk destroy`; prod turns it on.',
       });
     }
   }

@@ -51,17 +51,25 @@ export class Monitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    if (props.connectionAlarmThreshold < 1 || props.connectionAlarmThreshold > props.maxConnections) {
+    if (
+      props.connectionAlarmThreshold < 1 ||
+      props.connectionAlarmThreshold > props.maxConnections
+    ) {
       throw new Error(
         `connectionAlarmThreshold must be between 1 and maxConnections (${props.maxConnections}), ` +
           `got ${props.connectionAlarmThreshold}.`
       );
     }
     if (props.alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(props.alarmEmail)) {
-      throw new Error(`alarmEmail "${props.alarmEmail}" is not an e-mail address (e.g. -c alarmEmail=ops@example.com).`);
+      throw new Error(
+        `alarmEmail "${props.alarmEmail}" is not an e-mail address (e.g. -c alarmEmail=ops@example.com).`
+      );
     }
 
-    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { displayName: 'Database alarms', enforceSSL: true });
+    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'Database alarms',
+      enforceSSL: true,
+    });
     Validations.of(this.alarmTopic).acknowledge({
       id: 'AwsSolutions-SNS2',
       reason:
@@ -72,35 +80,41 @@ export class Monitoring extends Construct {
     }
 
     const { instance } = props;
-    const connections = instance.metricDatabaseConnections({ statistic: 'Maximum', period: MINUTE });
+    const connections = instance.metricDatabaseConnections({
+      statistic: 'Maximum',
+      period: MINUTE,
+    });
     this.connectionsAlarm = this.alarm('DatabaseConnections', {
       metric: connections,
       threshold: props.connectionAlarmThreshold,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       alarmDescription:
         `Database connections reached ${props.connectionAlarmThreshold} of max_connections ${props.maxConnections}. ` +
-        'Look for connections left open (SHOW PROCESSLIST: long Sleep) or a client outside the functions\' reserved concurrency.',
+        "Look for connections left open (SHOW PROCESSLIST: long Sleep) or a client outside the functions' reserved concurrency.",
     });
     const cpu = instance.metricCPUUtilization({ period: MINUTE });
     this.alarm('CPUUtilization', {
       metric: cpu,
       threshold: 90,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      alarmDescription: 'Database CPU at or above 90 %: look for slow queries in the slowquery log, or scale the instance class.',
+      alarmDescription:
+        'Database CPU at or above 90 %: look for slow queries in the slowquery log, or scale the instance class.',
     });
     const freeableMemory = instance.metricFreeableMemory({ period: MINUTE });
     this.alarm('FreeableMemory', {
       metric: freeableMemory,
       threshold: (props.instanceMemoryMiB * MIB) / 4,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      alarmDescription: 'Database freeable memory below 25 % of the instance memory: scale the instance class.',
+      alarmDescription:
+        'Database freeable memory below 25 % of the instance memory: scale the instance class.',
     });
     const freeStorage = instance.metricFreeStorageSpace({ period: MINUTE });
     this.alarm('FreeStorageSpace', {
       metric: freeStorage,
       threshold: (props.allocatedStorageGiB * GIB) / 10,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      alarmDescription: 'Database free storage below 10 % of allocated storage: raise allocated or max allocated storage.',
+      alarmDescription:
+        'Database free storage below 10 % of allocated storage: raise allocated or max allocated storage.',
     });
     for (const { label, function: fn } of props.functions) {
       this.alarm(`${capitalize(label)}Throttles`, {
@@ -116,7 +130,12 @@ export class Monitoring extends Construct {
       defaultInterval: Duration.hours(3),
     });
     this.dashboard.addWidgets(
-      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24, height: 3 }),
+      new cloudwatch.AlarmStatusWidget({
+        title: 'Alarms',
+        alarms: this.alarms,
+        width: 24,
+        height: 3,
+      }),
       new cloudwatch.GraphWidget({
         title: 'Database connections (max per minute)',
         left: [connections],
@@ -127,13 +146,20 @@ export class Monitoring extends Construct {
         width: 12,
       }),
       new cloudwatch.GraphWidget({ title: 'Database CPU (%)', left: [cpu], width: 12 }),
-      new cloudwatch.GraphWidget({ title: 'Freeable memory (bytes)', left: [freeableMemory], width: 12 }),
+      new cloudwatch.GraphWidget({
+        title: 'Freeable memory (bytes)',
+        left: [freeableMemory],
+        width: 12,
+      }),
       new cloudwatch.GraphWidget({ title: 'Free storage (bytes)', left: [freeStorage], width: 12 }),
       ...props.functions.flatMap(({ label, function: fn }) => functionWidgets(label, fn))
     );
   }
 
-  private alarm(id: string, props: Omit<cloudwatch.AlarmProps, 'evaluationPeriods'>): cloudwatch.Alarm {
+  private alarm(
+    id: string,
+    props: Omit<cloudwatch.AlarmProps, 'evaluationPeriods'>
+  ): cloudwatch.Alarm {
     const alarm = new cloudwatch.Alarm(this, `${id}Alarm`, {
       // 3 of 5 minutes: a one-minute spike does not page anyone, a sustained problem does.
       evaluationPeriods: 5,
@@ -158,7 +184,10 @@ function functionWidgets(label: string, fn: lambda.IFunction): cloudwatch.IWidge
     }),
     new cloudwatch.GraphWidget({
       title: `${label}: duration (ms)`,
-      left: [m(fn.metricDuration({ statistic: 'p50' })), m(fn.metricDuration({ statistic: 'p99' }))],
+      left: [
+        m(fn.metricDuration({ statistic: 'p50' })),
+        m(fn.metricDuration({ statistic: 'p99' })),
+      ],
       width: 8,
     }),
     new cloudwatch.GraphWidget({

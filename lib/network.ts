@@ -30,7 +30,9 @@ export interface NetworkProps {
 export class Network extends Construct {
   public readonly vpc: ec2.Vpc;
   /** Subnets the database and the functions live in. */
-  public readonly isolatedSubnets: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
+  public readonly isolatedSubnets: ec2.SubnetSelection = {
+    subnetType: ec2.SubnetType.PRIVATE_ISOLATED,
+  };
   /** The Secrets Manager endpoint; open it to a client with `connections.allowDefaultPortFrom`. */
   public readonly secretsManagerEndpoint: ec2.InterfaceVpcEndpoint;
 
@@ -39,13 +41,17 @@ export class Network extends Construct {
     const maxAzs = props.maxAzs ?? 2;
     const endpointAzs = props.secretsEndpointAzs ?? maxAzs;
     if (!Number.isInteger(endpointAzs) || endpointAzs < 1 || endpointAzs > maxAzs) {
-      throw new Error(`secretsEndpointAzs must be a whole number from 1 to maxAzs (${maxAzs}), got ${endpointAzs}.`);
+      throw new Error(
+        `secretsEndpointAzs must be a whole number from 1 to maxAzs (${maxAzs}), got ${endpointAzs}.`
+      );
     }
 
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs,
       natGateways: 0,
-      subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
+      subnetConfiguration: [
+        { name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
+      ],
       flowLogs: {
         all: {
           destination: ec2.FlowLogDestination.toCloudWatchLogs(

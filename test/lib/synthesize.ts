@@ -1,0 +1,58 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App, Validations } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { LambdaRdsStack } from '../../lib/lambda-rds-stack';
+import { stageConfig } from '../../lib/stage-config';
+
+export interface SynthesizeOptions {
+  /** Extra context, as with `cdk synth -c key=value`. */
+  readonly context?: Record<string, string>;
+  /** Changes the stack before synthesis (to prove a check catches something). */
+  readonly amend?: (stack: LambdaRdsStack) => void;
+  /**
+   * Run esbuild for the handlers. Off by default: the template does not depend on the bundle
+   * (asset hashes are masked), and skipping it keeps the infra tests fast.
+   */
+  readonly bundle?: boolean;
+}
+
+export interface Synthesized {
+  readonly stack: LambdaRdsStack;
+  readonly template: Template;
+  /** The cloud assembly folder (holds validation-report.json and the assets). */
+  readonly outdir: string;
+}
+
+/** The feature flags and defaults `cdk synth` runs with, so tests see what the CLI sees. */
+const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(
+  fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8')
+).context;
+
+/** Synthesizes the stack of a stage the way bin/app.ts does, cdk-nag included. */
+export function synthesize(stage: string, options: SynthesizeOptions = {}): Synthesized {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), `cdk-${stage}-`));
+  const context: Record<string, unknown> = { ...CDK_JSON_CONTEXT, ...options.context };
+  // The CLI's own switch for skipping asset bundling (used by `cdk synth --exclusively`).
+  if (!options.bundle) context['aws:cdk:bundling-stacks'] = [];
+  const app = new App({ outdir, context });
+  const stack = new LambdaRdsStack(app, `LambdaRdsMysql-${stage}`, {
+    config: stageConfig(stage),
+    alarmEmail: options.context?.alarmEmail,
+  });
+  options.amend?.(stack);
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  app.synth();
+  return { stack, template: Template.fromStack(stack), outdir };
+}
+
+/** A synthesized resource: CloudFormation JSON, untyped by nature. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type CfnResource = { Properties: Record<string, any> };
+
+/** Resources of a type, as [logicalId, resource] pairs. */
+export function resourcesOf(template: Template, type: string): [string, CfnResource][] {
+  return Object.entries(template.findResources(type)) as [string, CfnResource][];
+}
