@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import { Connection, RowDataPacket } from 'mysql2/promise';
+import { AppDatabase } from '../support/app-database';
+import { LambdaEnvironment } from '../support/lambda-environment';
+import { adminConnect } from '../support/private-server';
+
+type ModuleScopeHandler = typeof import('../support/module-scope-handler');
+type UserResult = { user: { name: string } | null };
+
+/**
+ * Why the connection lives inside the handler. The same story is played twice: once with a
+ * module-scope connection and autocommit off (the bug), once with the shipped handlers.
+ *
+ *   1. Environment A reads Carol.             4. Environment B renames Carol.
+ *   2. A third client renames her, commits.   5. The third client renames her again.
+ *   3. Environment A reads her again.         6. Look at the server's sessions.
+ */
+describe('a connection kept at module scope, compared with one per invocation', () => {
+  let db: AppDatabase;
+  let third: Connection; // another application writing to the same table
+  const email = 'carol@example.com';
+
+  beforeAll(async () => {
+    db = await AppDatabase.create('bug');
+    third = await adminConnect(db.server, db.database);
+  });
+
+  beforeEach(async () => {
+    await db.admin.query('DELETE FROM users');
+    await db.admin.query("INSERT INTO users (email, name) VALUES (?, 'Carol v1')", [email]);
+  });
+
+  afterAll(async () => {
+    await third?.end();
+    await db?.dispose();
+  });
+
+  /** Whether the third client's statement is waiting for a row lock held by someone else. */
+  async function thirdClientWaitsForLock(): Promise<boolean> {
+    const [rows] = await db.admin.query<RowDataPacket[]>(
+      "SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' AND trx_mysql_thread_id = ?",
+      [third.threadId]
+    );
+    return rows[0].n > 0;
+  }
+
+  test('module scope + autocommit off: stale reads, a blocked writer, sleeping sessions', async () => {
+    const envA = await loadModuleScopeEnvironment();
+    const envB = await loadModuleScopeEnvironment();
+
+    expect(await envA.readName(email)).toBe('Carol v1'); // 1. opens A's snapshot
+    await third.query("UPDATE users SET name = 'Carol v2' WHERE email = ?", [email]); // 2.
+    expect(await envA.readName(email)).toBe('Carol v1'); // 3. STALE: still the old snapshot
+
+    await envB.writeName(email, 'Carol from B'); // 4. never committed, keeps the row lock
+    const blocked = third.query("UPDATE users SET name = 'Carol v3' WHERE email = ?", [email]); // 5.
+    await waitFor(thirdClientWaitsForLock); // BLOCKED behind B's open transaction
+
+    const sessions = await db.waitForSessions((s) => s.length === 2 && s.every((x) => x.command === 'Sleep'));
+    expect(sessions.map((s) => s.command)).toEqual(['Sleep', 'Sleep']); // 6. both environments idle on the server
+
+    // Only when B's environment is reaped does its transaction roll back and the writer proceed.
+    await envB.destroyEnvironment();
+    await blocked;
+    await envA.destroyEnvironment();
+  });
+
+  test('connection per invocation: fresh reads, nobody blocked, no session left', async () => {
+    const [envA, envB] = await Promise.all([
+      LambdaEnvironment.start('reader', db.env('reader')),
+      LambdaEnvironment.start('writer', db.env('writer')),
+    ]);
+    try {
+      expect((await envA.invoke<UserResult>({ email })).user?.name).toBe('Carol v1'); // 1.
+      await third.query("UPDATE users SET name = 'Carol v2' WHERE email = ?", [email]); // 2.
+      expect((await envA.invoke<UserResult>({ email })).user?.name).toBe('Carol v2'); // 3. fresh
+
+      await envB.invoke({ email, name: 'Carol from B' }); // 4. committed when it returns
+      await third.query("UPDATE users SET name = 'Carol v3' WHERE email = ?", [email]); // 5. not blocked
+      expect((await envA.invoke<UserResult>({ email })).user?.name).toBe('Carol v3');
+
+      expect(await db.waitForNoSessions()).toEqual([]); // 6. nothing left on the server
+    } finally {
+      await Promise.all([envA.stop(), envB.stop()]);
+    }
+  });
+
+  /** One execution environment of the module-scope handler: a fresh module instance. */
+  async function loadModuleScopeEnvironment(): Promise<ModuleScopeHandler> {
+    let handler: ModuleScopeHandler | undefined;
+    await jest.isolateModulesAsync(async () => {
+      handler = await import('../support/module-scope-handler');
+    });
+    const { user, password } = db.users.writer;
+    handler!.configure({
+      host: db.server.host,
+      port: db.server.port,
+      user,
+      password,
+      database: db.database,
+      ca: db.server.caFile ? readFileSync(db.server.caFile, 'utf8') : undefined,
+    });
+    return handler!;
+  }
+});
+
+async function waitFor(condition: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('condition not reached');
+}
