@@ -1,0 +1,110 @@
+import { RowDataPacket } from 'mysql2/promise';
+import { migrate } from '../../lambda/migrate';
+import { epochToIso } from '../../lambda/lib/users-repository';
+import { AppDatabase } from '../support/app-database';
+import { LambdaEnvironment } from '../support/lambda-environment';
+
+interface User {
+  id: number;
+  email: string;
+  name: string;
+  version: number;
+  updatedAt: string;
+}
+
+describe('writing and reading users', () => {
+  let db: AppDatabase;
+  let writer: LambdaEnvironment;
+  let reader: LambdaEnvironment;
+  const write = (email: string, name: string) => writer.invoke<{ user: User }>({ email, name }).then((r) => r.user);
+
+  beforeAll(async () => {
+    db = await AppDatabase.create('users');
+    [writer, reader] = await Promise.all([
+      LambdaEnvironment.start('writer', db.env('writer')),
+      LambdaEnvironment.start('reader', db.env('reader')),
+    ]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([writer?.stop(), reader?.stop()]);
+    await db?.dispose();
+  });
+
+  test('a new email creates version 1 with an ISO-8601 timestamp', async () => {
+    const user = await write('New.User@Example.com', 'New User');
+    expect(user).toEqual({
+      id: expect.any(Number),
+      email: 'new.user@example.com',
+      name: 'New User',
+      version: 1,
+      updatedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/),
+    });
+    expect(Math.abs(Date.parse(user.updatedAt) - Date.now())).toBeLessThan(60_000); // same clock, UTC
+  });
+
+  test('repeating an event changes nothing', async () => {
+    const first = await write('repeat@example.com', 'Same');
+    const again = await write('repeat@example.com', 'Same');
+    expect(again).toEqual(first);
+  });
+
+  test('version grows by one only when the name changes, case included', async () => {
+    const v1 = await write('grow@example.com', 'Grace');
+    const v2 = await write('grow@example.com', 'grace');
+    const v2again = await write('GROW@example.com', 'grace');
+    const v3 = await write('grow@example.com', 'Grace Hopper');
+    expect([v1.version, v2.version, v2again.version, v3.version]).toEqual([1, 2, 2, 3]);
+    expect(v2again.updatedAt).toBe(v2.updatedAt);
+    expect(v3.updatedAt > v2.updatedAt).toBe(true);
+    expect(new Set([v1.id, v2.id, v3.id]).size).toBe(1);
+  });
+
+  test('injection attempts are stored as plain text', async () => {
+    const name = "Robert'); DROP TABLE users; -- \\' \" ` 😀";
+    const user = await write("o'brien+test@example.com", name);
+    expect(user.name).toBe(name);
+    const [rows] = await db.admin.query<RowDataPacket[]>('SELECT name FROM users WHERE email = ?', [user.email]);
+    expect(rows[0].name).toBe(name);
+  });
+
+  test('the reader finds a user by email, or null', async () => {
+    const written = await write('findme@example.com', 'Find Me');
+    expect(await reader.invoke({ email: 'FindMe@example.com' })).toEqual({ user: written });
+    expect(await reader.invoke({ email: 'nobody@example.com' })).toEqual({ user: null });
+  });
+
+  test('the list is keyset-paginated by id and sees rows inserted between pages', async () => {
+    const all: User[] = [];
+    let after: number | null = null;
+    let pages = 0;
+    do {
+      const page: { users: User[]; next: number | null } = await reader.invoke({ limit: 2, after });
+      all.push(...page.users);
+      after = page.next;
+      if (pages++ === 0) {
+        await db.admin.query("INSERT INTO users (email, name) VALUES ('late@example.com', 'Late')");
+      }
+    } while (after !== null);
+    const ids = all.map((u) => u.id);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect(all.map((u) => u.email)).toContain('late@example.com');
+    const [rows] = await db.admin.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM users');
+    expect(all).toHaveLength(rows[0].n);
+  });
+
+  test('the migration is idempotent and leaves data alone', async () => {
+    const [before] = await db.admin.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM users');
+    await migrate(db.admin);
+    await migrate(db.admin, { database: db.database });
+    const [after] = await db.admin.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM users');
+    expect(after[0].n).toBe(before[0].n);
+    expect(await db.waitForNoSessions()).toEqual([]);
+  });
+
+  test('timestamps convert exactly, independent of the session time zone', () => {
+    expect(epochToIso('1700000000.123456')).toBe('2023-11-14T22:13:20.123456Z');
+    expect(epochToIso('0.000001')).toBe('1970-01-01T00:00:00.000001Z');
+    expect(epochToIso('1700000000')).toBe('2023-11-14T22:13:20.000000Z');
+  });
+});
