@@ -58,11 +58,13 @@ export function toDataPathError(error: unknown, target: Pick<DbCredentials, 'hos
     );
   }
   if (code === 'ETIMEDOUT' || code === 'PROTOCOL_SEQUENCE_TIMEOUT') {
-    const step = failure.phase === 'query' ? 'answer the statement' : 'complete the handshake';
+    const query = failure.phase === 'query';
     return new DatabaseUnresponsiveError(
-      `The database at ${where} accepted the connection but did not ${step} within ` +
-        `${failure.timeoutMs} ms. It may be overloaded or blocked on locks; check its CPU, ` +
-        'connections and long-running transactions, then retry.',
+      `The database at ${where} accepted the connection but did not ` +
+        `${query ? 'answer the statement' : 'complete the handshake'} within ${failure.timeoutMs} ms. ` +
+        'It may be overloaded or blocked on locks; check its CPU, connections and long-running ' +
+        'transactions, then retry' +
+        (query ? ' (the statement may still complete; writes are idempotent, so retrying is safe).' : '.'),
       cause
     );
   }

@@ -1,0 +1,203 @@
+import { createServer, Server, Socket } from 'node:net';
+import { Connection, RowDataPacket } from 'mysql2/promise';
+import { readDatabaseConfig } from '../../lambda/lib/config';
+import { StaticCredentials } from '../../lambda/lib/credentials';
+import { Database } from '../../lambda/lib/database';
+import { listUsers } from '../../lambda/lib/users-repository';
+import { AppDatabase } from '../support/app-database';
+import { LambdaEnvironment } from '../support/lambda-environment';
+import { adminConnect, startPrivateServer, stopPrivateServer, ServerInfo } from '../support/private-server';
+
+/** A short invocation budget keeps fault tests fast: the handler caps its timeouts to it. */
+const SHORT = { remainingMs: 1500 };
+
+describe('database faults give a named error, leak nothing, and the environment recovers', () => {
+  let db: AppDatabase;
+
+  beforeAll(async () => {
+    db = await AppDatabase.create('faults');
+  });
+
+  afterAll(async () => {
+    await db?.dispose();
+  });
+
+  test('a refused port is DatabaseUnreachableError', async () => {
+    const closedPort = await portWithNothingListening();
+    const env = await LambdaEnvironment.start('reader', db.env('reader', { port: closedPort }));
+    try {
+      await expect(env.invoke({}, SHORT)).rejects.toMatchObject({
+        name: 'DatabaseUnreachableError',
+        message: expect.stringMatching(/ECONNREFUSED.*security group/),
+      });
+    } finally {
+      await env.stop();
+    }
+  });
+
+  test('a server that accepts and never answers is DatabaseUnresponsiveError, socket closed', async () => {
+    const sockets = new Set<Socket>();
+    const silent: Server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const env = await LambdaEnvironment.start('reader', db.env('reader', { port: (silent.address() as { port: number }).port }));
+    try {
+      await expect(env.invoke({}, SHORT)).rejects.toMatchObject({
+        name: 'DatabaseUnresponsiveError',
+        message: expect.stringContaining('did not complete the handshake'),
+      });
+      await waitFor(async () => sockets.size === 0); // the function hung up; nothing leaked
+    } finally {
+      await env.stop();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  describe('with a row locked by another client', () => {
+    const email = 'locked@example.com';
+    let locker: Connection;
+    let writer: LambdaEnvironment;
+
+    beforeEach(async () => {
+      await db.admin.query("INSERT IGNORE INTO users (email, name) VALUES (?, 'Locked')", [email]);
+      locker = await adminConnect(db.server, db.database);
+      await locker.query('START TRANSACTION');
+      await locker.query('SELECT * FROM users WHERE email = ? FOR UPDATE', [email]);
+      writer = await LambdaEnvironment.start('writer', db.env('writer'));
+    });
+
+    afterEach(async () => {
+      await locker.query('ROLLBACK');
+      await locker.end();
+      await writer.stop();
+      // Once the lock is gone, even the statement the function gave up on ends: no session left.
+      expect(await db.waitForNoSessions()).toEqual([]);
+    });
+
+    test('a statement that does not answer in time is DatabaseUnresponsiveError', async () => {
+      await expect(writer.invoke({ email, name: 'Waits' }, SHORT)).rejects.toMatchObject({
+        name: 'DatabaseUnresponsiveError',
+        message: expect.stringContaining('did not answer the statement'),
+      });
+    });
+
+    test('a connection killed mid-statement is DatabaseConnectionLostError; the next invocation works', async () => {
+      const invocation = writer.invoke({ email, name: 'Killed' });
+      const [running] = await db.waitForSessions((s) => s.some((x) => x.command === 'Query'));
+      await db.admin.query(`KILL ${Number(running.id)}`);
+      await expect(invocation).rejects.toMatchObject({
+        name: 'DatabaseConnectionLostError',
+        message: expect.stringContaining('retrying the same event is safe'),
+      });
+      await locker.query('ROLLBACK');
+      expect(await db.waitForNoSessions()).toEqual([]);
+
+      // Same environment, same module scope: nothing broken is cached.
+      const { user } = await writer.invoke<{ user: { name: string } }>({ email, name: 'Recovered' });
+      expect(user.name).toBe('Recovered');
+      const [rows] = await db.admin.query<RowDataPacket[]>('SELECT name FROM users WHERE email = ?', [email]);
+      expect(rows[0].name).toBe('Recovered');
+    });
+  });
+});
+
+describe('too many connections', () => {
+  let server: ServerInfo;
+  let db: AppDatabase;
+  let hogs: Connection[];
+
+  beforeAll(async () => {
+    // A server of its own: filling max_connections must not disturb other test files.
+    server = await startPrivateServer({ maxConnections: 4 });
+    db = await AppDatabase.create('busy', server);
+  });
+
+  afterAll(async () => {
+    await db?.dispose();
+    await stopPrivateServer(server);
+  });
+
+  beforeEach(async () => {
+    // Fill every ordinary slot as a non-admin user (the admin has one reserved slot on top).
+    hogs = [];
+    for (;;) {
+      try {
+        hogs.push(await connectAs(server, db, 'reader'));
+      } catch (error) {
+        if ((error as { code?: string }).code === 'ER_CON_COUNT_ERROR') break;
+        throw error;
+      }
+    }
+  });
+
+  afterEach(async () => {
+    await Promise.all(hogs.map((hog) => hog.end()));
+  });
+
+  test('the connection is retried with backoff and succeeds once a slot frees up', async () => {
+    // In-process, to hear about each retry: the first one frees a slot.
+    const config = readDatabaseConfig(db.env('reader'));
+    if (config.kind !== 'url') throw new Error('expected DATABASE_URL configuration');
+    const retries: number[] = [];
+    const database = new Database({
+      credentials: new StaticCredentials(config.credentials),
+      tls: config.tls,
+      onRetry: (attempt) => {
+        retries.push(attempt);
+        void hogs.pop()?.end();
+      },
+    });
+    const page = await database.run((connection) => listUsers(connection, { limit: 5, after: null }));
+    expect(page).toEqual({ users: [], next: null });
+    expect(retries.length).toBeGreaterThanOrEqual(1);
+  });
+
+  test('when no slot frees up in time it is TooManyConnectionsError', async () => {
+    const reader = await LambdaEnvironment.start('reader', db.env('reader'));
+    try {
+      await expect(reader.invoke({}, SHORT)).rejects.toMatchObject({
+        name: 'TooManyConnectionsError',
+        message: expect.stringContaining('reserved concurrency'),
+      });
+    } finally {
+      await reader.stop();
+    }
+  });
+});
+
+async function connectAs(server: ServerInfo, db: AppDatabase, role: 'reader' | 'writer'): Promise<Connection> {
+  const { createConnection } = await import('mysql2/promise');
+  const { readFileSync } = await import('node:fs');
+  return createConnection({
+    host: server.host,
+    port: server.port,
+    user: db.users[role].user,
+    password: db.users[role].password,
+    ssl: { ca: readFileSync(server.caFile!, 'utf8') },
+  });
+}
+
+async function maxConnectionErrors(db: AppDatabase): Promise<number> {
+  const [rows] = await db.admin.query<RowDataPacket[]>("SHOW GLOBAL STATUS LIKE 'Connection_errors_max_connections'");
+  return Number(rows[0].Value);
+}
+
+function portWithNothingListening(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(condition: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('condition not reached');
+}
