@@ -74,10 +74,10 @@ export interface DatabaseProps {
    */
   readonly instanceIdentifier?: string;
   /**
-   * How often the admin password is rotated.
+   * How often the admin and user passwords are rotated.
    * @default Duration.days(30)
    */
-  readonly rotateAdminPasswordAfter?: Duration;
+  readonly rotatePasswordsAfter?: Duration;
 }
 
 /**
@@ -91,6 +91,10 @@ export class Database extends Construct {
   public readonly parameterGroup: rds.ParameterGroup;
   public readonly databaseName: string;
   public readonly allocatedStorageGiB: number;
+  private readonly rotation: Pick<
+    secretsmanager.SecretRotationProps,
+    'vpc' | 'vpcSubnets' | 'endpoint' | 'automaticallyAfter'
+  >;
 
   constructor(scope: Construct, id: string, props: DatabaseProps) {
     super(scope, id);
@@ -182,11 +186,13 @@ export class Database extends Construct {
     logGroups.forEach((logGroup) => this.instance.node.addDependency(logGroup));
     this.adminSecret = this.instance.secret!;
 
-    this.instance.addRotationSingleUser({
-      automaticallyAfter: props.rotateAdminPasswordAfter ?? Duration.days(30),
-      endpoint: props.secretsManagerEndpoint,
+    this.rotation = {
+      vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
-    });
+      endpoint: props.secretsManagerEndpoint,
+      automaticallyAfter: props.rotatePasswordsAfter ?? Duration.days(30),
+    };
+    this.instance.addRotationSingleUser(this.rotation);
 
     Validations.of(this.instance).acknowledge({
       id: 'AwsSolutions-RDS11',
@@ -207,5 +213,24 @@ export class Database extends Construct {
           'Deletion protection was turned off by the caller: the sandbox stage must be destroyable with `cdk destroy`; prod turns it on.',
       });
     }
+  }
+
+  /**
+   * A generated secret (RDS JSON format, attached to the instance so it holds host, port and
+   * dbname) for a database user, rotated single-user on the same schedule as the admin. The
+   * user itself is created in the database by `SchemaMigration`.
+   */
+  public addUserSecret(id: string, username: string): secretsmanager.ISecret {
+    const secret = new rds.DatabaseSecret(this, `${id}Secret`, {
+      username,
+      dbname: this.databaseName,
+    }).attach(this.instance);
+    new secretsmanager.SecretRotation(this, `${id}Rotation`, {
+      ...this.rotation,
+      application: secretsmanager.SecretRotationApplication.MYSQL_ROTATION_SINGLE_USER,
+      secret,
+      target: this.instance,
+    });
+    return secret;
   }
 }

@@ -6,6 +6,7 @@ import { Database } from './database';
 import { DataFunctions } from './data-functions';
 import { Monitoring } from './monitoring';
 import { Network } from './network';
+import { SchemaMigration } from './schema-migration';
 import { StageConfig } from './stage-config';
 
 export interface LambdaRdsStackProps extends StackProps {
@@ -18,7 +19,7 @@ export interface LambdaRdsStackProps extends StackProps {
   readonly alarmEmail?: string;
 }
 
-/** network -> database -> functions -> monitoring; each construct's outputs wired into the next. */
+/** network -> database -> schema migration -> functions -> monitoring, each wired into the next. */
 export class LambdaRdsStack extends Stack {
   constructor(scope: Construct, id: string, props: LambdaRdsStackProps) {
     super(scope, id, props);
@@ -50,17 +51,37 @@ export class LambdaRdsStack extends Stack {
       logRetention: config.logRetention,
     });
 
+    // Each function connects as its own least-privilege user, never as the admin.
+    const writerSecret = database.addUserSecret('Writer', 'writer');
+    const readerSecret = database.addUserSecret('Reader', 'reader');
+    const migration = new SchemaMigration(this, 'SchemaMigration', {
+      vpc: network.vpc,
+      vpcSubnets: network.isolatedSubnets,
+      database: database.instance,
+      adminSecret: database.adminSecret,
+      secretsManagerEndpoint: network.secretsManagerEndpoint,
+      users: [
+        { role: 'writer', secret: writerSecret },
+        { role: 'reader', secret: readerSecret },
+      ],
+      logRetention: config.logRetention,
+    });
+
     const functions = new DataFunctions(this, 'Functions', {
       vpc: network.vpc,
       vpcSubnets: network.isolatedSubnets,
       database: database.instance,
       secretsManagerEndpoint: network.secretsManagerEndpoint,
-      writerSecret: database.adminSecret,
-      readerSecret: database.adminSecret,
+      writerSecret,
+      readerSecret,
       writerConcurrency: budget.writerConcurrency,
       readerConcurrency: budget.readerConcurrency,
       logRetention: config.logRetention,
     });
+
+    // The functions' users exist only once the migration has run.
+    functions.writer.function.node.addDependency(migration.resource);
+    functions.reader.function.node.addDependency(migration.resource);
 
     const monitoring = new Monitoring(this, 'Monitoring', {
       instance: database.instance,
@@ -81,6 +102,8 @@ export class LambdaRdsStack extends Stack {
       value: database.adminSecret.secretArn,
       description: 'Admin credentials (for migrations and operators, not for the functions)',
     });
+    new CfnOutput(this, 'WriterSecretArn', { value: writerSecret.secretArn });
+    new CfnOutput(this, 'ReaderSecretArn', { value: readerSecret.secretArn });
     new CfnOutput(this, 'DatabaseEndpoint', { value: database.instance.dbInstanceEndpointAddress });
     new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.alarmTopic.topicArn });
     new CfnOutput(this, 'DashboardUrl', {

@@ -1,6 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { connectionBudget } from '../../lib/connection-budget';
-import { resourcesOf, synthesize } from './synthesize';
+import { CfnResource, resourcesOf, synthesize } from './synthesize';
 
 // GIVEN the sandbox and prod stacks, synthesized once for every requirement below.
 let sandbox: Template;
@@ -72,15 +72,13 @@ describe('network', () => {
     }
   });
 
-  test('database accepts 3306 only from the writer, the reader and the rotation function', () => {
+  test('database accepts 3306 only from the functions, the migration and the rotation functions', () => {
     const [dbId, db] = resourcesOf(sandbox, 'AWS::RDS::DBInstance')[0];
     const dbGroup = db.Properties.VPCSecurityGroups[0]['Fn::GetAtt'][0];
     const rules = resourcesOf(sandbox, 'AWS::EC2::SecurityGroupIngress').filter(
       ([, r]) => r.Properties.GroupId['Fn::GetAtt']?.[0] === dbGroup
     );
-    expect(dbId).toBeDefined();
     expect(db.Properties.Port).toBe('3306');
-    expect(rules).toHaveLength(3);
     const dbPort = { 'Fn::GetAtt': [dbId, 'Endpoint.Port'] };
     for (const [, rule] of rules) {
       expect(rule.Properties).toMatchObject({
@@ -89,11 +87,16 @@ describe('network', () => {
         ToPort: dbPort,
       });
     }
-    const sources = rules.map(([, r]) => r.Properties.Description).sort();
+    const sources = rules
+      .map(([, r]) => r.Properties.SourceSecurityGroupId['Fn::GetAtt'][0])
+      .sort();
     expect(sources).toEqual([
-      expect.stringMatching(/RotationSingleUserSecurityGroup/),
-      'from the Reader function',
-      'from the Writer function',
+      expect.stringMatching(/^DatabaseInstanceRotationSingleUserSecurityGroup/),
+      expect.stringMatching(/^DatabaseReaderRotationSecurityGroup/),
+      expect.stringMatching(/^DatabaseWriterRotationSecurityGroup/),
+      expect.stringMatching(/^FunctionsReaderSecurityGroup/),
+      expect.stringMatching(/^FunctionsWriterSecurityGroup/),
+      expect.stringMatching(/^SchemaMigrationMigrationFunctionSecurityGroup/),
     ]);
   });
 
@@ -324,4 +327,96 @@ test('outputs name the functions, the secret, the dashboard URL and the alarm to
       'AlarmTopicArn',
     ])
   );
+});
+
+describe('least-privilege users, deploy-time schema, rotation', () => {
+  const secretRef = (fn: [string, CfnResource]) =>
+    fn[1].Properties.Environment.Variables.DB_SECRET_ARN.Ref;
+  const migrationFunction = () => functionByDescription(sandbox, 'Applies the schema');
+
+  test('three generated secrets (admin, writer, reader), each rotated every 30 days', () => {
+    const secrets = resourcesOf(sandbox, 'AWS::SecretsManager::Secret');
+    const templates = secrets.map(([, s]) =>
+      JSON.parse(s.Properties.GenerateSecretString.SecretStringTemplate)
+    );
+    expect(templates).toEqual(
+      expect.arrayContaining([
+        { username: 'admin' },
+        { username: 'writer', dbname: 'app' },
+        { username: 'reader', dbname: 'app' },
+      ])
+    );
+    const attachments = resourcesOf(sandbox, 'AWS::SecretsManager::SecretTargetAttachment');
+    const schedules = resourcesOf(sandbox, 'AWS::SecretsManager::RotationSchedule');
+    expect(secrets).toHaveLength(3);
+    expect(schedules).toHaveLength(3);
+    for (const [, schedule] of schedules) {
+      expect(schedule.Properties.RotationRules).toEqual({ ScheduleExpression: 'rate(30 days)' });
+    }
+    // Every schedule rotates one of the attached (host-bearing) secrets, each a different one.
+    const attachmentIds = attachments.map(([id]) => id);
+    expect(new Set(schedules.map(([, s]) => s.Properties.SecretId.Ref))).toEqual(
+      new Set(attachmentIds)
+    );
+  });
+
+  test('the writer and the reader each connect with their own secret, never the admin one', () => {
+    const adminSecret = resourcesOf(sandbox, 'AWS::SecretsManager::SecretTargetAttachment').find(
+      ([id]) => id.startsWith('DatabaseInstanceSecretAttachment')
+    )![0];
+    const writerSecret = secretRef(writerOf(sandbox));
+    const readerSecret = secretRef(readerOf(sandbox));
+    expect(writerSecret).toMatch(/^DatabaseWriterSecretAttachment/);
+    expect(readerSecret).toMatch(/^DatabaseReaderSecretAttachment/);
+    expect(secretRef(migrationFunction())).toBe(adminSecret);
+  });
+
+  test('only the migration function may read the admin secret', () => {
+    const adminSecret = secretRef(migrationFunction());
+    const readers = resourcesOf(sandbox, 'AWS::IAM::Policy').filter(([, p]) =>
+      JSON.stringify(p.Properties.PolicyDocument).includes(`"Ref":"${adminSecret}"`)
+    );
+    expect(readers.map(([, p]) => p.Properties.Roles[0].Ref)).toEqual([
+      migrationFunction()[1].Properties.Role['Fn::GetAtt'][0],
+    ]);
+  });
+
+  test('the schema migration custom resource runs after the database, with each user and its secret', () => {
+    const [id, resource] = Object.entries(sandbox.findResources('Custom::SchemaMigration'))[0];
+    const [dbId] = resourcesOf(sandbox, 'AWS::RDS::DBInstance')[0];
+    expect(resource.DependsOn).toEqual(expect.arrayContaining([dbId]));
+    expect(resource.Properties.Users).toEqual([
+      { Role: 'writer', SecretArn: { Ref: secretRef(writerOf(sandbox)) } },
+      { Role: 'reader', SecretArn: { Ref: secretRef(readerOf(sandbox)) } },
+    ]);
+    expect(resource.Properties.SchemaVersion).toMatch(/^[0-9a-f]{16}$/);
+    expect(id).toBeDefined();
+  });
+
+  test('the writer and the reader are created only after the migration', () => {
+    const [migrationId] = Object.keys(sandbox.findResources('Custom::SchemaMigration'));
+    for (const fn of [writerOf(sandbox), readerOf(sandbox)]) {
+      const [fnId] = fn;
+      expect(sandbox.toJSON().Resources[fnId].DependsOn).toEqual(
+        expect.arrayContaining([migrationId])
+      );
+    }
+  });
+
+  test('the migration function may read the user secrets too, to set their passwords', () => {
+    const role = migrationFunction()[1].Properties.Role['Fn::GetAtt'][0];
+    const statements = resourcesOf(sandbox, 'AWS::IAM::Policy')
+      .filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === role))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+    const resources = statements
+      .flatMap((s) => [s.Resource].flat().map((r) => r?.Ref))
+      .filter(Boolean);
+    expect(new Set(resources)).toEqual(
+      new Set([
+        secretRef(migrationFunction()),
+        secretRef(writerOf(sandbox)),
+        secretRef(readerOf(sandbox)),
+      ])
+    );
+  });
 });

@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import {
+  CfnElement,
+  CustomResource,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  Validations,
+} from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+import { usersSchemaStatements } from '../lambda/lib/users-schema';
+import { AppRole, privilegesFor } from '../lambda/migrate';
+import { DataFunction } from './data-function';
+
+export interface DatabaseUser {
+  /** What the user may do: `writer` (upsert and read) or `reader` (read only). */
+  readonly role: AppRole;
+  /** The user's secret (RDS JSON format): its username and password become the MySQL user. */
+  readonly secret: secretsmanager.ISecret;
+}
+
+export interface SchemaMigrationProps {
+  /** Network the migration function runs in. */
+  readonly vpc: ec2.IVpc;
+  /** Subnets of the migration function's network interfaces. */
+  readonly vpcSubnets: ec2.SubnetSelection;
+  /** The database instance; the custom resource runs after it exists. */
+  readonly database: ec2.IConnectable;
+  /** Admin credentials: only this construct's function may read them. */
+  readonly adminSecret: secretsmanager.ISecret;
+  /** The Secrets Manager endpoint the function reads the secrets through. */
+  readonly secretsManagerEndpoint: ec2.IConnectable;
+  /** The least-privilege users to create, one per function. */
+  readonly users: DatabaseUser[];
+  /**
+   * Retention of the function's and the provider's log groups.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * A deploy-time custom resource that applies the schema (lambda/migrate.ts) and creates one
+ * MySQL user per function with least privileges and `REQUIRE SSL`, on every create and update.
+ * Make the functions depend on it, so they never run before their user exists.
+ */
+export class SchemaMigration extends Construct {
+  public readonly resource: CustomResource;
+  public readonly handler: DataFunction;
+
+  constructor(scope: Construct, id: string, props: SchemaMigrationProps) {
+    super(scope, id);
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    this.handler = new DataFunction(this, 'MigrationFunction', {
+      entry: path.join(__dirname, '..', 'lambda', 'migration-resource.ts'),
+      description:
+        'Applies the schema and creates the least-privilege database users (custom resource)',
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      // Deploys are serialized by CloudFormation; one connection is all it needs.
+      reservedConcurrency: 1,
+      timeout: Duration.minutes(5),
+      logRetention,
+    });
+    this.handler.bindDatabase({
+      secret: props.adminSecret,
+      database: props.database,
+      secretsManagerEndpoint: props.secretsManagerEndpoint,
+    });
+    for (const user of props.users) user.secret.grantRead(this.handler.function);
+
+    // The provider framework's function answers CloudFormation from outside the VPC, so the
+    // isolated subnets need no route to the S3 response URL.
+    const provider = new cr.Provider(this, 'Provider', {
+      onEventHandler: this.handler.function,
+      logGroup: new logs.LogGroup(this, 'ProviderLogs', {
+        retention: logRetention,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+    });
+    acknowledgeProviderFindings(provider, this.handler);
+
+    this.resource = new CustomResource(this, 'Resource', {
+      serviceToken: provider.serviceToken,
+      resourceType: 'Custom::SchemaMigration',
+      properties: {
+        Users: props.users.map(({ role, secret }) => ({ Role: role, SecretArn: secret.secretArn })),
+        SchemaVersion: schemaVersion(),
+      },
+    });
+    // After the instance and everything in it, its security group's rule for this function included.
+    this.resource.node.addDependency(props.database);
+  }
+}
+
+/** Changes whenever the schema or the grants change, so CloudFormation re-runs the migration. */
+export function schemaVersion(): string {
+  const definition = [
+    usersSchemaStatements(''),
+    privilegesFor('writer', 'app'),
+    privilegesFor('reader', 'app'),
+  ];
+  return createHash('sha256').update(JSON.stringify(definition)).digest('hex').slice(0, 16);
+}
+
+function acknowledgeProviderFindings(provider: cr.Provider, handler: DataFunction): void {
+  const framework = provider.node.findChild('framework-onEvent');
+  const stack = Stack.of(provider);
+  const handlerId = stack.resolve(
+    stack.getLogicalId(handler.function.node.defaultChild as CfnElement)
+  );
+  Validations.of(framework).acknowledge({
+    id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+    reason:
+      "The CDK custom resource framework's function only writes its own logs; the managed policy is the AWS-maintained minimum for that.",
+  });
+  Validations.of(framework).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::<${handlerId}.Arn>:*]`,
+    reason:
+      'The framework may invoke any version or alias of the one migration function (the wildcard is the qualifier only).',
+  });
+}
