@@ -146,6 +146,6 @@ function defaultClient(): SecretsManagerClient {
   // come from the Lambda environment.
   return new SecretsManagerClient({
     maxAttempts: 2,
-    requestHandler: { connectionTimeout: 1000, requestTimeout: 1500 },
+    requestHandler: { connectionTimeout: 1000, requestTimeout: 1500, throwOnRequestTimeout: true },
   });
 }

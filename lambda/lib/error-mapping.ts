@@ -21,6 +21,7 @@ const CONNECTION_LOST = new Set([
 ]);
 const TLS_REFUSED = new Set([
   'HANDSHAKE_NO_SSL_SUPPORT',
+  'HANDSHAKE_SSL_ERROR', // mysql2's wrapper for a failed certificate check
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
   'SELF_SIGNED_CERT_IN_CHAIN',

@@ -40,7 +40,8 @@ export class LambdaEnvironment {
         PATH: process.env.PATH,
         // Lambda puts the AWS SDK on the module path; our bundles leave it external.
         NODE_PATH: path.join(__dirname, '..', '..', 'node_modules'),
-        NODE_OPTIONS: '--enable-source-maps',
+        // Lambda's runtime is Node 24; the SDK's notice about older local Node versions is noise here.
+        NODE_OPTIONS: '--enable-source-maps --disable-warning=NodeVersionSupportWarning',
         AWS_EC2_METADATA_DISABLED: 'true',
         ...env,
       },
