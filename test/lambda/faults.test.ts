@@ -179,11 +179,6 @@ async function connectAs(server: ServerInfo, db: AppDatabase, role: 'reader' | '
   });
 }
 
-async function maxConnectionErrors(db: AppDatabase): Promise<number> {
-  const [rows] = await db.admin.query<RowDataPacket[]>("SHOW GLOBAL STATUS LIKE 'Connection_errors_max_connections'");
-  return Number(rows[0].Value);
-}
-
 function portWithNothingListening(): Promise<number> {
   return new Promise((resolve) => {
     const server = createServer();

@@ -2,6 +2,7 @@
 // bundled handler once (module scope lives as long as the process, like an execution
 // environment) and runs the invocations the parent sends over IPC, one at a time.
 'use strict';
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loads a CJS bundle by path, as Lambda does
 const { handler } = require(process.argv[2]);
 
 process.on('message', async ({ id, event, remainingMs }) => {

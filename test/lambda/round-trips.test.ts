@@ -1,0 +1,82 @@
+import { RowDataPacket } from 'mysql2/promise';
+import { AppDatabase } from '../support/app-database';
+import { LambdaEnvironment } from '../support/lambda-environment';
+import { ServerInfo, startPrivateServer, stopPrivateServer } from '../support/private-server';
+
+interface Cost {
+  /** Statements the client sent: `Questions` minus one COM_QUIT per connection (see below). */
+  statements: number;
+  /** New sessions (handshakes). */
+  connections: number;
+  /** Commands that would each cost a round trip we refuse to pay: prepare, SET, USE, ping. */
+  extraCommands: number;
+}
+
+const EXTRA_COMMANDS = ['Com_stmt_prepare', 'Com_stmt_execute', 'Com_set_option', 'Com_change_db', 'Com_admin_commands'];
+
+/**
+ * A warm invocation costs the connection handshake plus ONE statement round trip: no
+ * server-side prepare, no SET, no USE, no ping. Counted with the server's own status counters
+ * on a server of its own, so the counts are exact (statement counts are deterministic; nothing
+ * here depends on time). `Questions` counts what clients send, not what runs inside the
+ * routine; MariaDB includes the COM_QUIT that ends each connection, which the client sends
+ * without waiting for an answer, so it is subtracted.
+ */
+describe('statements per warm invocation', () => {
+  let server: ServerInfo;
+  let db: AppDatabase;
+  let writer: LambdaEnvironment;
+  let reader: LambdaEnvironment;
+
+  beforeAll(async () => {
+    server = await startPrivateServer();
+    db = await AppDatabase.create('rtt', server);
+    [writer, reader] = await Promise.all([
+      LambdaEnvironment.start('writer', db.env('writer')),
+      LambdaEnvironment.start('reader', db.env('reader')),
+    ]);
+    // Warm both environments (module load, credentials, TLS session cache).
+    await writer.invoke({ email: 'warm@example.com', name: 'Warm' });
+    await reader.invoke({ email: 'warm@example.com' });
+  });
+
+  afterAll(async () => {
+    await Promise.all([writer?.stop(), reader?.stop()]);
+    await db?.dispose();
+    await stopPrivateServer(server);
+  });
+
+  async function counters(): Promise<Cost> {
+    const [rows] = await db.admin.query<RowDataPacket[]>('SHOW GLOBAL STATUS');
+    const value = (name: string) => Number(rows.find((row) => row.Variable_name === name)?.Value ?? 0);
+    return {
+      statements: value('Questions'),
+      connections: value('Connections'),
+      extraCommands: EXTRA_COMMANDS.reduce((sum, name) => sum + value(name), 0),
+    };
+  }
+
+  /** What `action` costs the server, minus what reading the counters itself costs. */
+  async function costOf(action: () => Promise<unknown>): Promise<Cost> {
+    const a = await counters();
+    const b = await counters(); // SHOW GLOBAL STATUS is a statement too: measure it
+    await action(); // its statement has been counted once the handler has its result
+    const c = await counters();
+    const delta = (key: keyof Cost) => c[key] - b[key] - (b[key] - a[key]);
+    const connections = delta('connections');
+    return { statements: delta('statements') - connections, connections, extraCommands: delta('extraCommands') };
+  }
+
+  const ONE_STATEMENT: Cost = { statements: 1, connections: 1, extraCommands: 0 };
+
+  test('writer (insert, then update, then a repeat): one statement each', async () => {
+    for (const name of ['Rita', 'Rita Levi', 'Rita Levi']) {
+      expect(await costOf(() => writer.invoke({ email: 'rita@example.com', name }))).toEqual(ONE_STATEMENT);
+    }
+  });
+
+  test('reader by email and list: one statement each', async () => {
+    expect(await costOf(() => reader.invoke({ email: 'rita@example.com' }))).toEqual(ONE_STATEMENT);
+    expect(await costOf(() => reader.invoke({ limit: 10 }))).toEqual(ONE_STATEMENT);
+  });
+});
