@@ -1,0 +1,109 @@
+import { ChildProcess, fork } from 'node:child_process';
+import * as path from 'node:path';
+import { ROOT } from './report';
+
+/** The runtime stand-in the handler tests use: loads a bundle once, runs invocations over IPC. */
+const RUNTIME = path.join(ROOT, 'test', 'support', 'lambda-runtime.js');
+
+export interface InvocationOutcome<T = unknown> {
+  readonly ok: boolean;
+  readonly result?: T;
+  /** `name: message` of the error the handler rejected with. */
+  readonly error?: string;
+  readonly errorName?: string;
+  /** Wall time seen by the caller (includes a fraction of a millisecond of IPC). */
+  readonly ms: number;
+}
+
+/**
+ * A simulated Lambda execution environment for scripts: a child process that keeps the bundle's
+ * module scope between invocations, like test/support/lambda-environment.ts, but for any bundle
+ * file and with freeze/thaw (SIGSTOP/SIGCONT: the process, and its sockets, stay as they are,
+ * which is what Lambda does to an idle environment).
+ */
+export class SimulatedEnvironment {
+  private nextId = 0;
+  private readonly pending = new Map<number, (m: { result?: unknown; error?: { name: string; message: string } }) => void>();
+
+  private constructor(
+    readonly label: string,
+    private readonly child: ChildProcess
+  ) {
+    child.on('message', (message: { id?: number; result?: unknown; error?: { name: string; message: string } }) => {
+      const done = message.id === undefined ? undefined : this.pending.get(message.id);
+      if (done && message.id !== undefined) {
+        this.pending.delete(message.id);
+        done(message);
+      }
+    });
+    child.on('exit', () => {
+      for (const [id, done] of this.pending) {
+        this.pending.delete(id);
+        done({ error: { name: 'EnvironmentExited', message: `environment ${label} exited` } });
+      }
+    });
+  }
+
+  static async start(label: string, bundleFile: string, env: Record<string, string>): Promise<SimulatedEnvironment> {
+    const child = fork(RUNTIME, [bundleFile], {
+      env: {
+        PATH: process.env.PATH,
+        NODE_PATH: path.join(ROOT, 'node_modules'), // Lambda provides the AWS SDK; bundles leave it external
+        AWS_EC2_METADATA_DISABLED: 'true',
+        ...env,
+      },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`environment ${label} did not start within 15 s`)), 15_000);
+      child.once('message', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`environment ${label} exited with ${code} before it was ready`));
+      });
+    });
+    return new SimulatedEnvironment(label, child);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** One invocation; never rejects (the outcome says whether the handler did). */
+  invoke<T = unknown>(event: unknown, remainingMs = 10_000): Promise<InvocationOutcome<T>> {
+    const id = this.nextId++;
+    const started = performance.now();
+    return new Promise((resolve) => {
+      this.pending.set(id, (message) => {
+        const ms = performance.now() - started;
+        resolve(
+          message.error
+            ? { ok: false, ms, errorName: message.error.name, error: `${message.error.name}: ${message.error.message}` }
+            : { ok: true, ms, result: message.result as T }
+        );
+      });
+      this.child.send({ id, event, remainingMs });
+    });
+  }
+
+  /** What Lambda does between invocations: the process stops, its sockets stay open. */
+  freeze(): void {
+    this.child.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.child.kill('SIGCONT');
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = new Promise((resolve) => this.child.once('exit', resolve));
+      this.child.kill('SIGCONT');
+      this.child.kill('SIGKILL');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    }
+  }
+}

@@ -1,0 +1,33 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const ROOT = path.join(__dirname, '..', '..');
+export const REPORTS_DIR = path.join(ROOT, 'reports');
+export const BENCH_JSON = path.join(REPORTS_DIR, 'bench.json');
+
+/** Facts about the run that make figures comparable (or not) with another machine's. */
+export function machine(): Record<string, string | number> {
+  return {
+    node: process.version,
+    platform: `${os.platform()} ${os.arch()}`,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(os.totalmem() / 1024 ** 3),
+  };
+}
+
+/**
+ * reports/bench.json holds one section per command (demo, load, latency, bundles, synth), each
+ * replaced by the command that measures it, so `npm run demo` does not erase the bench's figures.
+ */
+export function readReport(file = BENCH_JSON): Record<string, unknown> {
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+}
+
+export function writeSection(section: string, value: unknown, file = BENCH_JSON): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const report = { ...readReport(file), [section]: value };
+  const ordered = Object.fromEntries(Object.entries(report).sort(([a], [b]) => a.localeCompare(b)));
+  writeFileSync(file, JSON.stringify(ordered, null, 2) + '\n');
+}
