@@ -1,0 +1,41 @@
+/**
+ * `npm run bench`: warm-invocation latency in round trips (behind a 10 ms-each-way proxy, TLS),
+ * bundle size and module-init time versus a default NodejsFunction bundle, `cdk synth` time
+ * versus ts-node, and the load test. Saves reports/bench.json and rewrites the README's block
+ * between `<!-- bench:start -->` and `<!-- bench:end -->`.
+ *
+ * `npm run bench -- --readme-only` only re-renders the README block from reports/bench.json.
+ */
+import * as path from 'node:path';
+import { runLoad } from '../load/load-test';
+import { updateReadmeFile } from '../lib/readme-block';
+import { BENCH_JSON, ROOT, machine, readReport, writeSection } from '../lib/report';
+import { measureBundles } from './bundles';
+import { measureLatency } from './latency';
+import { BenchReport, readmeBlock } from './readme-table';
+import { measureSynth } from './synth';
+
+async function main(): Promise<void> {
+  process.env.AWS_EC2_METADATA_DISABLED = 'true';
+  const started = Date.now();
+  if (!process.argv.includes('--readme-only')) {
+    writeSection('latency', await measureLatency());
+    writeSection('bundles', await measureBundles());
+    writeSection('synth', measureSynth());
+    writeSection('load', { measuredAt: new Date().toISOString(), machine: machine(), ...(await runLoad()) });
+    writeSection('measuredAt', new Date().toISOString());
+    writeSection('machine', machine());
+    writeSection('benchSeconds', Math.round((Date.now() - started) / 100) / 10);
+  }
+  const block = readmeBlock(readReport() as BenchReport);
+  console.log(`\n${block}\n`);
+  console.log(`Saved ${path.relative(process.cwd(), BENCH_JSON)}.`);
+  const readme = process.env.BENCH_README ?? path.join(ROOT, 'README.md');
+  const { updated, reason } = updateReadmeFile(readme, block);
+  console.log(updated ? `Updated the figures in ${path.relative(process.cwd(), readme)}.` : `README not updated: ${reason}`);
+}
+
+main().catch((error: Error) => {
+  console.error(`\nbench failed: ${error.stack ?? error.message}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,108 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { build } from 'esbuild';
+import { HANDLERS, HandlerName } from '../../test/support/bundle';
+import { buildRunBundles } from '../lib/bundles';
+import { Progress } from '../lib/progress';
+import { ROOT } from '../lib/report';
+import { median, ratio, round } from '../lib/stats';
+
+export interface BundleRow {
+  readonly handler: HandlerName;
+  /** The shipped bundle (lib/lambda-bundling.ts): minified, aliases, source map beside it. */
+  readonly shippedBytes: number;
+  readonly shippedMapBytes: number;
+  /** esbuild with NodejsFunction's defaults: not minified, no source map, no aliases, @aws-sdk/* external. */
+  readonly defaultBytes: number;
+  /** shippedBytes / defaultBytes. */
+  readonly sizeRatio: number;
+  /** Median time to `require` the bundle in a fresh node process (module init). */
+  readonly shippedInitMs: number;
+  /** The shipped bundle without --enable-source-maps, to show what the source maps cost at init. */
+  readonly shippedNoSourceMapsInitMs: number;
+  readonly defaultInitMs: number;
+  /** shippedInitMs / defaultInitMs. */
+  readonly initRatio: number;
+}
+
+export interface BundleResult {
+  readonly runs: number;
+  readonly shippedNodeOptions: string;
+  readonly rows: BundleRow[];
+}
+
+/** What `new NodejsFunction(...)` does with no bundling options, for the same entry. */
+async function buildDefault(entry: string, outfile: string): Promise<void> {
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node24', // NodejsFunction derives the target from the runtime (Node.js 24)
+    format: 'cjs',
+    minify: false,
+    sourcemap: false,
+    external: ['@aws-sdk/*'], // its default for Node.js 18+ runtimes
+    logLevel: 'warning',
+  });
+}
+
+/** Milliseconds to require `file` in a fresh process, as the Lambda runtime does at init. */
+function initTime(file: string, nodeOptions: string): number {
+  const script = `const t=performance.now();require(${JSON.stringify(file)});process.stdout.write(String(performance.now()-t))`;
+  const out = execFileSync(process.execPath, ['-e', script], {
+    env: { PATH: process.env.PATH, NODE_PATH: path.join(ROOT, 'node_modules'), NODE_OPTIONS: nodeOptions, AWS_EC2_METADATA_DISABLED: 'true' },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  return Number(out);
+}
+
+/**
+ * Bundle size and module-init time of each handler, shipped options versus NodejsFunction's
+ * defaults, measured alternately in the same run so machine noise hits both alike.
+ */
+export async function measureBundles({ runs = 15 } = {}, progress = new Progress('bench bundles')): Promise<BundleResult> {
+  progress.update('bundling');
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-default-'));
+  const shipped = await buildRunBundles();
+  // The functions run with NODE_OPTIONS=--enable-source-maps (lib/data-function.ts): measure that.
+  const shippedNodeOptions = '--enable-source-maps';
+  try {
+    const rows: BundleRow[] = [];
+    for (const handler of Object.keys(HANDLERS) as HandlerName[]) {
+      const defaultFile = path.join(dir, handler, 'index.js');
+      await buildDefault(HANDLERS[handler], defaultFile);
+      const shippedFile = shipped.handlers[handler].file;
+      const times = { shipped: [] as number[], noMaps: [] as number[], default: [] as number[] };
+      for (let i = 0; i < runs; i++) {
+        progress.update(`${handler}: init time run ${i + 1} of ${runs}`);
+        times.shipped.push(initTime(shippedFile, shippedNodeOptions));
+        times.noMaps.push(initTime(shippedFile, ''));
+        times.default.push(initTime(defaultFile, ''));
+      }
+      const shippedBytes = statSync(shippedFile).size;
+      const defaultBytes = statSync(defaultFile).size;
+      const shippedInitMs = round(median(times.shipped));
+      const defaultInitMs = round(median(times.default));
+      rows.push({
+        handler,
+        shippedBytes,
+        shippedMapBytes: statSync(`${shippedFile}.map`).size,
+        defaultBytes,
+        sizeRatio: round(ratio(shippedBytes, defaultBytes), 3),
+        shippedInitMs,
+        shippedNoSourceMapsInitMs: round(median(times.noMaps)),
+        defaultInitMs,
+        initRatio: round(ratio(shippedInitMs, defaultInitMs), 3),
+      });
+    }
+    progress.done('bundles measured');
+    return { runs, shippedNodeOptions, rows };
+  } finally {
+    shipped.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,110 @@
+import type { LoadResult } from '../load/load-test';
+import type { PatternResult } from '../demo/tally';
+import { formatBytes, formatRatio } from '../lib/stats';
+import { formatMarkdownTable } from '../lib/table';
+import type { BundleResult } from './bundles';
+import type { LatencyResult } from './latency';
+import type { SynthResult } from './synth';
+
+/** reports/bench.json: one section per command; any may be missing. */
+export interface BenchReport {
+  readonly latency?: LatencyResult;
+  readonly bundles?: BundleResult;
+  readonly synth?: SynthResult;
+  readonly load?: LoadResult & { measuredAt?: string; machine?: Record<string, string | number> };
+  readonly demo?: { antiPattern: PatternResult; shipped: PatternResult; frozenSeconds: number };
+  readonly measuredAt?: string;
+  readonly machine?: Record<string, string | number>;
+}
+
+/**
+ * The markdown that goes between the README's bench markers: the latest figures from
+ * reports/bench.json and the commands that reproduce them. Sections that were never measured
+ * are left out rather than shown as zeros.
+ */
+export function readmeBlock(report: BenchReport): string {
+  const parts: string[] = [];
+  const m = report.machine;
+  parts.push(
+    `Measured ${report.measuredAt ? report.measuredAt.slice(0, 10) : '(date unknown)'}` +
+      (m ? ` on ${m.cpus} × ${m.cpuModel}, Node.js ${m.node}` : '') +
+      '. Each figure is a ratio against a baseline measured in the same run. ' +
+      'Reproduce with `npm run bench` (all of it, rewrites this block from `reports/bench.json`), `npm run load`, `npm run demo`.'
+  );
+  if (report.latency) {
+    const l = report.latency;
+    parts.push(
+      `**Warm invocation latency** behind a proxy adding ${l.oneWayMs} ms each way (one round trip = ${2 * l.oneWayMs} ms), ` +
+        `${l.tls ? 'TLS' : 'no TLS'}, median of ${l.iterations}:`,
+      formatMarkdownTable(
+        ['invocation', 'round trips (incl. TCP handshake)', 'median', 'vs baseline'],
+        l.rows.map((r) => [r.label, r.roundTrips, `${r.medianMs.toFixed(1)} ms`, formatRatio(r.ratio)])
+      )
+    );
+  }
+  if (report.bundles) {
+    const b = report.bundles;
+    parts.push(
+      `**Bundles and module init** (median \`require\` time in a fresh process, ${b.runs} runs), shipped options vs. a default \`NodejsFunction\` bundle of the same code:`,
+      formatMarkdownTable(
+        ['function', 'shipped (+ .map)', 'default', 'size', `init shipped (${b.shippedNodeOptions})`, 'init shipped, no source maps', 'init default', 'init'],
+        b.rows.map((r) => [
+          r.handler,
+          `${formatBytes(r.shippedBytes)} (+ ${formatBytes(r.shippedMapBytes)})`,
+          formatBytes(r.defaultBytes),
+          formatRatio(r.sizeRatio),
+          `${r.shippedInitMs.toFixed(1)} ms`,
+          `${r.shippedNoSourceMapsInitMs.toFixed(1)} ms`,
+          `${r.defaultInitMs.toFixed(1)} ms`,
+          formatRatio(r.initRatio),
+        ])
+      )
+    );
+  }
+  if (report.synth) {
+    const s = report.synth;
+    parts.push(
+      `**\`cdk synth\`** (offline, bundling included, median of ${s.runs}): \`${s.app}\` ${s.appSeconds.toFixed(1)} s vs. \`${s.baseline}\` ${s.baselineSeconds.toFixed(1)} s: ${formatRatio(s.ratio)}.`
+    );
+  }
+  if (report.load) {
+    const l = report.load;
+    parts.push(
+      `**Load** (\`npm run load\`): ${l.environments} simulated environments for ${l.seconds} s against max_connections ${l.maxConnections}, TLS:`,
+      formatMarkdownTable(
+        ['throughput', 'writer p50 / p99', 'reader p50 / p99', 'failed', 'lost writes', 'stale reads', 'peak connections', 'left after run'],
+        [
+          [
+            `${l.throughputPerSecond}/s`,
+            `${l.writer.p50.toFixed(1)} / ${l.writer.p99.toFixed(1)} ms`,
+            `${l.reader.p50.toFixed(1)} / ${l.reader.p99.toFixed(1)} ms`,
+            `${l.failedInvocations} of ${l.invocations}`,
+            l.lostWrites,
+            l.staleReads,
+            `${l.peakFunctionConnections} (budget ${l.connectionBudget})`,
+            l.connectionsLeftAfterRun,
+          ],
+        ]
+      )
+    );
+  }
+  if (report.demo) {
+    const { antiPattern: a, shipped: s } = report.demo;
+    const rows: [string, (r: PatternResult) => string | number][] = [
+      ['stale reads', (r) => `${r.staleReads} of ${r.reads}`],
+      ['blocked writes', (r) => `${r.blockedWrites} of ${r.writes}`],
+      ['connections sleeping while frozen', (r) => r.sleepingWhileFrozen],
+      [`failed after a ${Math.round(report.demo.frozenSeconds)} s freeze`, (r) => `${r.failedAfterThaw} of ${r.thawInvocations}`],
+      ['last acknowledged write kept', (r) => (r.lastWriteDurable ? 'yes' : 'no')],
+      ['latency p50 / p99', (r) => `${r.latencyP50Ms.toFixed(1)} / ${r.latencyP99Ms.toFixed(1)} ms`],
+    ];
+    parts.push(
+      '**Demo** (`npm run demo`, chart in `reports/demo-connections.svg`):',
+      formatMarkdownTable(
+        ['', 'module-scope connection (anti-pattern)', 'connection per invocation (shipped)'],
+        rows.map(([label, cell]) => [label, cell(a), cell(s)])
+      )
+    );
+  }
+  return parts.join('\n\n');
+}
