@@ -21,7 +21,10 @@ export interface MigrateOptions {
  * for future versions) on the app schema, nothing server-wide. Used by `npm run db:migrate` and
  * by the deploy-time custom resource.
  */
-export async function migrate(connection: StatementRunner, options: MigrateOptions = {}): Promise<void> {
+export async function migrate(
+  connection: StatementRunner,
+  options: MigrateOptions = {}
+): Promise<void> {
   for (const statement of usersSchemaStatements(schemaPrefix(options.database))) {
     await connection.query(statement);
   }

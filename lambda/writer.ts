@@ -4,7 +4,10 @@ import { User, upsertUser } from './lib/users-repository';
 import { parseWriteEvent } from './lib/validation';
 
 /** `{ email, name }` -> `{ user }`: upserts by email; repeating an event changes nothing. */
-export async function handler(event: unknown, context?: InvocationContext): Promise<{ user: User }> {
+export async function handler(
+  event: unknown,
+  context?: InvocationContext
+): Promise<{ user: User }> {
   const input = parseWriteEvent(event); // before connecting: a bad event touches nothing
   const user = await databaseFromEnvironment().run((db) => upsertUser(db, input), context);
   return { user };

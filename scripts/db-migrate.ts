@@ -9,17 +9,23 @@ import { toDataPathError } from '../lambda/lib/error-mapping';
 import { migrate } from '../lambda/migrate';
 
 async function main(): Promise<void> {
-  const config = readDatabaseConfig({ DATABASE_URL: process.env.DATABASE_URL, DB_TLS_CA_FILE: process.env.DB_TLS_CA_FILE });
+  const config = readDatabaseConfig({
+    DATABASE_URL: process.env.DATABASE_URL,
+    DB_TLS_CA_FILE: process.env.DB_TLS_CA_FILE,
+  });
   if (config.kind !== 'url') {
     throw new Error('db:migrate reads DATABASE_URL only.');
   }
   const { credentials, tls } = config;
-  const connection = await openConnection(credentials, tls, { connectTimeoutMs: 10_000, queryTimeoutMs: 30_000 }).catch(
-    (error) => Promise.reject(toDataPathError(error, credentials))
-  );
+  const connection = await openConnection(credentials, tls, {
+    connectTimeoutMs: 10_000,
+    queryTimeoutMs: 30_000,
+  }).catch((error) => Promise.reject(toDataPathError(error, credentials)));
   try {
     await migrate({ query: (sql) => connection.query(sql, []) });
-    console.log(`Schema is up to date in ${credentials.database} on ${credentials.host}:${credentials.port}.`);
+    console.log(
+      `Schema is up to date in ${credentials.database} on ${credentials.host}:${credentials.port}.`
+    );
   } finally {
     connection.close();
   }

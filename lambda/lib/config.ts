@@ -48,7 +48,12 @@ export function readDatabaseConfig(env: NodeJS.ProcessEnv = process.env): Databa
 }
 
 function tlsSettings(env: NodeJS.ProcessEnv): TlsSettings {
-  return { ca: readCa(env.DB_TLS_CA_FILE), rejectUnauthorized: true, verifyIdentity: true, minVersion: 'TLSv1.2' };
+  return {
+    ca: readCa(env.DB_TLS_CA_FILE),
+    rejectUnauthorized: true,
+    verifyIdentity: true,
+    minVersion: 'TLSv1.2',
+  };
 }
 
 function readCa(file: string | undefined): string | string[] {
@@ -58,7 +63,9 @@ function readCa(file: string | undefined): string | string[] {
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {
-    throw new ConfigurationError(`Cannot read DB_TLS_CA_FILE "${file}": ${(error as Error).message}.`);
+    throw new ConfigurationError(
+      `Cannot read DB_TLS_CA_FILE "${file}": ${(error as Error).message}.`
+    );
   }
 }
 
@@ -77,7 +84,9 @@ function parseUrl(value: string): URL {
 function credentialsFromUrl(url: URL): DbCredentials {
   const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
   if (!url.hostname || !url.username || !database) {
-    throw new ConfigurationError('DATABASE_URL needs a user, a host and a database: mysql://user:password@host:3306/app.');
+    throw new ConfigurationError(
+      'DATABASE_URL needs a user, a host and a database: mysql://user:password@host:3306/app.'
+    );
   }
   return {
     host: url.hostname,

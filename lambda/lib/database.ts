@@ -39,7 +39,10 @@ const MIN_ATTEMPT_MS = 200; // below this a new connection attempt cannot succee
 export class Database {
   constructor(private readonly options: DatabaseOptions) {}
 
-  async run<T>(work: (connection: SqlConnection) => Promise<T>, context?: InvocationContext): Promise<T> {
+  async run<T>(
+    work: (connection: SqlConnection) => Promise<T>,
+    context?: InvocationContext
+  ): Promise<T> {
     const remaining = context?.getRemainingTimeInMillis?.() ?? this.options.defaultBudgetMs ?? 8000;
     const deadline = Date.now() + remaining - (this.options.safetyMarginMs ?? 500);
     const { connection, credentials } = await this.connect(deadline);
@@ -61,7 +64,9 @@ export class Database {
   }
 
   /** Opens a connection, refreshing credentials once they are denied (rotation). */
-  private async connect(deadline: number): Promise<{ connection: OpenConnection; credentials: DbCredentials }> {
+  private async connect(
+    deadline: number
+  ): Promise<{ connection: OpenConnection; credentials: DbCredentials }> {
     const source = this.options.credentials;
     const cached = await source.current();
     try {
@@ -90,7 +95,10 @@ export class Database {
   }
 
   /** Retries "too many connections" with full-jitter backoff while the invocation has time. */
-  private async openWithBackoff(credentials: DbCredentials, deadline: number): Promise<OpenConnection> {
+  private async openWithBackoff(
+    credentials: DbCredentials,
+    deadline: number
+  ): Promise<OpenConnection> {
     const connectTimeoutMs = this.options.connectTimeoutMs ?? 3000;
     const queryTimeoutMs = this.options.queryTimeoutMs ?? 3000;
     const random = this.options.random ?? Math.random;

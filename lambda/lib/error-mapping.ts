@@ -9,7 +9,13 @@ import {
   TooManyConnectionsError,
 } from './errors';
 
-const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 const CONNECTION_LOST = new Set([
   'PROTOCOL_CONNECTION_LOST',
   'ECONNRESET',
@@ -41,7 +47,10 @@ export function isTooManyConnections(error: unknown): boolean {
 }
 
 /** Turns a driver or socket error into one of our named errors, with advice. */
-export function toDataPathError(error: unknown, target: Pick<DbCredentials, 'host' | 'port'>): Error {
+export function toDataPathError(
+  error: unknown,
+  target: Pick<DbCredentials, 'host' | 'port'>
+): Error {
   if (!(error instanceof Error) || !('code' in error || 'errno' in error)) {
     return error instanceof Error ? error : new Error(String(error));
   }
@@ -65,7 +74,9 @@ export function toDataPathError(error: unknown, target: Pick<DbCredentials, 'hos
         `${query ? 'answer the statement' : 'complete the handshake'} within ${failure.timeoutMs} ms. ` +
         'It may be overloaded or blocked on locks; check its CPU, connections and long-running ' +
         'transactions, then retry' +
-        (query ? ' (the statement may still complete; writes are idempotent, so retrying is safe).' : '.'),
+        (query
+          ? ' (the statement may still complete; writes are idempotent, so retrying is safe).'
+          : '.'),
       cause
     );
   }
@@ -77,7 +88,11 @@ export function toDataPathError(error: unknown, target: Pick<DbCredentials, 'hos
       cause
     );
   }
-  if (TLS_REFUSED.has(code) || code.startsWith('ERR_SSL') || code === 'ER_SECURE_TRANSPORT_REQUIRED') {
+  if (
+    TLS_REFUSED.has(code) ||
+    code.startsWith('ERR_SSL') ||
+    code === 'ER_SECURE_TRANSPORT_REQUIRED'
+  ) {
     return new DatabaseTlsError(
       `TLS to the database at ${where} failed (${detail}). The server certificate must chain to ` +
         'the Amazon RDS CA bundle (or to DB_TLS_CA_FILE) and match the host name; ' +
@@ -88,7 +103,7 @@ export function toDataPathError(error: unknown, target: Pick<DbCredentials, 'hos
   if (code === 'ER_CON_COUNT_ERROR') {
     return new TooManyConnectionsError(
       `The database at ${where} is at max_connections (${detail}) and no slot freed up in the ` +
-        'time this invocation had. Lower the functions\' reserved concurrency or raise the ' +
+        "time this invocation had. Lower the functions' reserved concurrency or raise the " +
         'connection budget; check DatabaseConnections for leaked sessions.',
       cause
     );

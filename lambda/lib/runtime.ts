@@ -14,7 +14,9 @@ export function databaseFromEnvironment(): Database {
   if (!database) {
     const config = readDatabaseConfig();
     const credentials: CredentialsSource =
-      config.kind === 'secret' ? new SecretsManagerCredentials(config.secretId) : new StaticCredentials(config.credentials);
+      config.kind === 'secret'
+        ? new SecretsManagerCredentials(config.secretId)
+        : new StaticCredentials(config.credentials);
     database = new Database({ credentials, tls: config.tls });
   }
   return database;

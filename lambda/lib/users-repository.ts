@@ -42,12 +42,17 @@ export async function upsertUser(db: SqlConnection, input: WriteUserInput): Prom
 }
 
 export async function findUserByEmail(db: SqlConnection, email: string): Promise<User | null> {
-  const rows = await db.query<UserRow[]>(`SELECT ${USER_COLUMNS} FROM users WHERE email = ?`, [email]);
+  const rows = await db.query<UserRow[]>(`SELECT ${USER_COLUMNS} FROM users WHERE email = ?`, [
+    email,
+  ]);
   return rows.length > 0 ? toUser(rows[0]) : null;
 }
 
 /** Keyset pagination by id: stable under concurrent inserts, and cheap at any depth. */
-export async function listUsers(db: SqlConnection, page: { limit: number; after: number | null }): Promise<UserPage> {
+export async function listUsers(
+  db: SqlConnection,
+  page: { limit: number; after: number | null }
+): Promise<UserPage> {
   // One extra row tells whether another page exists without a COUNT round trip.
   const rows = await db.query<UserRow[]>(
     `SELECT ${USER_COLUMNS} FROM users WHERE id > ? ORDER BY id LIMIT ?`,

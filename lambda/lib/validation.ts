@@ -27,7 +27,8 @@ const LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_
 const HOST_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 // C0/C1 controls (NUL, newline, escape sequences...) and lone UTF-16 surrogates, which
 // cannot be stored as utf8mb4.
-const FORBIDDEN_IN_NAME = /\p{Cc}|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/u;
+const FORBIDDEN_IN_NAME =
+  /\p{Cc}|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/u;
 
 export function parseWriteEvent(event: unknown): WriteUserInput {
   const fields = asPlainObject(event, ['email', 'name']);
@@ -47,7 +48,8 @@ export function parseReadEvent(event: unknown): ReadUsersInput {
   return {
     kind: 'list',
     limit: 'limit' in fields ? parseLimit(fields.limit) : DEFAULT_PAGE_SIZE,
-    after: fields.after === undefined || fields.after === null ? null : parseId('after', fields.after),
+    after:
+      fields.after === undefined || fields.after === null ? null : parseId('after', fields.after),
   };
 }
 
@@ -62,7 +64,10 @@ function asPlainObject(event: unknown, allowed: readonly string[]): Record<strin
   // Own keys only, including "__proto__" as JSON.parse creates it: never looked up via the chain.
   for (const key of Reflect.ownKeys(event)) {
     if (typeof key !== 'string' || !allowed.includes(key)) {
-      throw new ValidationError(String(key), `is not allowed (allowed fields: ${allowed.join(', ')})`);
+      throw new ValidationError(
+        String(key),
+        `is not allowed (allowed fields: ${allowed.join(', ')})`
+      );
     }
   }
   return event as Record<string, unknown>;

@@ -15,7 +15,9 @@ export class UnsupportedCharsetError extends Error {
   readonly name = 'UnsupportedCharsetError';
 
   constructor(encoding: string) {
-    super(`Character set "${encoding}" is not bundled; the functions use utf8mb4 connections and tables only.`);
+    super(
+      `Character set "${encoding}" is not bundled; the functions use utf8mb4 connections and tables only.`
+    );
   }
 }
 
@@ -25,12 +27,18 @@ function check(encoding: string): void {
   }
 }
 
-export function getDecoder(encoding: string): { write(buffer: Buffer): string; end(): string | undefined } {
+export function getDecoder(encoding: string): {
+  write(buffer: Buffer): string;
+  end(): string | undefined;
+} {
   check(encoding);
   return new StringDecoder('utf8');
 }
 
-export function getEncoder(encoding: string): { write(text: string): Buffer; end(): Buffer | undefined } {
+export function getEncoder(encoding: string): {
+  write(text: string): Buffer;
+  end(): Buffer | undefined;
+} {
   check(encoding);
   return { write: (text) => Buffer.from(text, 'utf8'), end: () => undefined };
 }

@@ -22,7 +22,11 @@ async function main(): Promise<void> {
     writeSection('latency', await measureLatency());
     writeSection('bundles', await measureBundles());
     writeSection('synth', measureSynth());
-    writeSection('load', { measuredAt: new Date().toISOString(), machine: machine(), ...(await runLoad()) });
+    writeSection('load', {
+      measuredAt: new Date().toISOString(),
+      machine: machine(),
+      ...(await runLoad()),
+    });
     writeSection('measuredAt', new Date().toISOString());
     writeSection('machine', machine());
     writeSection('benchSeconds', Math.round((Date.now() - started) / 100) / 10);
@@ -32,7 +36,11 @@ async function main(): Promise<void> {
   console.log(`Saved ${path.relative(process.cwd(), BENCH_JSON)}.`);
   const readme = process.env.BENCH_README ?? path.join(ROOT, 'README.md');
   const { updated, reason } = updateReadmeFile(readme, block);
-  console.log(updated ? `Updated the figures in ${path.relative(process.cwd(), readme)}.` : `README not updated: ${reason}`);
+  console.log(
+    updated
+      ? `Updated the figures in ${path.relative(process.cwd(), readme)}.`
+      : `README not updated: ${reason}`
+  );
 }
 
 main().catch((error: Error) => {

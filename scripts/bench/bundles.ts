@@ -53,7 +53,12 @@ async function buildDefault(entry: string, outfile: string): Promise<void> {
 function initTime(file: string, nodeOptions: string): number {
   const script = `const t=performance.now();require(${JSON.stringify(file)});process.stdout.write(String(performance.now()-t))`;
   const out = execFileSync(process.execPath, ['-e', script], {
-    env: { PATH: process.env.PATH, NODE_PATH: path.join(ROOT, 'node_modules'), NODE_OPTIONS: nodeOptions, AWS_EC2_METADATA_DISABLED: 'true' },
+    env: {
+      PATH: process.env.PATH,
+      NODE_PATH: path.join(ROOT, 'node_modules'),
+      NODE_OPTIONS: nodeOptions,
+      AWS_EC2_METADATA_DISABLED: 'true',
+    },
     encoding: 'utf8',
     timeout: 20_000,
   });
@@ -64,7 +69,10 @@ function initTime(file: string, nodeOptions: string): number {
  * Bundle size and module-init time of each handler, shipped options versus NodejsFunction's
  * defaults, measured alternately in the same run so machine noise hits both alike.
  */
-export async function measureBundles({ runs = 15 } = {}, progress = new Progress('bench bundles')): Promise<BundleResult> {
+export async function measureBundles(
+  { runs = 15 } = {},
+  progress = new Progress('bench bundles')
+): Promise<BundleResult> {
   progress.update('bundling');
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-default-'));
   const shipped = await buildRunBundles();

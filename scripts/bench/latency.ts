@@ -29,21 +29,50 @@ export interface LatencyResult {
  * 2 × oneWayMs), over TLS. Baseline, measured in the same run: the anti-pattern's warm
  * invocation, which reuses its module-scope connection (one statement, one round trip).
  */
-export async function measureLatency({ oneWayMs = 10, iterations = 15 } = {}, progress = new Progress('bench latency')): Promise<LatencyResult> {
+export async function measureLatency(
+  { oneWayMs = 10, iterations = 15 } = {},
+  progress = new Progress('bench latency')
+): Promise<LatencyResult> {
   progress.update('starting the database and bundling the handlers');
-  const [run, bundles] = await Promise.all([openRunServer({ maxConnections: 20, waitTimeout: 60 }), buildRunBundles({ antiPattern: true })]);
+  const [run, bundles] = await Promise.all([
+    openRunServer({ maxConnections: 20, waitTimeout: 60 }),
+    buildRunBundles({ antiPattern: true }),
+  ]);
   let db: AppDatabase | undefined;
   let proxy: LatencyProxy | undefined;
   const environments: SimulatedEnvironment[] = [];
   try {
     db = await AppDatabase.create('bench', run.server);
-    proxy = await LatencyProxy.start({ target: { host: run.server.host, port: run.server.port }, oneWayMs });
+    proxy = await LatencyProxy.start({
+      target: { host: run.server.host, port: run.server.port },
+      oneWayMs,
+    });
     const viaProxy = (role: 'writer' | 'reader') => db!.env(role, { port: proxy!.port });
     const cases: { label: string; file: string; role: 'writer' | 'reader'; reuses: boolean }[] = [
-      { label: 'reader, module-scope connection (baseline; anti-pattern)', file: bundles.antiPattern!, role: 'reader', reuses: true },
-      { label: 'writer, module-scope connection (anti-pattern)', file: bundles.antiPattern!, role: 'writer', reuses: true },
-      { label: 'reader, connection per invocation (shipped)', file: bundles.handlers.reader.file, role: 'reader', reuses: false },
-      { label: 'writer, connection per invocation (shipped)', file: bundles.handlers.writer.file, role: 'writer', reuses: false },
+      {
+        label: 'reader, module-scope connection (baseline; anti-pattern)',
+        file: bundles.antiPattern!,
+        role: 'reader',
+        reuses: true,
+      },
+      {
+        label: 'writer, module-scope connection (anti-pattern)',
+        file: bundles.antiPattern!,
+        role: 'writer',
+        reuses: true,
+      },
+      {
+        label: 'reader, connection per invocation (shipped)',
+        file: bundles.handlers.reader.file,
+        role: 'reader',
+        reuses: false,
+      },
+      {
+        label: 'writer, connection per invocation (shipped)',
+        file: bundles.handlers.writer.file,
+        role: 'writer',
+        reuses: false,
+      },
     ];
     await db.admin.query("INSERT INTO users (email, name) VALUES ('bench@example.com', 'start')");
     const measured: Omit<LatencyRow, 'ratio'>[] = [];
@@ -55,7 +84,10 @@ export async function measureLatency({ oneWayMs = 10, iterations = 15 } = {}, pr
       const stats: ProxyStats[] = [];
       // Two cold-ish invocations first (credentials, TLS context, JIT); then warm ones.
       for (let i = -2; i < iterations; i++) {
-        const event = c.role === 'writer' ? { email: `bench-${c.reuses ? 'a' : 's'}@example.com`, name: `n${i}` } : { email: 'bench@example.com' };
+        const event =
+          c.role === 'writer'
+            ? { email: `bench-${c.reuses ? 'a' : 's'}@example.com`, name: `n${i}` }
+            : { email: 'bench@example.com' };
         proxy.reset();
         const outcome = await env.invoke(event);
         if (!outcome.ok) {

@@ -38,7 +38,12 @@ export function readmeBlock(report: BenchReport): string {
         `${l.tls ? 'TLS' : 'no TLS'}, median of ${l.iterations}:`,
       formatMarkdownTable(
         ['invocation', 'round trips (incl. TCP handshake)', 'median', 'vs baseline'],
-        l.rows.map((r) => [r.label, r.roundTrips, `${r.medianMs.toFixed(1)} ms`, formatRatio(r.ratio)])
+        l.rows.map((r) => [
+          r.label,
+          r.roundTrips,
+          `${r.medianMs.toFixed(1)} ms`,
+          formatRatio(r.ratio),
+        ])
       )
     );
   }
@@ -47,7 +52,16 @@ export function readmeBlock(report: BenchReport): string {
     parts.push(
       `**Bundles and module init** (median \`require\` time in a fresh process, ${b.runs} runs), shipped options vs. a default \`NodejsFunction\` bundle of the same code:`,
       formatMarkdownTable(
-        ['function', 'shipped (+ .map)', 'default', 'size', `init shipped (${b.shippedNodeOptions})`, 'init shipped, no source maps', 'init default', 'init'],
+        [
+          'function',
+          'shipped (+ .map)',
+          'default',
+          'size',
+          `init shipped (${b.shippedNodeOptions})`,
+          'init shipped, no source maps',
+          'init default',
+          'init',
+        ],
         b.rows.map((r) => [
           r.handler,
           `${formatBytes(r.shippedBytes)} (+ ${formatBytes(r.shippedMapBytes)})`,
@@ -72,7 +86,16 @@ export function readmeBlock(report: BenchReport): string {
     parts.push(
       `**Load** (\`npm run load\`): ${l.environments} simulated environments for ${l.seconds} s against max_connections ${l.maxConnections}, TLS:`,
       formatMarkdownTable(
-        ['throughput', 'writer p50 / p99', 'reader p50 / p99', 'failed', 'lost writes', 'stale reads', 'peak connections', 'left after run'],
+        [
+          'throughput',
+          'writer p50 / p99',
+          'reader p50 / p99',
+          'failed',
+          'lost writes',
+          'stale reads',
+          'peak connections',
+          'left after run',
+        ],
         [
           [
             `${l.throughputPerSecond}/s`,
@@ -94,9 +117,15 @@ export function readmeBlock(report: BenchReport): string {
       ['stale reads', (r) => `${r.staleReads} of ${r.reads}`],
       ['blocked writes', (r) => `${r.blockedWrites} of ${r.writes}`],
       ['connections sleeping while frozen', (r) => r.sleepingWhileFrozen],
-      [`failed after a ${Math.round(report.demo.frozenSeconds)} s freeze`, (r) => `${r.failedAfterThaw} of ${r.thawInvocations}`],
+      [
+        `failed after a ${Math.round(report.demo.frozenSeconds)} s freeze`,
+        (r) => `${r.failedAfterThaw} of ${r.thawInvocations}`,
+      ],
       ['last acknowledged write kept', (r) => (r.lastWriteDurable ? 'yes' : 'no')],
-      ['latency p50 / p99', (r) => `${r.latencyP50Ms.toFixed(1)} / ${r.latencyP99Ms.toFixed(1)} ms`],
+      [
+        'latency p50 / p99',
+        (r) => `${r.latencyP50Ms.toFixed(1)} / ${r.latencyP99Ms.toFixed(1)} ms`,
+      ],
     ];
     parts.push(
       '**Demo** (`npm run demo`, chart in `reports/demo-connections.svg`):',

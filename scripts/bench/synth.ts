@@ -45,7 +45,10 @@ function synthSeconds(app: string): number {
 }
 
 /** `cdk synth` (offline, bundling included) with tsx, as cdk.json runs it, versus ts-node. */
-export function measureSynth({ runs = 2 } = {}, progress = new Progress('bench synth')): SynthResult {
+export function measureSynth(
+  { runs = 2 } = {},
+  progress = new Progress('bench synth')
+): SynthResult {
   const times = { app: [] as number[], baseline: [] as number[] };
   for (let i = 0; i < runs; i++) {
     progress.update(`cdk synth with tsx, run ${i + 1} of ${runs}`);
@@ -56,5 +59,12 @@ export function measureSynth({ runs = 2 } = {}, progress = new Progress('bench s
   progress.done('synth measured');
   const appSeconds = round(median(times.app));
   const baselineSeconds = round(median(times.baseline));
-  return { runs, app: APP, appSeconds, baseline: BASELINE, baselineSeconds, ratio: round(ratio(appSeconds, baselineSeconds)) };
+  return {
+    runs,
+    app: APP,
+    appSeconds,
+    baseline: BASELINE,
+    baselineSeconds,
+    ratio: round(ratio(appSeconds, baselineSeconds)),
+  };
 }

@@ -24,7 +24,10 @@ function getConnection(): Promise<Connection> {
       user: decodeURIComponent(url.username),
       password: decodeURIComponent(url.password),
       database: url.pathname.slice(1),
-      ssl: url.searchParams.get('tls') === 'true' ? { ca: ca ? readFileSync(ca, 'utf8') : undefined } : undefined,
+      ssl:
+        url.searchParams.get('tls') === 'true'
+          ? { ca: ca ? readFileSync(ca, 'utf8') : undefined }
+          : undefined,
     });
     await conn.query('SET autocommit = 0');
     return conn;
@@ -39,17 +42,28 @@ interface Row {
   version: number;
 }
 
-export async function handler(event: { email: string; name?: string }): Promise<{ user: Row | null }> {
+export async function handler(event: {
+  email: string;
+  name?: string;
+}): Promise<{ user: Row | null }> {
   const conn = await getConnection();
   if (event.name !== undefined) {
-    const [result] = await conn.query<RowDataPacket[][]>(`CALL ${UPSERT_USER_PROCEDURE}(?, ?)`, [event.email, event.name]);
+    const [result] = await conn.query<RowDataPacket[][]>(`CALL ${UPSERT_USER_PROCEDURE}(?, ?)`, [
+      event.email,
+      event.name,
+    ]);
     return { user: toRow(result[0][0]) };
     // No COMMIT: the change and its row lock stay open until the environment dies.
   }
-  const [rows] = await conn.query<RowDataPacket[]>(`SELECT ${USER_COLUMNS} FROM users WHERE email = ?`, [event.email]);
+  const [rows] = await conn.query<RowDataPacket[]>(
+    `SELECT ${USER_COLUMNS} FROM users WHERE email = ?`,
+    [event.email]
+  );
   return { user: rows.length > 0 ? toRow(rows[0]) : null };
 }
 
 function toRow(row: RowDataPacket | undefined): Row | null {
-  return row ? { id: Number(row.id), email: row.email, name: row.name, version: Number(row.version) } : null;
+  return row
+    ? { id: Number(row.id), email: row.email, name: row.name, version: Number(row.version) }
+    : null;
 }

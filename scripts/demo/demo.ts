@@ -44,21 +44,34 @@ async function main(): Promise<void> {
   const progress = new Progress('demo', process.stderr, 3000);
   progress.update('starting the database and bundling the handlers');
   const [run, bundles] = await Promise.all([
-    openRunServer({ maxConnections: MAX_CONNECTIONS, waitTimeout: WAIT_TIMEOUT_S, lockWaitTimeout: LOCK_WAIT_TIMEOUT_S }),
+    openRunServer({
+      maxConnections: MAX_CONNECTIONS,
+      waitTimeout: WAIT_TIMEOUT_S,
+      lockWaitTimeout: LOCK_WAIT_TIMEOUT_S,
+    }),
     buildRunBundles({ antiPattern: true }),
   ]);
   const patterns: Pattern[] = [];
   try {
     progress.update('starting 12 simulated environments');
-    const setUp = async (label: string, writerBundle: string, readerBundle: string): Promise<Pattern> => {
+    const setUp = async (
+      label: string,
+      writerBundle: string,
+      readerBundle: string
+    ): Promise<Pattern> => {
       const db = await AppDatabase.create(label, run.server);
       await db.admin.query("INSERT INTO users (email, name) VALUES (?, 'seed')", [EMAIL]);
       const other = await adminConnect(run.server, db.database);
       const start = (role: 'writer' | 'reader', file: string) =>
         Promise.all(
-          Array.from({ length: ENVIRONMENTS_PER_ROLE }, (_, i) => SimulatedEnvironment.start(`${label}-${role}-${i}`, file, db.env(role)))
+          Array.from({ length: ENVIRONMENTS_PER_ROLE }, (_, i) =>
+            SimulatedEnvironment.start(`${label}-${role}-${i}`, file, db.env(role))
+          )
         );
-      const [writers, readers] = await Promise.all([start('writer', writerBundle), start('reader', readerBundle)]);
+      const [writers, readers] = await Promise.all([
+        start('writer', writerBundle),
+        start('reader', readerBundle),
+      ]);
       const tally = new PatternTally();
       tally.seed('seed');
       const sampler = new Sampler(async () => (await db.sessions()).length, 50);
@@ -83,12 +96,21 @@ async function main(): Promise<void> {
     );
 
     // Freeze every environment, as Lambda does between invocations, for longer than wait_timeout.
-    progress.update(`freezing all environments for ${WAIT_TIMEOUT_S + 1} s (server wait_timeout ${WAIT_TIMEOUT_S} s)`);
+    progress.update(
+      `freezing all environments for ${WAIT_TIMEOUT_S + 1} s (server wait_timeout ${WAIT_TIMEOUT_S} s)`
+    );
     const frozenAt = Date.now();
     patterns.forEach((p) => [...p.writers, ...p.readers].forEach((e) => e.freeze()));
     await pause(300); // let any in-flight QUIT reach the server
-    const sleeping = await Promise.all(patterns.map(async (p) => (await p.db.sessions()).filter((s) => s.command === 'Sleep').length));
-    await pollUntil(() => anti.db.sessions(), (s) => s.length === 0, (WAIT_TIMEOUT_S + 4) * 1000, 100);
+    const sleeping = await Promise.all(
+      patterns.map(async (p) => (await p.db.sessions()).filter((s) => s.command === 'Sleep').length)
+    );
+    await pollUntil(
+      () => anti.db.sessions(),
+      (s) => s.length === 0,
+      (WAIT_TIMEOUT_S + 4) * 1000,
+      100
+    );
     const frozenFor = Math.max(WAIT_TIMEOUT_S + 1, (Date.now() - frozenAt) / 1000);
     await pause(Math.max(0, frozenAt + frozenFor * 1000 - Date.now()));
 
@@ -97,12 +119,17 @@ async function main(): Promise<void> {
 
     progress.update('destroying the environments');
     await Promise.all(patterns.flatMap((p) => [...p.writers, ...p.readers].map((e) => e.stop())));
-    const left = await Promise.all(patterns.map(async (p) => (await p.db.waitForNoSessions()).length));
+    const left = await Promise.all(
+      patterns.map(async (p) => (await p.db.waitForNoSessions()).length)
+    );
     await Promise.all(patterns.map((p) => p.sampler.stop()));
 
     const results: PatternResult[] = await Promise.all(
       patterns.map(async (p, i) => {
-        const [rows] = await p.db.admin.query<RowDataPacket[]>('SELECT name FROM users WHERE email = ?', [EMAIL]);
+        const [rows] = await p.db.admin.query<RowDataPacket[]>(
+          'SELECT name FROM users WHERE email = ?',
+          [EMAIL]
+        );
         return patternResult(p.tally, {
           sleepingWhileFrozen: sleeping[i],
           thawInvocations: thaw[i].invocations,
@@ -121,8 +148,16 @@ async function main(): Promise<void> {
       svgFile,
       lineChart(
         [
-          { name: 'module-scope connection (anti-pattern)', color: '#d62728', points: anti.sampler.points },
-          { name: 'connection per invocation (shipped)', color: '#1f77b4', points: shipped.sampler.points },
+          {
+            name: 'module-scope connection (anti-pattern)',
+            color: '#d62728',
+            points: anti.sampler.points,
+          },
+          {
+            name: 'connection per invocation (shipped)',
+            color: '#1f77b4',
+            points: shipped.sampler.points,
+          },
         ],
         {
           title: 'Server sessions held by 6 environments per pattern',
@@ -142,7 +177,9 @@ async function main(): Promise<void> {
     console.log(demoTable(antiResult, shippedResult, frozenFor));
     const firstErrors = [...new Set([...antiResult.errors, ...thaw[0].errors])].slice(0, 4);
     if (firstErrors.length > 0) {
-      console.log(`\nWhat the anti-pattern's callers saw:\n${firstErrors.map((e) => `  - ${e.slice(0, 160)}`).join('\n')}`);
+      console.log(
+        `\nWhat the anti-pattern's callers saw:\n${firstErrors.map((e) => `  - ${e.slice(0, 160)}`).join('\n')}`
+      );
     }
     console.log(`\nChart (server sessions over time): ${path.relative(process.cwd(), svgFile)}`);
 
@@ -150,7 +187,13 @@ async function main(): Promise<void> {
       measuredAt: new Date().toISOString(),
       machine: machine(),
       server: run.description,
-      settings: { rounds: ROUNDS, environmentsPerRole: ENVIRONMENTS_PER_ROLE, maxConnections: MAX_CONNECTIONS, waitTimeoutS: WAIT_TIMEOUT_S, lockWaitTimeoutS: LOCK_WAIT_TIMEOUT_S },
+      settings: {
+        rounds: ROUNDS,
+        environmentsPerRole: ENVIRONMENTS_PER_ROLE,
+        maxConnections: MAX_CONNECTIONS,
+        waitTimeoutS: WAIT_TIMEOUT_S,
+        lockWaitTimeoutS: LOCK_WAIT_TIMEOUT_S,
+      },
       frozenSeconds: round(frozenFor, 1),
       antiPattern: roundResult(antiResult),
       shipped: roundResult(shippedResult),
@@ -173,21 +216,40 @@ async function playRound(p: Pattern, r: number): Promise<void> {
   const name = `name-${r}`;
   if (r % 3 === 2) {
     try {
-      await p.other.query('UPDATE users SET name = ?, version = version + 1 WHERE email = ?', [name, EMAIL]);
+      await p.other.query('UPDATE users SET name = ?, version = version + 1 WHERE email = ?', [
+        name,
+        EMAIL,
+      ]);
       p.tally.write({ ok: true, name });
     } catch (error) {
-      p.tally.write({ ok: false, name, error: `${(error as { code?: string }).code}: ${(error as Error).message}` });
+      p.tally.write({
+        ok: false,
+        name,
+        error: `${(error as { code?: string }).code}: ${(error as Error).message}`,
+      });
     }
   } else {
     // r - floor(r/3) counts the writer rounds before this one, so every writer environment gets turns.
-    const outcome = await p.writers[(r - Math.floor(r / 3)) % ENVIRONMENTS_PER_ROLE].invoke({ email: EMAIL, name });
+    const outcome = await p.writers[(r - Math.floor(r / 3)) % ENVIRONMENTS_PER_ROLE].invoke({
+      email: EMAIL,
+      name,
+    });
     p.tally.write({ ok: outcome.ok, name, ms: outcome.ms, error: outcome.error });
   }
-  const read = await p.readers[r % ENVIRONMENTS_PER_ROLE].invoke<{ user: { name: string } | null }>({ email: EMAIL });
-  p.tally.read({ ok: read.ok, name: read.result?.user?.name ?? null, ms: read.ms, error: read.error });
+  const read = await p.readers[r % ENVIRONMENTS_PER_ROLE].invoke<{ user: { name: string } | null }>(
+    { email: EMAIL }
+  );
+  p.tally.read({
+    ok: read.ok,
+    name: read.result?.user?.name ?? null,
+    ms: read.ms,
+    error: read.error,
+  });
 }
 
-async function thawAndInvoke(p: Pattern): Promise<{ invocations: number; failed: number; errors: string[] }> {
+async function thawAndInvoke(
+  p: Pattern
+): Promise<{ invocations: number; failed: number; errors: string[] }> {
   const all = [...p.writers, ...p.readers];
   all.forEach((e) => e.thaw());
   const outcomes = await Promise.all([

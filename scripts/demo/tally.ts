@@ -86,7 +86,15 @@ export interface PatternResult {
 
 export function patternResult(
   tally: PatternTally,
-  extra: Pick<PatternResult, 'sleepingWhileFrozen' | 'thawInvocations' | 'failedAfterThaw' | 'peakConnections' | 'connectionsLeft' | 'lastWriteDurable'>
+  extra: Pick<
+    PatternResult,
+    | 'sleepingWhileFrozen'
+    | 'thawInvocations'
+    | 'failedAfterThaw'
+    | 'peakConnections'
+    | 'connectionsLeft'
+    | 'lastWriteDurable'
+  >
 ): PatternResult {
   const latency = summarize(tally.latenciesMs);
   return {
@@ -103,7 +111,11 @@ export function patternResult(
 }
 
 /** The side-by-side table `npm run demo` prints. */
-export function demoTable(anti: PatternResult, shipped: PatternResult, frozenSeconds: number): string {
+export function demoTable(
+  anti: PatternResult,
+  shipped: PatternResult,
+  frozenSeconds: number
+): string {
   const of = (n: number, total: number) => `${n} of ${total}`;
   const ms = (n: number) => (Number.isFinite(n) ? `${n.toFixed(1)} ms` : 'n/a');
   const rows: [string, (r: PatternResult) => string][] = [
@@ -111,7 +123,10 @@ export function demoTable(anti: PatternResult, shipped: PatternResult, frozenSec
     ['blocked writes (lock wait timeout)', (r) => of(r.blockedWrites, r.writes)],
     ['other failed invocations', (r) => String(r.failedInvocations)],
     ['connections sleeping while frozen', (r) => String(r.sleepingWhileFrozen)],
-    [`failed invocations after a ${frozenSeconds.toFixed(0)} s freeze`, (r) => of(r.failedAfterThaw, r.thawInvocations)],
+    [
+      `failed invocations after a ${frozenSeconds.toFixed(0)} s freeze`,
+      (r) => of(r.failedAfterThaw, r.thawInvocations),
+    ],
     ['last acknowledged write kept', (r) => (r.lastWriteDurable ? 'yes' : 'NO')],
     ['peak server connections', (r) => String(r.peakConnections)],
     ['connections left after the run', (r) => String(r.connectionsLeft)],

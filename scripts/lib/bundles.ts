@@ -33,7 +33,11 @@ export async function buildRunBundles({ antiPattern = false } = {}): Promise<Run
         logLevel: 'warning',
       });
     }
-    return { handlers, antiPattern: antiPatternFile, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+    return {
+      handlers,
+      antiPattern: antiPatternFile,
+      dispose: () => rmSync(dir, { recursive: true, force: true }),
+    };
   } finally {
     process.chdir(cwd);
   }

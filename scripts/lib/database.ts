@@ -1,5 +1,10 @@
 import { RowDataPacket } from 'mysql2/promise';
-import { ServerInfo, adminConnect, startPrivateServer, stopPrivateServer } from '../../test/support/private-server';
+import {
+  ServerInfo,
+  adminConnect,
+  startPrivateServer,
+  stopPrivateServer,
+} from '../../test/support/private-server';
 
 export interface ServerSettings {
   /** Server-wide connection limit for the run. */
@@ -18,7 +23,11 @@ export interface RunServer {
   close(): Promise<void>;
 }
 
-const GLOBALS = { maxConnections: 'max_connections', waitTimeout: 'wait_timeout', lockWaitTimeout: 'innodb_lock_wait_timeout' } as const;
+const GLOBALS = {
+  maxConnections: 'max_connections',
+  waitTimeout: 'wait_timeout',
+  lockWaitTimeout: 'innodb_lock_wait_timeout',
+} as const;
 
 /**
  * The server a command runs against: a private mariadbd with TLS (the default), or the server in
@@ -26,11 +35,17 @@ const GLOBALS = { maxConnections: 'max_connections', waitTimeout: 'wait_timeout'
  * CA). Either way the settings are applied with SET GLOBAL so both paths behave alike, and a
  * given server gets its old values back at the end.
  */
-export async function openRunServer(settings: ServerSettings, env: NodeJS.ProcessEnv = process.env): Promise<RunServer> {
+export async function openRunServer(
+  settings: ServerSettings,
+  env: NodeJS.ProcessEnv = process.env
+): Promise<RunServer> {
   const url = env.DATABASE_URL;
   const server: ServerInfo = url
     ? fromUrl(url, env.DB_TLS_CA_FILE)
-    : await startPrivateServer({ maxConnections: settings.maxConnections, waitTimeout: settings.waitTimeout });
+    : await startPrivateServer({
+        maxConnections: settings.maxConnections,
+        waitTimeout: settings.waitTimeout,
+      });
   const admin = await adminConnect(server);
   const previous: Record<string, string> = {};
   try {
@@ -84,7 +99,12 @@ export function pause(ms: number): Promise<void> {
 }
 
 /** Polls `read` until `done` holds or `timeoutMs` passes; returns the last value read. */
-export async function pollUntil<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number, everyMs = 50): Promise<T> {
+export async function pollUntil<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs: number,
+  everyMs = 50
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   let value = await read();
   while (!done(value) && Date.now() < until) {

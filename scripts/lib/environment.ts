@@ -23,19 +23,25 @@ export interface InvocationOutcome<T = unknown> {
  */
 export class SimulatedEnvironment {
   private nextId = 0;
-  private readonly pending = new Map<number, (m: { result?: unknown; error?: { name: string; message: string } }) => void>();
+  private readonly pending = new Map<
+    number,
+    (m: { result?: unknown; error?: { name: string; message: string } }) => void
+  >();
 
   private constructor(
     readonly label: string,
     private readonly child: ChildProcess
   ) {
-    child.on('message', (message: { id?: number; result?: unknown; error?: { name: string; message: string } }) => {
-      const done = message.id === undefined ? undefined : this.pending.get(message.id);
-      if (done && message.id !== undefined) {
-        this.pending.delete(message.id);
-        done(message);
+    child.on(
+      'message',
+      (message: { id?: number; result?: unknown; error?: { name: string; message: string } }) => {
+        const done = message.id === undefined ? undefined : this.pending.get(message.id);
+        if (done && message.id !== undefined) {
+          this.pending.delete(message.id);
+          done(message);
+        }
       }
-    });
+    );
     child.on('exit', () => {
       for (const [id, done] of this.pending) {
         this.pending.delete(id);
@@ -44,7 +50,11 @@ export class SimulatedEnvironment {
     });
   }
 
-  static async start(label: string, bundleFile: string, env: Record<string, string>): Promise<SimulatedEnvironment> {
+  static async start(
+    label: string,
+    bundleFile: string,
+    env: Record<string, string>
+  ): Promise<SimulatedEnvironment> {
     const child = fork(RUNTIME, [bundleFile], {
       env: {
         PATH: process.env.PATH,
@@ -55,7 +65,10 @@ export class SimulatedEnvironment {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`environment ${label} did not start within 15 s`)), 15_000);
+      const timer = setTimeout(
+        () => reject(new Error(`environment ${label} did not start within 15 s`)),
+        15_000
+      );
       child.once('message', () => {
         clearTimeout(timer);
         resolve();
@@ -81,7 +94,12 @@ export class SimulatedEnvironment {
         const ms = performance.now() - started;
         resolve(
           message.error
-            ? { ok: false, ms, errorName: message.error.name, error: `${message.error.name}: ${message.error.message}` }
+            ? {
+                ok: false,
+                ms,
+                errorName: message.error.name,
+                error: `${message.error.name}: ${message.error.message}`,
+              }
             : { ok: true, ms, result: message.result as T }
         );
       });

@@ -67,7 +67,8 @@ export class LatencyProxy {
 
   /** A copy of the counters since the last reset. */
   read(): ProxyStats {
-    const { connections, open, bytesToServer, bytesToClient, clientFlights, serverFlights } = this.stats;
+    const { connections, open, bytesToServer, bytesToClient, clientFlights, serverFlights } =
+      this.stats;
     return {
       connections,
       open,
@@ -144,7 +145,11 @@ export class LatencyProxy {
       if (client.destroyed) {
         return;
       }
-      const upstream = connect({ host: this.options.target.host, port: this.options.target.port, noDelay: true });
+      const upstream = connect({
+        host: this.options.target.host,
+        port: this.options.target.port,
+        noDelay: true,
+      });
       this.sockets.add(upstream);
       upstream.once('close', () => this.sockets.delete(upstream));
       const pipe = (from: Socket, to: Socket, direction: Direction) => {
@@ -164,5 +169,12 @@ export class LatencyProxy {
 }
 
 function emptyStats() {
-  return { connections: 0, open: 0, bytesToServer: 0, bytesToClient: 0, clientFlights: 0, serverFlights: 0 };
+  return {
+    connections: 0,
+    open: 0,
+    bytesToServer: 0,
+    bytesToClient: 0,
+    clientFlights: 0,
+    serverFlights: 0,
+  };
 }

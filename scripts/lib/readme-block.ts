@@ -8,11 +8,18 @@ export const BENCH_END = '<!-- bench:end -->';
  * everything outside them byte for byte. Throws when the markers are missing, duplicated or
  * out of order, rather than guessing where the table belongs.
  */
-export function replaceBlock(text: string, body: string, start = BENCH_START, end = BENCH_END): string {
+export function replaceBlock(
+  text: string,
+  body: string,
+  start = BENCH_START,
+  end = BENCH_END
+): string {
   const first = text.indexOf(start);
   const last = text.indexOf(end);
   if (first < 0 || last < 0) {
-    throw new Error(`README has no ${first < 0 ? start : end} marker line; add "${start}" and "${end}" where the figures go.`);
+    throw new Error(
+      `README has no ${first < 0 ? start : end} marker line; add "${start}" and "${end}" where the figures go.`
+    );
   }
   if (text.indexOf(start, first + 1) >= 0 || text.indexOf(end, last + 1) >= 0) {
     throw new Error(`README has more than one ${start} / ${end} pair.`);
@@ -28,7 +35,10 @@ export function replaceBlock(text: string, body: string, start = BENCH_START, en
 }
 
 /** Rewrites the block in `file`; returns false (and leaves the file alone) when the markers are missing. */
-export function updateReadmeFile(file: string, body: string): { updated: boolean; reason?: string } {
+export function updateReadmeFile(
+  file: string,
+  body: string
+): { updated: boolean; reason?: string } {
   const text = readFileSync(file, 'utf8');
   let next: string;
   try {

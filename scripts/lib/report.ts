@@ -22,7 +22,9 @@ export function machine(): Record<string, string | number> {
  * replaced by the command that measures it, so `npm run demo` does not erase the bench's figures.
  */
 export function readReport(file = BENCH_JSON): Record<string, unknown> {
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+  return existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>)
+    : {};
 }
 
 export function writeSection(section: string, value: unknown, file = BENCH_JSON): void {

@@ -23,7 +23,10 @@ export interface ChartOptions {
 const MARGIN = { top: 40, right: 20, bottom: 50, left: 56 };
 
 export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!
+  );
 }
 
 /** A "nice" axis maximum and tick step (1, 2 or 5 × 10^n) covering `max`. */
@@ -62,7 +65,9 @@ export function lineChart(series: readonly Series[], options: ChartOptions): str
     );
   }
   for (let x = 0; x <= xScale.max + 1e-9; x += xScale.step) {
-    out.push(`<text x="${f(px(x))}" y="${height - MARGIN.bottom + 16}" text-anchor="middle">${round(x)}</text>`);
+    out.push(
+      `<text x="${f(px(x))}" y="${height - MARGIN.bottom + 16}" text-anchor="middle">${round(x)}</text>`
+    );
   }
   out.push(
     `<line x1="${MARGIN.left}" x2="${MARGIN.left}" y1="${MARGIN.top}" y2="${MARGIN.top + plotH}" stroke="#333"/>`,

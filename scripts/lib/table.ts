@@ -24,7 +24,11 @@ function rightAligned(index: number, options: TableOptions): boolean {
 }
 
 /** An aligned text table with a rule under the header. */
-export function formatTable(header: readonly Cell[], rows: readonly (readonly Cell[])[], options: TableOptions = {}): string {
+export function formatTable(
+  header: readonly Cell[],
+  rows: readonly (readonly Cell[])[],
+  options: TableOptions = {}
+): string {
   checkWidths(header, rows);
   const all = cells([header, ...rows]);
   const widths = header.map((_, c) => Math.max(...all.map((row) => [...row[c]].length)));
@@ -36,7 +40,11 @@ export function formatTable(header: readonly Cell[], rows: readonly (readonly Ce
       })
       .join('  ')
       .trimEnd();
-  return [line(all[0]), widths.map((w) => '─'.repeat(w)).join('  '), ...all.slice(1).map(line)].join('\n');
+  return [
+    line(all[0]),
+    widths.map((w) => '─'.repeat(w)).join('  '),
+    ...all.slice(1).map(line),
+  ].join('\n');
 }
 
 /** A GitHub-flavoured markdown table; `|` in cells is escaped. */

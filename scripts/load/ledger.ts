@@ -34,7 +34,9 @@ export class WriteLedger {
    * Acknowledged writes missing from the final table: a row that is absent or older than the
    * newest acknowledged version of its email.
    */
-  lostWrites(rows: readonly { email: string; version: number }[]): { email: string; expected: number; found: number | null }[] {
+  lostWrites(
+    rows: readonly { email: string; version: number }[]
+  ): { email: string; expected: number; found: number | null }[] {
     const found = new Map(rows.map((row) => [row.email, row.version]));
     const lost: { email: string; expected: number; found: number | null }[] = [];
     for (const [email, { version }] of this.acknowledged) {

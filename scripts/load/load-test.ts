@@ -49,7 +49,10 @@ type UserResult = { user: { email: string; name: string; version: number } | nul
  * Many simulated environments (more than the connection budget) invoke the writer and the reader
  * back to back against a server with a small max_connections, for a bounded time and count.
  */
-export async function runLoad(options: LoadOptions = {}, progress = new Progress('load')): Promise<LoadResult> {
+export async function runLoad(
+  options: LoadOptions = {},
+  progress = new Progress('load')
+): Promise<LoadResult> {
   const perFunction = options.environmentsPerFunction ?? 12;
   const maxConnections = options.maxConnections ?? 8;
   const durationMs = options.durationMs ?? 15_000;
@@ -83,7 +86,9 @@ export async function runLoad(options: LoadOptions = {}, progress = new Progress
     environments.push(...writers, ...readers);
 
     const ledger = new WriteLedger();
-    const emails = writers.flatMap((_, w) => Array.from({ length: emailsPerWriter }, (__, k) => `w${w}-${k}@load.example`));
+    const emails = writers.flatMap((_, w) =>
+      Array.from({ length: emailsPerWriter }, (__, k) => `w${w}-${k}@load.example`)
+    );
     const latencies = { writer: [] as number[], reader: [] as number[] };
     const failures = new Map<string, number>();
     const fail = (outcome: InvocationOutcome) => {
@@ -94,7 +99,10 @@ export async function runLoad(options: LoadOptions = {}, progress = new Progress
     const began = Date.now();
     const deadline = began + durationMs;
     let invocations = 0;
-    ticker = setInterval(() => progress.update(`${invocations} invocations, ${sessions.peak} peak connections`), 1000);
+    ticker = setInterval(
+      () => progress.update(`${invocations} invocations, ${sessions.peak} peak connections`),
+      1000
+    );
     const loops = [
       ...writers.map(async (env, w) => {
         for (let n = 0; n < cap && Date.now() < deadline; n++) {
@@ -128,10 +136,16 @@ export async function runLoad(options: LoadOptions = {}, progress = new Progress
     const seconds = (Date.now() - began) / 1000;
 
     // The environments are still alive (warm, idle): a leaked connection would show now.
-    const left = await pollUntil(() => appDb.sessions(), (s) => s.length === 0, 2000);
+    const left = await pollUntil(
+      () => appDb.sessions(),
+      (s) => s.length === 0,
+      2000
+    );
     await sessions.stop();
     const [rows] = await appDb.admin.query<RowDataPacket[]>('SELECT email, version FROM users');
-    const [status] = await appDb.admin.query<RowDataPacket[]>("SHOW GLOBAL STATUS LIKE 'Max_used_connections'");
+    const [status] = await appDb.admin.query<RowDataPacket[]>(
+      "SHOW GLOBAL STATUS LIKE 'Max_used_connections'"
+    );
     const failed = [...failures.values()].reduce((a, b) => a + b, 0);
     progress.done(`${invocations} invocations in ${seconds.toFixed(1)} s`);
     return {
@@ -147,7 +161,9 @@ export async function runLoad(options: LoadOptions = {}, progress = new Progress
       failedInvocations: failed,
       failures: [...failures.entries()].map(([message, count]) => `${count}× ${message}`),
       staleReads: ledger.staleReads,
-      lostWrites: ledger.lostWrites(rows.map((row) => ({ email: row.email, version: Number(row.version) }))).length,
+      lostWrites: ledger.lostWrites(
+        rows.map((row) => ({ email: row.email, version: Number(row.version) }))
+      ).length,
       peakFunctionConnections: sessions.peak,
       serverMaxUsedConnections: Number(status[0].Value),
       connectionsLeftAfterRun: left.length,
@@ -163,7 +179,14 @@ export async function runLoad(options: LoadOptions = {}, progress = new Progress
 }
 
 function roundSummary(s: Summary): Summary {
-  return { count: s.count, p50: round(s.p50), p99: round(s.p99), min: round(s.min), max: round(s.max), mean: round(s.mean) };
+  return {
+    count: s.count,
+    p50: round(s.p50),
+    p99: round(s.p99),
+    min: round(s.min),
+    max: round(s.max),
+    mean: round(s.mean),
+  };
 }
 
 /** The table `npm run load` prints; each line names its goal. */
@@ -175,13 +198,28 @@ export function loadTable(r: LoadResult): string {
       ['throughput', `${r.throughputPerSecond} invocations/s`, '', ''],
       ['writer latency p50 / p99', `${r.writer.p50} / ${r.writer.p99} ms`, '', ''],
       ['reader latency p50 / p99', `${r.reader.p50} / ${r.reader.p99} ms`, '', ''],
-      ['failed invocations', `${r.failedInvocations} of ${r.invocations}`, '0', goal(r.failedInvocations === 0)],
+      [
+        'failed invocations',
+        `${r.failedInvocations} of ${r.invocations}`,
+        '0',
+        goal(r.failedInvocations === 0),
+      ],
       ['lost writes', String(r.lostWrites), '0', goal(r.lostWrites === 0)],
       ['stale reads', String(r.staleReads), '0', goal(r.staleReads === 0)],
-      ['peak function connections', String(r.peakFunctionConnections), `≤ ${r.connectionBudget}`, goal(r.peakFunctionConnections <= r.connectionBudget)],
+      [
+        'peak function connections',
+        String(r.peakFunctionConnections),
+        `≤ ${r.connectionBudget}`,
+        goal(r.peakFunctionConnections <= r.connectionBudget),
+      ],
       // Not a goal: MariaDB's counter also counts the attempts it refused, and the observer.
       ['server Max_used_connections (incl. refused)', String(r.serverMaxUsedConnections), '', ''],
-      ['connections left after the run', String(r.connectionsLeftAfterRun), '0', goal(r.connectionsLeftAfterRun === 0)],
+      [
+        'connections left after the run',
+        String(r.connectionsLeftAfterRun),
+        '0',
+        goal(r.connectionsLeftAfterRun === 0),
+      ],
     ],
     { alignRight: [1, 2] }
   );

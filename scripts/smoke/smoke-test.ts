@@ -1,4 +1,8 @@
-import { CloudFormationClient, DescribeStacksCommand, Output } from '@aws-sdk/client-cloudformation';
+import {
+  CloudFormationClient,
+  DescribeStacksCommand,
+  Output,
+} from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 
 /** A failure the smoke test explains; `npm run smoke` prints its message and exits 1. */
@@ -55,34 +59,54 @@ export function parseArgs(argv: readonly string[]): { stage: string; region?: st
     }
     const v = argv[i].includes('=') ? argv[i].slice(flag.length + 1) : argv[i + 1];
     if (!v || v.startsWith('--')) {
-      throw new SmokeError(`${flag} needs a value, e.g. ${flag} ${flag === '--stage' ? 'sandbox' : 'eu-west-1'}`);
+      throw new SmokeError(
+        `${flag} needs a value, e.g. ${flag} ${flag === '--stage' ? 'sandbox' : 'eu-west-1'}`
+      );
     }
     return v;
   };
-  const unknown = argv.filter((a, i) => a.startsWith('--') && !/^--(stage|region)(=|$)/.test(a) && !(i > 0 && /^--(stage|region)$/.test(argv[i - 1])));
+  const unknown = argv.filter(
+    (a, i) =>
+      a.startsWith('--') &&
+      !/^--(stage|region)(=|$)/.test(a) &&
+      !(i > 0 && /^--(stage|region)$/.test(argv[i - 1]))
+  );
   if (unknown.length > 0) {
-    throw new SmokeError(`Unknown option ${unknown[0]}. Usage: npm run smoke -- [--stage sandbox] [--region eu-west-1]`);
+    throw new SmokeError(
+      `Unknown option ${unknown[0]}. Usage: npm run smoke -- [--stage sandbox] [--region eu-west-1]`
+    );
   }
   return { stage: value('--stage') ?? 'sandbox', region: value('--region') };
 }
 
 /** Turns the SDK's failures at the AWS boundary into messages that say what to do. */
-export function explainAwsError(error: unknown, stackName: string, region: string | undefined): Error {
+export function explainAwsError(
+  error: unknown,
+  stackName: string,
+  region: string | undefined
+): Error {
   const e = error as Error & { Code?: string };
   const name = e?.name ?? '';
   const message = e?.message ?? String(error);
   const where = region ? ` in ${region}` : '';
-  if (name === 'CredentialsProviderError' || /could not load credentials|credential/i.test(message) && !/expired/i.test(message)) {
+  if (
+    name === 'CredentialsProviderError' ||
+    (/could not load credentials|credential/i.test(message) && !/expired/i.test(message))
+  ) {
     return new SmokeError(
       'No AWS credentials found. Configure them (aws configure, aws sso login, AWS_PROFILE, or ' +
         'AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) for the account the stack is deployed to, then run `npm run smoke` again.'
     );
   }
   if (/region is missing/i.test(message)) {
-    return new SmokeError('No AWS region set. Pass --region eu-west-1, or set AWS_REGION (or a region in your profile).');
+    return new SmokeError(
+      'No AWS region set. Pass --region eu-west-1, or set AWS_REGION (or a region in your profile).'
+    );
   }
   if (/ExpiredToken|expired/i.test(name + message)) {
-    return new SmokeError(`Your AWS credentials have expired (${message}). Refresh them (e.g. aws sso login) and run again.`);
+    return new SmokeError(
+      `Your AWS credentials have expired (${message}). Refresh them (e.g. aws sso login) and run again.`
+    );
   }
   if (name === 'ValidationError' && /does not exist/i.test(message)) {
     return new SmokeError(
@@ -90,8 +114,14 @@ export function explainAwsError(error: unknown, stackName: string, region: strin
         'and region it was deployed with: npm run smoke -- --stage <stage> --region <region>.'
     );
   }
-  if (name === 'AccessDeniedException' || name === 'AccessDenied' || /not authorized/i.test(message)) {
-    return new SmokeError(`Access denied${where}: ${message}. The smoke test needs cloudformation:DescribeStacks and lambda:InvokeFunction.`);
+  if (
+    name === 'AccessDeniedException' ||
+    name === 'AccessDenied' ||
+    /not authorized/i.test(message)
+  ) {
+    return new SmokeError(
+      `Access denied${where}: ${message}. The smoke test needs cloudformation:DescribeStacks and lambda:InvokeFunction.`
+    );
   }
   return new SmokeError(`AWS call failed${where}: ${name}: ${message}`);
 }
@@ -100,24 +130,39 @@ function output(outputs: readonly Output[], key: string, stackName: string): str
   const value = outputs.find((o) => o.OutputKey === key)?.OutputValue;
   if (!value) {
     const keys = outputs.map((o) => o.OutputKey).join(', ') || 'none';
-    throw new SmokeError(`Stack ${stackName} has no ${key} output (outputs: ${keys}). Is it this project's stack, and fully deployed?`);
+    throw new SmokeError(
+      `Stack ${stackName} has no ${key} output (outputs: ${keys}). Is it this project's stack, and fully deployed?`
+    );
   }
   return value;
 }
 
-async function invoke<T>(lambda: LambdaClient, functionName: string, event: unknown, what: string): Promise<T> {
+async function invoke<T>(
+  lambda: LambdaClient,
+  functionName: string,
+  event: unknown,
+  what: string
+): Promise<T> {
   const response = await lambda.send(
-    new InvokeCommand({ FunctionName: functionName, Payload: new TextEncoder().encode(JSON.stringify(event)) })
+    new InvokeCommand({
+      FunctionName: functionName,
+      Payload: new TextEncoder().encode(JSON.stringify(event)),
+    })
   );
   const text = response.Payload ? new TextDecoder().decode(response.Payload) : '';
   let payload: unknown;
   try {
     payload = text ? JSON.parse(text) : undefined;
   } catch {
-    throw new SmokeError(`${what} (${functionName}) returned a payload that is not JSON: ${text.slice(0, 200)}`);
+    throw new SmokeError(
+      `${what} (${functionName}) returned a payload that is not JSON: ${text.slice(0, 200)}`
+    );
   }
   if (response.FunctionError) {
-    const { errorType, errorMessage } = (payload ?? {}) as { errorType?: string; errorMessage?: string };
+    const { errorType, errorMessage } = (payload ?? {}) as {
+      errorType?: string;
+      errorMessage?: string;
+    };
     throw new SmokeError(
       `${what} (${functionName}) failed: ${errorType ?? response.FunctionError}: ${errorMessage ?? text}. ` +
         `See its logs: aws logs tail /aws/lambda/${functionName} --since 10m`
@@ -130,7 +175,10 @@ async function invoke<T>(lambda: LambdaClient, functionName: string, event: unkn
  * Reads the stack outputs, then writes a user with the writer and reads it back with the reader,
  * `rounds` times: each read must return exactly what the write before it acknowledged.
  */
-export async function runSmoke(clients: SmokeClients, options: SmokeOptions = {}): Promise<SmokeReport> {
+export async function runSmoke(
+  clients: SmokeClients,
+  options: SmokeOptions = {}
+): Promise<SmokeReport> {
   const now = options.now ?? Date.now;
   const stackName = stackNameFor(options.stage ?? 'sandbox');
   let region: string | undefined;
@@ -141,7 +189,9 @@ export async function runSmoke(clients: SmokeClients, options: SmokeOptions = {}
   }
   let outputs: Output[];
   try {
-    const described = await clients.cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
+    const described = await clients.cloudFormation.send(
+      new DescribeStacksCommand({ StackName: stackName })
+    );
     outputs = described.Stacks?.[0]?.Outputs ?? [];
   } catch (error) {
     throw explainAwsError(error, stackName, region);
@@ -164,11 +214,17 @@ export async function runSmoke(clients: SmokeClients, options: SmokeOptions = {}
   const rounds = options.rounds ?? 2;
   for (let round = 1; round <= rounds; round++) {
     const name = `Smoke Test ${round}`;
-    const written = await timed(`write #${round}`, () => invoke<{ user?: User }>(clients.lambda, writer, { email, name }, 'The writer'));
+    const written = await timed(`write #${round}`, () =>
+      invoke<{ user?: User }>(clients.lambda, writer, { email, name }, 'The writer')
+    );
     if (!written?.user || written.user.name !== name) {
-      throw new SmokeError(`The writer returned ${JSON.stringify(written)}; expected { user } with name "${name}".`);
+      throw new SmokeError(
+        `The writer returned ${JSON.stringify(written)}; expected { user } with name "${name}".`
+      );
     }
-    const read = await timed(`read #${round}`, () => invoke<{ user?: User | null }>(clients.lambda, reader, { email }, 'The reader'));
+    const read = await timed(`read #${round}`, () =>
+      invoke<{ user?: User | null }>(clients.lambda, reader, { email }, 'The reader')
+    );
     checkReadAfterWrite(written.user, read?.user ?? null);
   }
   return { stackName, writer, reader, email, steps };
@@ -177,7 +233,9 @@ export async function runSmoke(clients: SmokeClients, options: SmokeOptions = {}
 /** The reader must return the row the writer just acknowledged: same id, name and version. */
 export function checkReadAfterWrite(written: User, read: User | null): void {
   if (!read) {
-    throw new SmokeError(`Read-after-write failed: the reader found no user ${written.email} right after the writer stored it.`);
+    throw new SmokeError(
+      `Read-after-write failed: the reader found no user ${written.email} right after the writer stored it.`
+    );
   }
   const differs = (['id', 'name', 'version'] as const).filter((k) => read[k] !== written[k]);
   if (differs.length > 0) {

@@ -11,13 +11,27 @@ async function main(): Promise<void> {
   process.env.AWS_EC2_METADATA_DISABLED ??= 'true';
   const { stage, region } = parseArgs(process.argv.slice(2));
   const config = { region, maxAttempts: 2 };
-  const report = await runSmoke({ cloudFormation: new CloudFormationClient(config), lambda: new LambdaClient(config) }, { stage });
-  console.log(`${report.stackName}: writer ${report.writer}, reader ${report.reader}, user ${report.email}\n`);
-  console.log(formatTable(['step', 'time (client side)'], report.steps.map((s) => [s.step, `${s.ms} ms`])));
+  const report = await runSmoke(
+    { cloudFormation: new CloudFormationClient(config), lambda: new LambdaClient(config) },
+    { stage }
+  );
+  console.log(
+    `${report.stackName}: writer ${report.writer}, reader ${report.reader}, user ${report.email}\n`
+  );
+  console.log(
+    formatTable(
+      ['step', 'time (client side)'],
+      report.steps.map((s) => [s.step, `${s.ms} ms`])
+    )
+  );
   console.log('\nRead-after-write: ok (every read returned the write before it).');
 }
 
 main().catch((error: Error) => {
-  console.error(error.name === 'SmokeError' ? `smoke test failed: ${error.message}` : `smoke test failed: ${error.stack ?? error.message}`);
+  console.error(
+    error.name === 'SmokeError'
+      ? `smoke test failed: ${error.message}`
+      : `smoke test failed: ${error.stack ?? error.message}`
+  );
   process.exitCode = 1;
 });

@@ -12,6 +12,8 @@ describe('lean bundles', () => {
     const text = 'Grüße ✓';
     expect(getDecoder('cesu8').write(Buffer.from(text))).toBe(text);
     expect(getEncoder('utf8').write(text)).toEqual(Buffer.from(text, 'utf8'));
-    expect(() => getDecoder('big5')).toThrow(expect.objectContaining({ name: 'UnsupportedCharsetError' }));
+    expect(() => getDecoder('big5')).toThrow(
+      expect.objectContaining({ name: 'UnsupportedCharsetError' })
+    );
   });
 });

@@ -12,7 +12,8 @@ describe('credentials from Secrets Manager', () => {
   let secrets: SecretsEndpoint;
   let writer: LambdaEnvironment;
   let n = 0;
-  const write = () => writer.invoke<{ user: { name: string } }>({ email: 'rotate@example.com', name: `v${++n}` });
+  const write = () =>
+    writer.invoke<{ user: { name: string } }>({ email: 'rotate@example.com', name: `v${++n}` });
   const secretFor = (password: string) => ({
     host: db.server.host,
     port: db.server.port,

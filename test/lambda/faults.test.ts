@@ -6,7 +6,12 @@ import { Database } from '../../lambda/lib/database';
 import { listUsers } from '../../lambda/lib/users-repository';
 import { AppDatabase } from '../support/app-database';
 import { LambdaEnvironment } from '../support/lambda-environment';
-import { adminConnect, startPrivateServer, stopPrivateServer, ServerInfo } from '../support/private-server';
+import {
+  adminConnect,
+  startPrivateServer,
+  stopPrivateServer,
+  ServerInfo,
+} from '../support/private-server';
 
 /** A short invocation budget keeps fault tests fast: the handler caps its timeouts to it. */
 const SHORT = { remainingMs: 1500 };
@@ -42,7 +47,10 @@ describe('database faults give a named error, leak nothing, and the environment 
       socket.on('close', () => sockets.delete(socket));
     });
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const env = await LambdaEnvironment.start('reader', db.env('reader', { port: (silent.address() as { port: number }).port }));
+    const env = await LambdaEnvironment.start(
+      'reader',
+      db.env('reader', { port: (silent.address() as { port: number }).port })
+    );
     try {
       await expect(env.invoke({}, SHORT)).rejects.toMatchObject({
         name: 'DatabaseUnresponsiveError',
@@ -95,9 +103,15 @@ describe('database faults give a named error, leak nothing, and the environment 
       expect(await db.waitForNoSessions()).toEqual([]);
 
       // Same environment, same module scope: nothing broken is cached.
-      const { user } = await writer.invoke<{ user: { name: string } }>({ email, name: 'Recovered' });
+      const { user } = await writer.invoke<{ user: { name: string } }>({
+        email,
+        name: 'Recovered',
+      });
       expect(user.name).toBe('Recovered');
-      const [rows] = await db.admin.query<RowDataPacket[]>('SELECT name FROM users WHERE email = ?', [email]);
+      const [rows] = await db.admin.query<RowDataPacket[]>(
+        'SELECT name FROM users WHERE email = ?',
+        [email]
+      );
       expect(rows[0].name).toBe('Recovered');
     });
   });
@@ -149,7 +163,9 @@ describe('too many connections', () => {
         void hogs.pop()?.end();
       },
     });
-    const page = await database.run((connection) => listUsers(connection, { limit: 5, after: null }));
+    const page = await database.run((connection) =>
+      listUsers(connection, { limit: 5, after: null })
+    );
     expect(page).toEqual({ users: [], next: null });
     expect(retries.length).toBeGreaterThanOrEqual(1);
   });
@@ -167,7 +183,11 @@ describe('too many connections', () => {
   });
 });
 
-async function connectAs(server: ServerInfo, db: AppDatabase, role: 'reader' | 'writer'): Promise<Connection> {
+async function connectAs(
+  server: ServerInfo,
+  db: AppDatabase,
+  role: 'reader' | 'writer'
+): Promise<Connection> {
   const { createConnection } = await import('mysql2/promise');
   const { readFileSync } = await import('node:fs');
   return createConnection({

@@ -56,7 +56,9 @@ describe('a connection kept at module scope, compared with one per invocation', 
     const blocked = third.query("UPDATE users SET name = 'Carol v3' WHERE email = ?", [email]); // 5.
     await waitFor(thirdClientWaitsForLock); // BLOCKED behind B's open transaction
 
-    const sessions = await db.waitForSessions((s) => s.length === 2 && s.every((x) => x.command === 'Sleep'));
+    const sessions = await db.waitForSessions(
+      (s) => s.length === 2 && s.every((x) => x.command === 'Sleep')
+    );
     expect(sessions.map((s) => s.command)).toEqual(['Sleep', 'Sleep']); // 6. both environments idle on the server
 
     // Only when B's environment is reaped does its transaction roll back and the writer proceed.

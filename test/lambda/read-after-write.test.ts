@@ -39,19 +39,33 @@ describe('reads after writes across execution environments', () => {
       }
       // Odd rounds: the third client writes; even rounds: the writer function.
       if (round % 2 === 1) {
-        await db.admin.query('INSERT INTO users (email, name) VALUES (?, ?)', [email, `third ${round}`]);
+        await db.admin.query('INSERT INTO users (email, name) VALUES (?, ?)', [
+          email,
+          `third ${round}`,
+        ]);
       } else {
         await writer.invoke({ email, name: `writer ${round}` });
       }
-      for (const [label, env] of [['A', readerA], ['B', readerB]] as const) {
+      for (const [label, env] of [
+        ['A', readerA],
+        ['B', readerB],
+      ] as const) {
         const after = await env.invoke<UserResult>({ email });
-        if (after.user === null) stale.push(`round ${round}: environment ${label} missed the insert`);
+        if (after.user === null)
+          stale.push(`round ${round}: environment ${label} missed the insert`);
       }
       // An update by the third client must be visible too, not just inserts.
-      await db.admin.query('UPDATE users SET name = ?, version = version + 1 WHERE email = ?', [`renamed ${round}`, email]);
-      for (const [label, env] of [['A', readerA], ['B', readerB]] as const) {
+      await db.admin.query('UPDATE users SET name = ?, version = version + 1 WHERE email = ?', [
+        `renamed ${round}`,
+        email,
+      ]);
+      for (const [label, env] of [
+        ['A', readerA],
+        ['B', readerB],
+      ] as const) {
         const after = await env.invoke<UserResult>({ email });
-        if (after.user?.name !== `renamed ${round}`) stale.push(`round ${round}: environment ${label} read "${after.user?.name}"`);
+        if (after.user?.name !== `renamed ${round}`)
+          stale.push(`round ${round}: environment ${label} read "${after.user?.name}"`);
       }
     }
     expect(stale).toEqual([]);

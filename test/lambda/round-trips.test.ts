@@ -12,7 +12,13 @@ interface Cost {
   extraCommands: number;
 }
 
-const EXTRA_COMMANDS = ['Com_stmt_prepare', 'Com_stmt_execute', 'Com_set_option', 'Com_change_db', 'Com_admin_commands'];
+const EXTRA_COMMANDS = [
+  'Com_stmt_prepare',
+  'Com_stmt_execute',
+  'Com_set_option',
+  'Com_change_db',
+  'Com_admin_commands',
+];
 
 /**
  * A warm invocation costs the connection handshake plus ONE statement round trip: no
@@ -48,7 +54,8 @@ describe('statements per warm invocation', () => {
 
   async function counters(): Promise<Cost> {
     const [rows] = await db.admin.query<RowDataPacket[]>('SHOW GLOBAL STATUS');
-    const value = (name: string) => Number(rows.find((row) => row.Variable_name === name)?.Value ?? 0);
+    const value = (name: string) =>
+      Number(rows.find((row) => row.Variable_name === name)?.Value ?? 0);
     return {
       statements: value('Questions'),
       connections: value('Connections'),
@@ -64,14 +71,20 @@ describe('statements per warm invocation', () => {
     const c = await counters();
     const delta = (key: keyof Cost) => c[key] - b[key] - (b[key] - a[key]);
     const connections = delta('connections');
-    return { statements: delta('statements') - connections, connections, extraCommands: delta('extraCommands') };
+    return {
+      statements: delta('statements') - connections,
+      connections,
+      extraCommands: delta('extraCommands'),
+    };
   }
 
   const ONE_STATEMENT: Cost = { statements: 1, connections: 1, extraCommands: 0 };
 
   test('writer (insert, then update, then a repeat): one statement each', async () => {
     for (const name of ['Rita', 'Rita Levi', 'Rita Levi']) {
-      expect(await costOf(() => writer.invoke({ email: 'rita@example.com', name }))).toEqual(ONE_STATEMENT);
+      expect(await costOf(() => writer.invoke({ email: 'rita@example.com', name }))).toEqual(
+        ONE_STATEMENT
+      );
     }
   });
 

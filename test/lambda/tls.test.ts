@@ -35,26 +35,38 @@ describe('TLS to the database', () => {
   const skipWithoutTls = db_hasNoTls() ? test.skip : test;
 
   skipWithoutTls('a server certificate from the trusted CA is accepted', async () => {
-    await expect(readWith({ ...secrets.env(), DB_TLS_CA_FILE: db.server.caFile! })).resolves.toEqual({ users: [], next: null });
+    await expect(
+      readWith({ ...secrets.env(), DB_TLS_CA_FILE: db.server.caFile! })
+    ).resolves.toEqual({ users: [], next: null });
   });
 
   skipWithoutTls('a certificate from an untrusted CA is refused (DB_SECRET_ARN)', async () => {
-    await expect(readWith({ ...secrets.env(), DB_TLS_CA_FILE: db.server.untrustedCaFile! })).rejects.toMatchObject({
+    await expect(
+      readWith({ ...secrets.env(), DB_TLS_CA_FILE: db.server.untrustedCaFile! })
+    ).rejects.toMatchObject({
       name: 'DatabaseTlsError',
       message: expect.stringContaining('Amazon RDS CA bundle'),
     });
   });
 
-  skipWithoutTls('with DB_SECRET_ARN and no CA file, only the Amazon RDS bundle is trusted', async () => {
-    await expect(readWith(secrets.env())).rejects.toMatchObject({ name: 'DatabaseTlsError' });
-  });
+  skipWithoutTls(
+    'with DB_SECRET_ARN and no CA file, only the Amazon RDS bundle is trusted',
+    async () => {
+      await expect(readWith(secrets.env())).rejects.toMatchObject({ name: 'DatabaseTlsError' });
+    }
+  );
 
-  skipWithoutTls('a certificate from an untrusted CA is refused (DATABASE_URL ?tls=true)', async () => {
-    await expect(readWith({ ...db.env('reader'), DB_TLS_CA_FILE: db.server.untrustedCaFile! })).rejects.toMatchObject({
-      name: 'DatabaseTlsError',
-    });
-    expect(await db.waitForNoSessions()).toEqual([]);
-  });
+  skipWithoutTls(
+    'a certificate from an untrusted CA is refused (DATABASE_URL ?tls=true)',
+    async () => {
+      await expect(
+        readWith({ ...db.env('reader'), DB_TLS_CA_FILE: db.server.untrustedCaFile! })
+      ).rejects.toMatchObject({
+        name: 'DatabaseTlsError',
+      });
+      expect(await db.waitForNoSessions()).toEqual([]);
+    }
+  );
 });
 
 function db_hasNoTls(): boolean {

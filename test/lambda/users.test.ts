@@ -16,7 +16,8 @@ describe('writing and reading users', () => {
   let db: AppDatabase;
   let writer: LambdaEnvironment;
   let reader: LambdaEnvironment;
-  const write = (email: string, name: string) => writer.invoke<{ user: User }>({ email, name }).then((r) => r.user);
+  const write = (email: string, name: string) =>
+    writer.invoke<{ user: User }>({ email, name }).then((r) => r.user);
 
   beforeAll(async () => {
     db = await AppDatabase.create('users');
@@ -64,7 +65,9 @@ describe('writing and reading users', () => {
     const name = "Robert'); DROP TABLE users; -- \\' \" ` 😀";
     const user = await write("o'brien+test@example.com", name);
     expect(user.name).toBe(name);
-    const [rows] = await db.admin.query<RowDataPacket[]>('SELECT name FROM users WHERE email = ?', [user.email]);
+    const [rows] = await db.admin.query<RowDataPacket[]>('SELECT name FROM users WHERE email = ?', [
+      user.email,
+    ]);
     expect(rows[0].name).toBe(name);
   });
 

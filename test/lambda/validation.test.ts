@@ -39,7 +39,9 @@ describe('a bad writer event is rejected with a ValidationError naming the field
     ['a typo', { email: ok.email, nmae: 'Ann' }, 'nmae'],
     ['a __proto__ key', proto, '__proto__'],
   ])('%s', (_label, event, field) => {
-    expect(() => parseWriteEvent(event)).toThrow(expect.objectContaining({ name: 'ValidationError', field }));
+    expect(() => parseWriteEvent(event)).toThrow(
+      expect.objectContaining({ name: 'ValidationError', field })
+    );
   });
 
   test('good events pass, the email lower-cased and the name kept as sent', () => {
@@ -47,9 +49,9 @@ describe('a bad writer event is rejected with a ValidationError naming the field
       email: 'ann.o+x@example.com',
       name: 'Ann 😀 O’Brien',
     });
-    expect(parseWriteEvent({ email: "o'brien@example.com", name: "'; DROP TABLE users; --" }).name).toBe(
-      "'; DROP TABLE users; --"
-    );
+    expect(
+      parseWriteEvent({ email: "o'brien@example.com", name: "'; DROP TABLE users; --" }).name
+    ).toBe("'; DROP TABLE users; --");
     expect(parseWriteEvent({ ...ok, name: '😀'.repeat(200) }).name).toHaveLength(400); // 200 code points
   });
 });
@@ -70,13 +72,22 @@ describe('a bad reader event is rejected with a ValidationError naming the field
     ['after as NaN', { after: NaN }, 'after'],
     ['an extra field', { offset: 10 }, 'offset'],
   ])('%s', (_label, event, field) => {
-    expect(() => parseReadEvent(event)).toThrow(expect.objectContaining({ name: 'ValidationError', field }));
+    expect(() => parseReadEvent(event)).toThrow(
+      expect.objectContaining({ name: 'ValidationError', field })
+    );
   });
 
   test('good events: by email, or a page with defaults', () => {
-    expect(parseReadEvent({ email: 'Ann@Example.com' })).toEqual({ kind: 'byEmail', email: 'ann@example.com' });
+    expect(parseReadEvent({ email: 'Ann@Example.com' })).toEqual({
+      kind: 'byEmail',
+      email: 'ann@example.com',
+    });
     expect(parseReadEvent({})).toEqual({ kind: 'list', limit: 20, after: null });
-    expect(parseReadEvent({ limit: 100, after: null })).toEqual({ kind: 'list', limit: 100, after: null });
+    expect(parseReadEvent({ limit: 100, after: null })).toEqual({
+      kind: 'list',
+      limit: 100,
+      after: null,
+    });
   });
 });
 
@@ -103,11 +114,15 @@ describe('a bad event opens no connection', () => {
       LambdaEnvironment.start('reader', env),
     ]);
     try {
-      await expect(writer.invoke({ email: 'ann@example.com', name: 'Ann', role: 'admin' })).rejects.toMatchObject({
+      await expect(
+        writer.invoke({ email: 'ann@example.com', name: 'Ann', role: 'admin' })
+      ).rejects.toMatchObject({
         name: 'ValidationError',
         message: expect.stringContaining('"role"'),
       });
-      await expect(reader.invoke({ limit: 1000 })).rejects.toMatchObject({ name: 'ValidationError' });
+      await expect(reader.invoke({ limit: 1000 })).rejects.toMatchObject({
+        name: 'ValidationError',
+      });
       expect(accepted).toBe(0);
     } finally {
       await Promise.all([writer.stop(), reader.stop()]);

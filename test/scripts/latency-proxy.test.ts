@@ -40,7 +40,10 @@ describe('latency-injecting proxy', () => {
   beforeEach(async () => {
     server = await lineServer();
     // 0 ms keeps the test free of timing; the counting does not depend on the delay.
-    proxy = await LatencyProxy.start({ target: { host: '127.0.0.1', port: (server.address() as AddressInfo).port }, oneWayMs: 0 });
+    proxy = await LatencyProxy.start({
+      target: { host: '127.0.0.1', port: (server.address() as AddressInfo).port },
+      oneWayMs: 0,
+    });
   });
 
   afterEach(async () => {
@@ -78,12 +81,20 @@ describe('latency-injecting proxy', () => {
     const answer = nextLine(client);
     client.write('select\n');
     await answer;
-    expect(proxy.read()).toMatchObject({ connections: 0, open: 1, roundTrips: 1, clientFlights: 1, serverFlights: 1 });
+    expect(proxy.read()).toMatchObject({
+      connections: 0,
+      open: 1,
+      roundTrips: 1,
+      clientFlights: 1,
+      serverFlights: 1,
+    });
     client.end('quit\n');
     expect(await proxy.drained()).toBe(true);
   });
 
   test('a negative delay is refused', async () => {
-    await expect(LatencyProxy.start({ target: { host: '127.0.0.1', port: 1 }, oneWayMs: -1 })).rejects.toThrow('0 or more');
+    await expect(
+      LatencyProxy.start({ target: { host: '127.0.0.1', port: 1 }, oneWayMs: -1 })
+    ).rejects.toThrow('0 or more');
   });
 });

@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { readmeBlock, BenchReport } from '../../scripts/bench/readme-table';
 import { replaceBlock, updateReadmeFile } from '../../scripts/lib/readme-block';
 
-const README = '# Title\n\n## Performance\n\n<!-- bench:start -->\nold figures\n<!-- bench:end -->\n\n## Tests\n';
+const README =
+  '# Title\n\n## Performance\n\n<!-- bench:start -->\nold figures\n<!-- bench:end -->\n\n## Tests\n';
 
 describe('README figures block', () => {
   test('only the text between the markers is replaced', () => {
@@ -20,7 +21,9 @@ describe('README figures block', () => {
 
   test('Windows line endings are kept', () => {
     const crlf = README.replace(/\n/g, '\r\n');
-    expect(replaceBlock(crlf, 'a\nb')).toContain('<!-- bench:start -->\r\na\r\nb\r\n<!-- bench:end -->');
+    expect(replaceBlock(crlf, 'a\nb')).toContain(
+      '<!-- bench:start -->\r\na\r\nb\r\n<!-- bench:end -->'
+    );
   });
 
   test.each([
@@ -37,7 +40,10 @@ describe('README figures block', () => {
     try {
       const file = path.join(dir, 'README.md');
       writeFileSync(file, '# No markers\n');
-      expect(updateReadmeFile(file, 'x')).toEqual({ updated: false, reason: expect.stringContaining('no <!-- bench:start -->') });
+      expect(updateReadmeFile(file, 'x')).toEqual({
+        updated: false,
+        reason: expect.stringContaining('no <!-- bench:start -->'),
+      });
       expect(readFileSync(file, 'utf8')).toBe('# No markers\n');
       writeFileSync(file, README);
       expect(updateReadmeFile(file, 'x')).toEqual({ updated: true });
@@ -58,11 +64,30 @@ describe('README figures from reports/bench.json', () => {
       tls: true,
       baseline: 'reader, module-scope connection',
       rows: [
-        { label: 'reader, module-scope connection', roundTrips: 1, bytes: 500, medianMs: 22.9, ratio: 1 },
-        { label: 'reader, connection per invocation', roundTrips: 5, bytes: 2100, medianMs: 110.3, ratio: 4.81 },
+        {
+          label: 'reader, module-scope connection',
+          roundTrips: 1,
+          bytes: 500,
+          medianMs: 22.9,
+          ratio: 1,
+        },
+        {
+          label: 'reader, connection per invocation',
+          roundTrips: 5,
+          bytes: 2100,
+          medianMs: 110.3,
+          ratio: 4.81,
+        },
       ],
     },
-    synth: { runs: 2, app: 'npx tsx bin/app.ts', appSeconds: 7.9, baseline: 'npx ts-node bin/app.ts', baselineSeconds: 14.6, ratio: 0.54 },
+    synth: {
+      runs: 2,
+      app: 'npx tsx bin/app.ts',
+      appSeconds: 7.9,
+      baseline: 'npx ts-node bin/app.ts',
+      baselineSeconds: 14.6,
+      ratio: 0.54,
+    },
   };
 
   test('shows each measured figure with its baseline and how to reproduce it', () => {

@@ -1,4 +1,11 @@
-import { formatBytes, formatMs, formatRatio, percentile, ratio, summarize } from '../../scripts/lib/stats';
+import {
+  formatBytes,
+  formatMs,
+  formatRatio,
+  percentile,
+  ratio,
+  summarize,
+} from '../../scripts/lib/stats';
 import { formatMarkdownTable, formatTable } from '../../scripts/lib/table';
 import { escapeXml, lineChart, niceScale } from '../../scripts/lib/svg';
 
@@ -21,7 +28,14 @@ describe('percentiles (nearest rank)', () => {
   });
 
   test('summarize gives count, p50, p99, min, max and mean', () => {
-    expect(summarize([4, 1, 3, 2])).toEqual({ count: 4, p50: 2, p99: 4, min: 1, max: 4, mean: 2.5 });
+    expect(summarize([4, 1, 3, 2])).toEqual({
+      count: 4,
+      p50: 2,
+      p99: 4,
+      min: 1,
+      max: 4,
+      mean: 2.5,
+    });
   });
 
   test('ratios against a missing baseline are n/a, not Infinity', () => {
@@ -44,7 +58,13 @@ describe('percentiles (nearest rank)', () => {
 
 describe('tables', () => {
   test('a text table aligns numbers right and labels left, with a rule under the header', () => {
-    const text = formatTable(['', 'anti', 'shipped'], [['stale reads', '12 of 12', '0 of 12'], ['peak', 6, 1]]);
+    const text = formatTable(
+      ['', 'anti', 'shipped'],
+      [
+        ['stale reads', '12 of 12', '0 of 12'],
+        ['peak', 6, 1],
+      ]
+    );
     expect(text.split('\n')).toEqual([
       '                 anti  shipped',
       '───────────  ────────  ───────',
@@ -54,11 +74,15 @@ describe('tables', () => {
   });
 
   test('a markdown table escapes pipes and marks numeric columns right-aligned', () => {
-    expect(formatMarkdownTable(['a', 'b'], [['x|y', 1]])).toBe('| a | b |\n|:---|---:|\n| x\\|y | 1 |');
+    expect(formatMarkdownTable(['a', 'b'], [['x|y', 1]])).toBe(
+      '| a | b |\n|:---|---:|\n| x\\|y | 1 |'
+    );
   });
 
   test('a row with the wrong number of cells is an error, not a shifted table', () => {
-    expect(() => formatTable(['a', 'b'], [['only one']])).toThrow('row 0 has 1 cells, the header has 2');
+    expect(() => formatTable(['a', 'b'], [['only one']])).toThrow(
+      'row 0 has 1 cells, the header has 2'
+    );
   });
 });
 
@@ -66,10 +90,31 @@ describe('SVG chart', () => {
   test('one step path per series, a legend, and the limit line', () => {
     const svg = lineChart(
       [
-        { name: 'anti <pattern>', color: '#d62728', points: [[0, 0], [1, 6], [2, 6]] },
-        { name: 'shipped', color: '#1f77b4', points: [[0, 0], [1, 1], [2, 0]] },
+        {
+          name: 'anti <pattern>',
+          color: '#d62728',
+          points: [
+            [0, 0],
+            [1, 6],
+            [2, 6],
+          ],
+        },
+        {
+          name: 'shipped',
+          color: '#1f77b4',
+          points: [
+            [0, 0],
+            [1, 1],
+            [2, 0],
+          ],
+        },
       ],
-      { title: 'Sessions & time', xLabel: 's', yLabel: 'sessions', limit: { value: 8, label: 'max_connections' } }
+      {
+        title: 'Sessions & time',
+        xLabel: 's',
+        yLabel: 'sessions',
+        limit: { value: 8, label: 'max_connections' },
+      }
     );
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);

@@ -18,7 +18,12 @@ describe('demo bookkeeping', () => {
   test('lock wait timeouts count as blocked writes; the value to expect stays the last acknowledged one', () => {
     const tally = new PatternTally();
     tally.seed('seed');
-    tally.write({ ok: false, name: 'v1', ms: 1000, error: 'ER_LOCK_WAIT_TIMEOUT: Lock wait timeout exceeded; try restarting transaction' });
+    tally.write({
+      ok: false,
+      name: 'v1',
+      ms: 1000,
+      error: 'ER_LOCK_WAIT_TIMEOUT: Lock wait timeout exceeded; try restarting transaction',
+    });
     tally.write({ ok: false, name: 'v2', ms: 5, error: 'DatabaseConnectionLostError: closed' });
     expect(tally).toMatchObject({ blockedWrites: 1, failedWrites: 1, lastAcknowledged: 'seed' });
     expect(isLockWait('Error: Lock wait timeout exceeded')).toBe(true);
@@ -29,13 +34,29 @@ describe('demo bookkeeping', () => {
     const tally = new PatternTally();
     tally.seed('a');
     tally.read({ ok: true, name: 'a', ms: 3 });
-    const extra = { sleepingWhileFrozen: 6, thawInvocations: 6, failedAfterThaw: 6, peakConnections: 6, connectionsLeft: 0, lastWriteDurable: false };
+    const extra = {
+      sleepingWhileFrozen: 6,
+      thawInvocations: 6,
+      failedAfterThaw: 6,
+      peakConnections: 6,
+      connectionsLeft: 0,
+      lastWriteDurable: false,
+    };
     const anti = patternResult(tally, extra);
-    const shipped = patternResult(tally, { ...extra, sleepingWhileFrozen: 0, failedAfterThaw: 0, lastWriteDurable: true });
+    const shipped = patternResult(tally, {
+      ...extra,
+      sleepingWhileFrozen: 0,
+      failedAfterThaw: 0,
+      lastWriteDurable: true,
+    });
     const lines = demoTable(anti, shipped, 7).split('\n');
-    expect(lines[0]).toMatch(/module-scope connection \(anti-pattern\)\s+connection per invocation \(shipped\)$/);
+    expect(lines[0]).toMatch(
+      /module-scope connection \(anti-pattern\)\s+connection per invocation \(shipped\)$/
+    );
     expect(lines.find((l) => l.startsWith('connections sleeping while frozen'))).toMatch(/6\s+0$/);
-    expect(lines.find((l) => l.startsWith('failed invocations after a 7 s freeze'))).toMatch(/6 of 6\s+0 of 6$/);
+    expect(lines.find((l) => l.startsWith('failed invocations after a 7 s freeze'))).toMatch(
+      /6 of 6\s+0 of 6$/
+    );
     expect(lines.find((l) => l.startsWith('last acknowledged write kept'))).toMatch(/NO\s+yes$/);
   });
 });
@@ -60,7 +81,12 @@ describe('load test bookkeeping', () => {
     ledger.acknowledge('a@x.io', { version: 3, name: 'a' });
     ledger.acknowledge('b@x.io', { version: 1, name: 'b' });
     ledger.acknowledge('c@x.io', { version: 1, name: 'c' });
-    expect(ledger.lostWrites([{ email: 'a@x.io', version: 2 }, { email: 'b@x.io', version: 4 }])).toEqual([
+    expect(
+      ledger.lostWrites([
+        { email: 'a@x.io', version: 2 },
+        { email: 'b@x.io', version: 4 },
+      ])
+    ).toEqual([
       { email: 'a@x.io', expected: 3, found: 2 },
       { email: 'c@x.io', expected: 1, found: null },
     ]);

@@ -31,7 +31,10 @@ export class AppDatabase {
     readonly admin: Connection
   ) {}
 
-  static async create(label: string, server: ServerInfo = readState().server): Promise<AppDatabase> {
+  static async create(
+    label: string,
+    server: ServerInfo = readState().server
+  ): Promise<AppDatabase> {
     const suffix = randomBytes(3).toString('hex');
     const database = `t_${label}_${suffix}`;
     const admin = await adminConnect(server);
@@ -67,7 +70,13 @@ export class AppDatabase {
       'SELECT id, user, command, state, info FROM information_schema.PROCESSLIST WHERE user IN (?, ?) ORDER BY id',
       [this.users.writer.user, this.users.reader.user]
     );
-    return rows.map((row) => ({ id: row.id, user: row.user, command: row.command, state: row.state, info: row.info }));
+    return rows.map((row) => ({
+      id: row.id,
+      user: row.user,
+      command: row.command,
+      state: row.state,
+      info: row.info,
+    }));
   }
 
   /**

@@ -40,7 +40,10 @@ export async function buildHandlers(outdir: string): Promise<Record<HandlerName,
         metafile: true,
         logLevel: 'warning',
       });
-      return [name, { file, bytes: result.metafile.outputs[path.relative(process.cwd(), file)]?.bytes ?? 0 }] as const;
+      return [
+        name,
+        { file, bytes: result.metafile.outputs[path.relative(process.cwd(), file)]?.bytes ?? 0 },
+      ] as const;
     })
   );
   return Object.fromEntries(built) as Record<HandlerName, BuiltHandler>;

@@ -12,7 +12,10 @@ import { STATE_ENV, TestState } from './state';
 export default async function globalSetup(): Promise<void> {
   process.env.AWS_EC2_METADATA_DISABLED = 'true';
   const dir = mkdtempSync(path.join(tmpdir(), 'data-path-run-'));
-  const [server, bundles] = await Promise.all([sharedServer(), buildHandlers(path.join(dir, 'bundles'))]);
+  const [server, bundles] = await Promise.all([
+    sharedServer(),
+    buildHandlers(path.join(dir, 'bundles')),
+  ]);
   const state: TestState = { dir, server, bundles };
   const file = path.join(dir, 'state.json');
   writeFileSync(file, JSON.stringify(state));

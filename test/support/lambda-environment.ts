@@ -17,39 +17,54 @@ export class InvocationError extends Error {
  */
 export class LambdaEnvironment {
   private nextId = 0;
-  private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve(v: unknown): void; reject(e: Error): void }
+  >();
 
   private constructor(private readonly child: ChildProcess) {
-    child.on('message', (message: { id?: number; result?: unknown; error?: { name: string; message: string } }) => {
-      const call = message.id === undefined ? undefined : this.pending.get(message.id);
-      if (call && message.id !== undefined) {
-        this.pending.delete(message.id);
-        if (message.error) {
-          call.reject(new InvocationError(message.error.name, message.error.message));
-        } else {
-          call.resolve(message.result);
+    child.on(
+      'message',
+      (message: { id?: number; result?: unknown; error?: { name: string; message: string } }) => {
+        const call = message.id === undefined ? undefined : this.pending.get(message.id);
+        if (call && message.id !== undefined) {
+          this.pending.delete(message.id);
+          if (message.error) {
+            call.reject(new InvocationError(message.error.name, message.error.message));
+          } else {
+            call.resolve(message.result);
+          }
         }
       }
-    });
+    );
   }
 
   /** Starts an environment for `handler` with the function's environment variables. */
-  static async start(handler: HandlerName, env: Record<string, string>): Promise<LambdaEnvironment> {
-    const child = fork(path.join(__dirname, 'lambda-runtime.js'), [readState().bundles[handler].file], {
-      env: {
-        PATH: process.env.PATH,
-        // Lambda puts the AWS SDK on the module path; our bundles leave it external.
-        NODE_PATH: path.join(__dirname, '..', '..', 'node_modules'),
-        // Lambda's runtime is Node 24; the SDK's notice about older local Node versions is noise here.
-        NODE_OPTIONS: '--enable-source-maps --disable-warning=NodeVersionSupportWarning',
-        AWS_EC2_METADATA_DISABLED: 'true',
-        ...env,
-      },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
+  static async start(
+    handler: HandlerName,
+    env: Record<string, string>
+  ): Promise<LambdaEnvironment> {
+    const child = fork(
+      path.join(__dirname, 'lambda-runtime.js'),
+      [readState().bundles[handler].file],
+      {
+        env: {
+          PATH: process.env.PATH,
+          // Lambda puts the AWS SDK on the module path; our bundles leave it external.
+          NODE_PATH: path.join(__dirname, '..', '..', 'node_modules'),
+          // Lambda's runtime is Node 24; the SDK's notice about older local Node versions is noise here.
+          NODE_OPTIONS: '--enable-source-maps --disable-warning=NodeVersionSupportWarning',
+          AWS_EC2_METADATA_DISABLED: 'true',
+          ...env,
+        },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      }
+    );
     await new Promise<void>((resolve, reject) => {
       child.once('message', () => resolve());
-      child.once('exit', (code) => reject(new Error(`environment exited with ${code} before it was ready`)));
+      child.once('exit', (code) =>
+        reject(new Error(`environment exited with ${code} before it was ready`))
+      );
     });
     return new LambdaEnvironment(child);
   }

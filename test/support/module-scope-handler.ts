@@ -33,12 +33,16 @@ async function getConnection(): Promise<Connection> {
 }
 
 export async function readName(email: string): Promise<string | null> {
-  const [rows] = await (await getConnection()).query<RowDataPacket[]>('SELECT name FROM users WHERE email = ?', [email]);
+  const [rows] = await (
+    await getConnection()
+  ).query<RowDataPacket[]>('SELECT name FROM users WHERE email = ?', [email]);
   return rows.length > 0 ? rows[0].name : null;
 }
 
 export async function writeName(email: string, name: string): Promise<void> {
-  await (await getConnection()).query('UPDATE users SET name = ?, version = version + 1 WHERE email = ?', [name, email]);
+  await (
+    await getConnection()
+  ).query('UPDATE users SET name = ?, version = version + 1 WHERE email = ?', [name, email]);
   // No COMMIT: with autocommit off the change and its row lock stay open until the environment dies.
 }
 

@@ -121,12 +121,51 @@ async function makeCertificates(dir: string): Promise<void> {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
   await Promise.all([
-    openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=data-path test CA'),
-    openssl('req', '-x509', ...ec, '-keyout', 'untrusted-ca.key', '-out', 'untrusted-ca.pem', '-days', '2', '-subj', '/CN=untrusted CA'),
+    openssl(
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=data-path test CA'
+    ),
+    openssl(
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'untrusted-ca.key',
+      '-out',
+      'untrusted-ca.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=untrusted CA'
+    ),
     openssl('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost'),
   ]);
-  await openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
-    '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext');
+  await openssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.pem',
+    '-days',
+    '2',
+    '-extfile',
+    'san.ext'
+  );
 }
 
 function freePort(): Promise<number> {

@@ -14,7 +14,9 @@ export class SecretsEndpoint {
     readonly secretId: string
   ) {}
 
-  static async start(secretId = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:db-test'): Promise<SecretsEndpoint> {
+  static async start(
+    secretId = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:db-test'
+  ): Promise<SecretsEndpoint> {
     const server = createServer();
     const endpoint = new SecretsEndpoint(server, secretId);
     server.on('request', (req, res) => endpoint.handle(req, res));
@@ -35,7 +37,10 @@ export class SecretsEndpoint {
   }
 
   /** Stores an RDS-format secret value under a stage. */
-  set(stage: 'AWSCURRENT' | 'AWSPENDING', value: { host: string; port: number; username: string; password: string; dbname: string }): void {
+  set(
+    stage: 'AWSCURRENT' | 'AWSPENDING',
+    value: { host: string; port: number; username: string; password: string; dbname: string }
+  ): void {
     this.stages.set(stage, JSON.stringify({ engine: 'mysql', ...value }));
   }
 
@@ -55,7 +60,10 @@ export class SecretsEndpoint {
       if (req.headers['x-amz-target'] !== 'secretsmanager.GetSecretValue') {
         return reply(400, { __type: 'UnknownOperationException', message: 'only GetSecretValue' });
       }
-      const { SecretId, VersionStage = 'AWSCURRENT' } = JSON.parse(body) as { SecretId: string; VersionStage?: string };
+      const { SecretId, VersionStage = 'AWSCURRENT' } = JSON.parse(body) as {
+        SecretId: string;
+        VersionStage?: string;
+      };
       this.reads.push(VersionStage);
       const value = this.stages.get(VersionStage);
       if (SecretId !== this.secretId || value === undefined) {

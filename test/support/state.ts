@@ -14,7 +14,9 @@ export const STATE_ENV = 'DATA_PATH_TEST_STATE';
 export function readState(): TestState {
   const file = process.env[STATE_ENV];
   if (!file) {
-    throw new Error(`${STATE_ENV} is not set: run these tests through jest (globalSetup starts the database).`);
+    throw new Error(
+      `${STATE_ENV} is not set: run these tests through jest (globalSetup starts the database).`
+    );
   }
   return JSON.parse(readFileSync(file, 'utf8')) as TestState;
 }

