@@ -147,6 +147,10 @@ export class Database extends Construct {
         // A committed write survives a crash: flush the redo log and the binlog on every commit.
         innodb_flush_log_at_trx_commit: '1',
         sync_binlog: '1',
+        // Below the functions' 3 s statement timeout: a write stuck behind another transaction's
+        // row lock is rolled back by the server with a clear error, instead of being abandoned by
+        // the client and committing later. Sessions that need longer waits can raise it.
+        innodb_lock_wait_timeout: '2',
         // Refuse any connection that is not TLS.
         require_secure_transport: '1',
         // Pinned rather than RDS's memory formula, so the functions' reserved concurrency and the

@@ -3,6 +3,7 @@ import { ConnectionFailure } from './connection';
 import {
   DatabaseConnectionLostError,
   DatabaseError,
+  DatabaseLockConflictError,
   DatabaseTlsError,
   DatabaseUnreachableError,
   DatabaseUnresponsiveError,
@@ -97,6 +98,14 @@ export function toDataPathError(
       `TLS to the database at ${where} failed (${detail}). The server certificate must chain to ` +
         'the Amazon RDS CA bundle (or to DB_TLS_CA_FILE) and match the host name; ' +
         'DATABASE_URL needs ?tls=true when the server requires TLS.',
+      cause
+    );
+  }
+  if (code === 'ER_LOCK_WAIT_TIMEOUT' || code === 'ER_LOCK_DEADLOCK') {
+    return new DatabaseLockConflictError(
+      `The database at ${where} gave up waiting for a row another transaction holds (${detail}). ` +
+        'The statement was rolled back, so nothing was written and retrying is safe; if it ' +
+        'keeps happening, look for long-running transactions in information_schema.INNODB_TRX.',
       cause
     );
   }

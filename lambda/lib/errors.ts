@@ -59,6 +59,11 @@ export class DatabaseAccessDeniedError extends DataPathError {
   readonly name = 'DatabaseAccessDeniedError';
 }
 
+/** Another transaction held the row past innodb_lock_wait_timeout, or a deadlock was broken. Nothing was written. */
+export class DatabaseLockConflictError extends DataPathError {
+  readonly name = 'DatabaseLockConflictError';
+}
+
 /** The TLS handshake failed: the server certificate is not trusted, or TLS is not offered. */
 export class DatabaseTlsError extends DataPathError {
   readonly name = 'DatabaseTlsError';

@@ -47,24 +47,28 @@ describe('a connection kept at module scope, compared with one per invocation', 
   test('module scope + autocommit off: stale reads, a blocked writer, sleeping sessions', async () => {
     const envA = await loadModuleScopeEnvironment();
     const envB = await loadModuleScopeEnvironment();
+    try {
+      expect(await envA.readName(email)).toBe('Carol v1'); // 1. opens A's snapshot
+      await third.query("UPDATE users SET name = 'Carol v2' WHERE email = ?", [email]); // 2.
+      expect(await envA.readName(email)).toBe('Carol v1'); // 3. STALE: still the old snapshot
 
-    expect(await envA.readName(email)).toBe('Carol v1'); // 1. opens A's snapshot
-    await third.query("UPDATE users SET name = 'Carol v2' WHERE email = ?", [email]); // 2.
-    expect(await envA.readName(email)).toBe('Carol v1'); // 3. STALE: still the old snapshot
+      await envB.writeName(email, 'Carol from B'); // 4. never committed, keeps the row lock
+      const blocked = thirdClientRenames('Carol v3'); // 5.
+      await waitFor(thirdClientWaitsForLock, blocked); // BLOCKED behind B's open transaction
 
-    await envB.writeName(email, 'Carol from B'); // 4. never committed, keeps the row lock
-    const blocked = third.query("UPDATE users SET name = 'Carol v3' WHERE email = ?", [email]); // 5.
-    await waitFor(thirdClientWaitsForLock); // BLOCKED behind B's open transaction
+      const sessions = await db.waitForSessions(
+        (s) => s.length === 2 && s.every((x) => x.command === 'Sleep')
+      );
+      expect(sessions.map((s) => s.command)).toEqual(['Sleep', 'Sleep']); // 6. both environments idle on the server
 
-    const sessions = await db.waitForSessions(
-      (s) => s.length === 2 && s.every((x) => x.command === 'Sleep')
-    );
-    expect(sessions.map((s) => s.command)).toEqual(['Sleep', 'Sleep']); // 6. both environments idle on the server
-
-    // Only when B's environment is reaped does its transaction roll back and the writer proceed.
-    await envB.destroyEnvironment();
-    await blocked;
-    await envA.destroyEnvironment();
+      // Only when B's environment is reaped does its transaction roll back and the writer proceed.
+      await envB.destroyEnvironment();
+      await blocked;
+    } finally {
+      // Also on failure: B's open transaction would otherwise block the next test's clean-up.
+      await envB.destroyEnvironment();
+      await envA.destroyEnvironment();
+    }
   });
 
   test('connection per invocation: fresh reads, nobody blocked, no session left', async () => {
@@ -87,6 +91,22 @@ describe('a connection kept at module scope, compared with one per invocation', 
     }
   });
 
+  /**
+   * The third client's UPDATE. Under a loaded test machine MariaDB has (rarely) picked this lone
+   * waiter as a deadlock victim; like any real client it then re-sends the statement, which is
+   * just as blocked by B's open transaction.
+   */
+  async function thirdClientRenames(name: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await third.query('UPDATE users SET name = ? WHERE email = ?', [name, email]);
+        return;
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'ER_LOCK_DEADLOCK' || attempt === 3) throw error;
+      }
+    }
+  }
+
   /** One execution environment of the module-scope handler: a fresh module instance. */
   async function loadModuleScopeEnvironment(): Promise<ModuleScopeHandler> {
     let handler: ModuleScopeHandler | undefined;
@@ -106,9 +126,21 @@ describe('a connection kept at module scope, compared with one per invocation', 
   }
 });
 
-async function waitFor(condition: () => Promise<boolean>): Promise<void> {
+/** Polls `condition` (bounded); fails at once with `pending`'s error if that settles first. */
+async function waitFor(
+  condition: () => Promise<boolean>,
+  pending: Promise<unknown>
+): Promise<void> {
+  let failure: unknown;
+  let settled = false;
+  pending.then(
+    () => (settled = true),
+    (error) => ((settled = true), (failure = error))
+  );
   for (let i = 0; i < 500; i++) {
     if (await condition()) return;
+    if (failure) throw failure;
+    if (settled) throw new Error('the statement finished instead of waiting for the lock');
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   throw new Error('condition not reached');

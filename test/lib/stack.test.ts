@@ -152,7 +152,7 @@ describe('database', () => {
     });
   });
 
-  test('parameter group: idle connections closed within minutes, durable commits, TLS required', () => {
+  test('parameter group: idle connections closed within minutes, durable commits, short lock waits, TLS required', () => {
     sandbox.hasResourceProperties('AWS::RDS::DBParameterGroup', {
       Family: 'mysql8.4',
       Parameters: Match.objectLike({
@@ -160,6 +160,7 @@ describe('database', () => {
         interactive_timeout: '300',
         innodb_flush_log_at_trx_commit: '1',
         sync_binlog: '1',
+        innodb_lock_wait_timeout: '2',
         require_secure_transport: '1',
         max_connections: String(budget.maxConnections),
       }),

@@ -28,6 +28,8 @@ export interface PrivateServerOptions {
   readonly maxConnections?: number;
   /** @default 30 (seconds), short so a leaked session cannot linger for the whole run */
   readonly waitTimeout?: number;
+  /** @default 50 (seconds, MariaDB's default) */
+  readonly lockWaitTimeout?: number;
 }
 
 /**
@@ -64,6 +66,7 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
       '--require-secure-transport=ON',
       `--wait-timeout=${options.waitTimeout ?? 30}`,
       `--max-connections=${options.maxConnections ?? 60}`,
+      `--innodb-lock-wait-timeout=${options.lockWaitTimeout ?? 50}`,
       '--innodb-log-file-size=4M',
       '--innodb-buffer-pool-size=32M',
       '--innodb-flush-log-at-trx-commit=2', // a test server: speed over durability
