@@ -1,7 +1,7 @@
 import { AppDatabase } from '../../test/support/app-database';
 import { buildRunBundles } from '../lib/bundles';
 import { openRunServer } from '../lib/database';
-import { SimulatedEnvironment } from '../lib/environment';
+import { SimulatedEnvironment } from '../../test/support/simulated-environment';
 import { LatencyProxy, ProxyStats } from '../lib/latency-proxy';
 import { Progress } from '../lib/progress';
 import { median, ratio, round } from '../lib/stats';

@@ -93,7 +93,7 @@ export function readmeBlock(report: BenchReport): string {
           'failed',
           'lost writes',
           'stale reads',
-          'peak connections',
+          'peak connections (sampled)',
           'left after run',
         ],
         [

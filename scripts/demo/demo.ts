@@ -13,7 +13,7 @@ import { AppDatabase } from '../../test/support/app-database';
 import { adminConnect } from '../../test/support/private-server';
 import { buildRunBundles } from '../lib/bundles';
 import { Sampler, openRunServer, pause, pollUntil } from '../lib/database';
-import { SimulatedEnvironment } from '../lib/environment';
+import { SimulatedEnvironment } from '../../test/support/simulated-environment';
 import { Progress } from '../lib/progress';
 import { REPORTS_DIR, machine, writeSection } from '../lib/report';
 import { round } from '../lib/stats';

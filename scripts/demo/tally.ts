@@ -128,7 +128,7 @@ export function demoTable(
       (r) => of(r.failedAfterThaw, r.thawInvocations),
     ],
     ['last acknowledged write kept', (r) => (r.lastWriteDurable ? 'yes' : 'NO')],
-    ['peak server connections', (r) => String(r.peakConnections)],
+    ['peak server sessions seen (sampled every 50 ms)', (r) => String(r.peakConnections)],
     ['connections left after the run', (r) => String(r.connectionsLeft)],
     ['invocation latency p50', (r) => ms(r.latencyP50Ms)],
     ['invocation latency p99', (r) => ms(r.latencyP99Ms)],

@@ -2,6 +2,7 @@ import { RowDataPacket } from 'mysql2/promise';
 import {
   ServerInfo,
   adminConnect,
+  serverFromUrl,
   startPrivateServer,
   stopPrivateServer,
 } from '../../test/support/private-server';
@@ -41,7 +42,7 @@ export async function openRunServer(
 ): Promise<RunServer> {
   const url = env.DATABASE_URL;
   const server: ServerInfo = url
-    ? fromUrl(url, env.DB_TLS_CA_FILE)
+    ? serverFromUrl(url, env.DB_TLS_CA_FILE)
     : await startPrivateServer({
         maxConnections: settings.maxConnections,
         waitTimeout: settings.waitTimeout,
@@ -79,17 +80,6 @@ export async function openRunServer(
         await restore.end();
       }
     },
-  };
-}
-
-function fromUrl(value: string, caFile: string | undefined): ServerInfo {
-  const url = new URL(value);
-  return {
-    host: url.hostname,
-    port: Number(url.port || 3306),
-    adminUser: decodeURIComponent(url.username),
-    adminPassword: decodeURIComponent(url.password),
-    caFile,
   };
 }
 

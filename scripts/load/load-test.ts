@@ -2,7 +2,7 @@ import { RowDataPacket } from 'mysql2/promise';
 import { AppDatabase } from '../../test/support/app-database';
 import { buildRunBundles } from '../lib/bundles';
 import { Sampler, openRunServer, pollUntil } from '../lib/database';
-import { InvocationOutcome, SimulatedEnvironment } from '../lib/environment';
+import { InvocationOutcome, SimulatedEnvironment } from '../../test/support/simulated-environment';
 import { Progress } from '../lib/progress';
 import { Summary, round, summarize } from '../lib/stats';
 import { formatTable } from '../lib/table';
@@ -207,7 +207,7 @@ export function loadTable(r: LoadResult): string {
       ['lost writes', String(r.lostWrites), '0', goal(r.lostWrites === 0)],
       ['stale reads', String(r.staleReads), '0', goal(r.staleReads === 0)],
       [
-        'peak function connections',
+        'peak function connections (sampled every 20 ms)',
         String(r.peakFunctionConnections),
         `≤ ${r.connectionBudget}`,
         goal(r.peakFunctionConnections <= r.connectionBudget),

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { buildHandlers } from './bundle';
-import { ServerInfo, startPrivateServer } from './private-server';
+import { ServerInfo, serverFromUrl, startPrivateServer } from './private-server';
 import { STATE_ENV, TestState } from './state';
 
 /**
@@ -28,12 +28,5 @@ async function sharedServer(): Promise<ServerInfo> {
     return startPrivateServer();
   }
   // An existing server, e.g. MySQL 8.4: mysql://root:pw@127.0.0.1:3306 (+ MYSQL_TLS_CA_FILE).
-  const parsed = new URL(url);
-  return {
-    host: parsed.hostname,
-    port: Number(parsed.port || 3306),
-    adminUser: decodeURIComponent(parsed.username),
-    adminPassword: decodeURIComponent(parsed.password),
-    caFile: process.env.MYSQL_TLS_CA_FILE,
-  };
+  return serverFromUrl(url, process.env.MYSQL_TLS_CA_FILE);
 }

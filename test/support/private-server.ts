@@ -90,6 +90,18 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
   return info;
 }
 
+/** A server of your own, from an admin URL (mysql://root:pw@host:3306) and the CA its certificate chains to. */
+export function serverFromUrl(value: string, caFile: string | undefined): ServerInfo {
+  const url = new URL(value);
+  return {
+    host: url.hostname,
+    port: Number(url.port || 3306),
+    adminUser: decodeURIComponent(url.username),
+    adminPassword: decodeURIComponent(url.password),
+    caFile,
+  };
+}
+
 export async function stopPrivateServer(info: ServerInfo): Promise<void> {
   if (info.pid) {
     try {

@@ -1,9 +1,9 @@
 import { ChildProcess, fork } from 'node:child_process';
 import * as path from 'node:path';
-import { ROOT } from './report';
 
-/** The runtime stand-in the handler tests use: loads a bundle once, runs invocations over IPC. */
-const RUNTIME = path.join(ROOT, 'test', 'support', 'lambda-runtime.js');
+/** The runtime stand-in: loads a bundle once, runs invocations over IPC. */
+const RUNTIME = path.join(__dirname, 'lambda-runtime.js');
+const NODE_MODULES = path.join(__dirname, '..', '..', 'node_modules');
 
 export interface InvocationOutcome<T = unknown> {
   readonly ok: boolean;
@@ -11,15 +11,16 @@ export interface InvocationOutcome<T = unknown> {
   /** `name: message` of the error the handler rejected with. */
   readonly error?: string;
   readonly errorName?: string;
+  readonly errorMessage?: string;
   /** Wall time seen by the caller (includes a fraction of a millisecond of IPC). */
   readonly ms: number;
 }
 
 /**
- * A simulated Lambda execution environment for scripts: a child process that keeps the bundle's
- * module scope between invocations, like test/support/lambda-environment.ts, but for any bundle
- * file and with freeze/thaw (SIGSTOP/SIGCONT: the process, and its sockets, stay as they are,
- * which is what Lambda does to an idle environment).
+ * A simulated Lambda execution environment: a child process that loads a bundled handler once
+ * and keeps its module scope between invocations, with freeze/thaw (SIGSTOP/SIGCONT: the
+ * process, and its sockets, stay as they are, which is what Lambda does to an idle
+ * environment). Used by the handler tests (through LambdaEnvironment) and by the scripts.
  */
 export class SimulatedEnvironment {
   private nextId = 0;
@@ -58,7 +59,10 @@ export class SimulatedEnvironment {
     const child = fork(RUNTIME, [bundleFile], {
       env: {
         PATH: process.env.PATH,
-        NODE_PATH: path.join(ROOT, 'node_modules'), // Lambda provides the AWS SDK; bundles leave it external
+        // Lambda puts the AWS SDK on the module path; our bundles leave it external.
+        NODE_PATH: NODE_MODULES,
+        // As the stack sets it. The SDK's notice about Node versions older than Lambda's is noise.
+        NODE_OPTIONS: '--enable-source-maps --disable-warning=NodeVersionSupportWarning',
         AWS_EC2_METADATA_DISABLED: 'true',
         ...env,
       },
@@ -98,6 +102,7 @@ export class SimulatedEnvironment {
                 ok: false,
                 ms,
                 errorName: message.error.name,
+                errorMessage: message.error.message,
                 error: `${message.error.name}: ${message.error.message}`,
               }
             : { ok: true, ms, result: message.result as T }
