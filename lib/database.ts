@@ -5,6 +5,12 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 
+/** A database user's secret and the schedule that rotates it. */
+export interface DatabaseUserSecret {
+  readonly secret: secretsmanager.ISecret;
+  readonly rotationSchedule: secretsmanager.RotationSchedule;
+}
+
 /** Logs RDS exports to CloudWatch: errors, and queries slower than `long_query_time`. */
 const EXPORTED_LOGS = ['error', 'slowquery'] as const;
 
@@ -172,7 +178,13 @@ export class Database extends Construct {
       publiclyAccessible: false,
       multiAz: props.multiAz ?? false,
       databaseName: this.databaseName,
-      credentials: rds.Credentials.fromGeneratedSecret('admin'),
+      // Our own secret rather than fromGeneratedSecret(), so it carries dbname like the user secrets.
+      credentials: rds.Credentials.fromSecret(
+        new rds.DatabaseSecret(this, 'AdminSecret', {
+          username: 'admin',
+          dbname: this.databaseName,
+        })
+      ),
       parameterGroup: this.parameterGroup,
       caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
       storageType: rds.StorageType.GP3,
@@ -222,9 +234,10 @@ export class Database extends Construct {
   /**
    * A generated secret (RDS JSON format, attached to the instance so it holds host, port and
    * dbname) for a database user, rotated single-user on the same schedule as the admin. The
-   * user itself is created in the database by `SchemaMigration`.
+   * user itself is created in the database by `SchemaMigration`: make `rotationSchedule` depend
+   * on it, or the first rotation may run before the user exists.
    */
-  public addUserSecret(id: string, username: string): secretsmanager.ISecret {
+  public addUserSecret(id: string, username: string): DatabaseUserSecret {
     const secret = new rds.DatabaseSecret(this, `${id}Secret`, {
       username,
       dbname: this.databaseName,
@@ -235,6 +248,10 @@ export class Database extends Construct {
       secret,
       target: this.instance,
     });
-    return secret;
+    // SecretRotation schedules through secret.addRotationSchedule('RotationSchedule').
+    const rotationSchedule = secret.node.findChild(
+      'RotationSchedule'
+    ) as secretsmanager.RotationSchedule;
+    return { secret, rotationSchedule };
   }
 }

@@ -52,8 +52,10 @@ export class LambdaRdsStack extends Stack {
     });
 
     // Each function connects as its own least-privilege user, never as the admin.
-    const writerSecret = database.addUserSecret('Writer', 'writer');
-    const readerSecret = database.addUserSecret('Reader', 'reader');
+    const writer = database.addUserSecret('Writer', 'writer');
+    const reader = database.addUserSecret('Reader', 'reader');
+    const writerSecret = writer.secret;
+    const readerSecret = reader.secret;
     const migration = new SchemaMigration(this, 'SchemaMigration', {
       vpc: network.vpc,
       vpcSubnets: network.isolatedSubnets,
@@ -79,9 +81,15 @@ export class LambdaRdsStack extends Stack {
       logRetention: config.logRetention,
     });
 
-    // The functions' users exist only once the migration has run.
-    functions.writer.function.node.addDependency(migration.resource);
-    functions.reader.function.node.addDependency(migration.resource);
+    // The users exist only once the migration has run: nothing may log in as them before.
+    for (const dependent of [
+      functions.writer.function,
+      functions.reader.function,
+      writer.rotationSchedule,
+      reader.rotationSchedule,
+    ]) {
+      dependent.node.addDependency(migration.resource);
+    }
 
     const monitoring = new Monitoring(this, 'Monitoring', {
       instance: database.instance,

@@ -182,7 +182,7 @@ describe('database', () => {
   test('admin credentials are a generated secret that rotates every 30 days', () => {
     sandbox.hasResourceProperties('AWS::SecretsManager::Secret', {
       GenerateSecretString: Match.objectLike({
-        SecretStringTemplate: '{"username":"admin"}',
+        SecretStringTemplate: '{"username":"admin","dbname":"app"}',
         GenerateStringKey: 'password',
       }),
     });
@@ -201,7 +201,9 @@ describe('functions', () => {
         Timeout: 10,
         MemorySize: 256,
         LoggingConfig: expect.objectContaining({ LogFormat: 'JSON' }),
-        VpcConfig: expect.objectContaining({ SubnetIds: expect.any(Array) }),
+        VpcConfig: expect.objectContaining({
+          SubnetIds: resourcesOf(sandbox, 'AWS::EC2::Subnet').map(([id]) => ({ Ref: id })),
+        }),
       });
       expect(fn.Properties.Environment.Variables.NODE_OPTIONS).toBe('--enable-source-maps');
     }
@@ -342,7 +344,7 @@ describe('least-privilege users, deploy-time schema, rotation', () => {
     );
     expect(templates).toEqual(
       expect.arrayContaining([
-        { username: 'admin' },
+        { username: 'admin', dbname: 'app' },
         { username: 'writer', dbname: 'app' },
         { username: 'reader', dbname: 'app' },
       ])
@@ -363,7 +365,7 @@ describe('least-privilege users, deploy-time schema, rotation', () => {
 
   test('the writer and the reader each connect with their own secret, never the admin one', () => {
     const adminSecret = resourcesOf(sandbox, 'AWS::SecretsManager::SecretTargetAttachment').find(
-      ([id]) => id.startsWith('DatabaseInstanceSecretAttachment')
+      ([id]) => id.startsWith('DatabaseAdminSecretAttachment')
     )![0];
     const writerSecret = secretRef(writerOf(sandbox));
     const readerSecret = secretRef(readerOf(sandbox));
