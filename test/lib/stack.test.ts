@@ -406,6 +406,19 @@ describe('least-privilege users, deploy-time schema, rotation', () => {
     }
   });
 
+  test('the writer and reader secrets are first rotated only after the migration made their users', () => {
+    const [migrationId] = Object.keys(sandbox.findResources('Custom::SchemaMigration'));
+    const userSchedules = Object.values(
+      sandbox.findResources('AWS::SecretsManager::RotationSchedule')
+    ).filter((schedule) =>
+      /^Database(Writer|Reader)SecretAttachment/.test(schedule.Properties.SecretId.Ref)
+    );
+    expect(userSchedules).toHaveLength(2);
+    for (const schedule of userSchedules) {
+      expect(schedule.DependsOn).toEqual(expect.arrayContaining([migrationId]));
+    }
+  });
+
   test('the migration function may read the user secrets too, to set their passwords', () => {
     const role = migrationFunction()[1].Properties.Role['Fn::GetAtt'][0];
     const statements = resourcesOf(sandbox, 'AWS::IAM::Policy')
