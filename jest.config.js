@@ -11,4 +11,5 @@ module.exports = {
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   testTimeout: 20_000,
+  reporters: ['default', '<rootDir>/test/setup/summary-reporter.js'],
 };
