@@ -7,6 +7,8 @@ const ROOT = path.join(__dirname, '..', '..');
 export const HANDLERS = {
   writer: path.join(ROOT, 'lambda', 'writer.ts'),
   reader: path.join(ROOT, 'lambda', 'reader.ts'),
+  /** The deploy-time custom resource's handler (lib/schema-migration.ts). */
+  migration: path.join(ROOT, 'lambda', 'migration-resource.ts'),
 } as const;
 export type HandlerName = keyof typeof HANDLERS;
 

@@ -7,6 +7,8 @@ import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http
  */
 export class SecretsEndpoint {
   readonly stages = new Map<string, string>();
+  /** AWSCURRENT values of further secrets (e.g. the user secrets the migration reads), by id. */
+  private readonly otherSecrets = new Map<string, string>();
   readonly reads: string[] = [];
 
   private constructor(
@@ -44,6 +46,14 @@ export class SecretsEndpoint {
     this.stages.set(stage, JSON.stringify({ engine: 'mysql', ...value }));
   }
 
+  /** Stores the AWSCURRENT value of another secret, served under its own id. */
+  addSecret(
+    secretId: string,
+    value: { host: string; port: number; username: string; password: string; dbname: string }
+  ): void {
+    this.otherSecrets.set(secretId, JSON.stringify({ engine: 'mysql', ...value }));
+  }
+
   async stop(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise((resolve) => this.server.close(resolve));
@@ -65,15 +75,20 @@ export class SecretsEndpoint {
         VersionStage?: string;
       };
       this.reads.push(VersionStage);
-      const value = this.stages.get(VersionStage);
-      if (SecretId !== this.secretId || value === undefined) {
+      const value =
+        SecretId === this.secretId
+          ? this.stages.get(VersionStage)
+          : VersionStage === 'AWSCURRENT'
+            ? this.otherSecrets.get(SecretId)
+            : undefined;
+      if (value === undefined) {
         return reply(400, {
           __type: 'ResourceNotFoundException',
           message: `Secrets Manager can't find the specified secret value for staging label: ${VersionStage}`,
         });
       }
       return reply(200, {
-        ARN: this.secretId,
+        ARN: SecretId,
         Name: 'db-test',
         VersionId: `${VersionStage}-version`,
         SecretString: value,

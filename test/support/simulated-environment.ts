@@ -126,7 +126,8 @@ export class SimulatedEnvironment {
       const exited = new Promise((resolve) => this.child.once('exit', resolve));
       this.child.kill('SIGCONT');
       this.child.kill('SIGKILL');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+      // unref: a pending fallback timer must not keep the process (or jest) alive.
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     }
   }
 }

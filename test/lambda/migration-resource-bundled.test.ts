@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Connection, RowDataPacket, createConnection } from 'mysql2/promise';
+import { LambdaEnvironment } from '../support/lambda-environment';
+import { ServerInfo, adminConnect } from '../support/private-server';
+import { SecretsEndpoint } from '../support/secrets-endpoint';
+import { readState } from '../support/state';
+
+// The custom resource as it deploys: the bundled handler in a simulated environment, configured
+// only by DB_SECRET_ARN (the admin secret), reading every secret through the real AWS SDK client
+// from a local Secrets Manager endpoint, over TLS verified against the server's CA. The
+// behaviour in detail (re-runs, updates, grants) is in migration-resource.test.ts.
+
+const suffix = randomBytes(3).toString('hex');
+const schema = `t_deployed_${suffix}`;
+const users = {
+  writer: {
+    arn: `arn:aws:secretsmanager:us-east-1:123456789012:secret:writer-${suffix}`,
+    username: `writer_${suffix}`,
+  },
+  reader: {
+    arn: `arn:aws:secretsmanager:us-east-1:123456789012:secret:reader-${suffix}`,
+    username: `reader_${suffix}`,
+  },
+};
+const passwords = {
+  writer: randomBytes(12).toString('hex'),
+  reader: randomBytes(12).toString('hex'),
+};
+
+let server: ServerInfo;
+let admin: Connection;
+let secrets: SecretsEndpoint;
+let migration: LambdaEnvironment;
+
+beforeAll(async () => {
+  server = readState().server;
+  admin = await adminConnect(server);
+  await admin.query(`CREATE DATABASE ${schema}`);
+  secrets = await SecretsEndpoint.start();
+  const endpoint = { host: server.host, port: server.port, dbname: schema };
+  secrets.set('AWSCURRENT', {
+    ...endpoint,
+    username: server.adminUser,
+    password: server.adminPassword,
+  });
+  for (const role of ['writer', 'reader'] as const) {
+    secrets.addSecret(users[role].arn, {
+      ...endpoint,
+      username: users[role].username,
+      password: passwords[role],
+    });
+  }
+  migration = await LambdaEnvironment.start('migration', {
+    ...secrets.env(),
+    ...(server.caFile ? { DB_TLS_CA_FILE: server.caFile } : {}),
+  });
+});
+
+afterAll(async () => {
+  await migration?.stop();
+  await secrets?.stop();
+  for (const { username } of Object.values(users)) {
+    await admin.query("DROP USER IF EXISTS ?@'%'", [username]);
+  }
+  await admin.query(`DROP DATABASE IF EXISTS ${schema}`);
+  await admin.end();
+});
+
+test('a Create event migrates the schema and creates users that can log in with their secrets', async () => {
+  const result = await migration.invoke({
+    RequestType: 'Create',
+    ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:provider',
+    ResponseURL: 'https://example.com/response',
+    StackId: 'stack',
+    RequestId: 'request',
+    LogicalResourceId: 'SchemaMigration',
+    ResourceType: 'Custom::SchemaMigration',
+    ResourceProperties: {
+      ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:provider',
+      SchemaVersion: 'v1',
+      Users: [
+        { Role: 'writer', SecretArn: users.writer.arn },
+        { Role: 'reader', SecretArn: users.reader.arn },
+      ],
+    },
+  });
+  expect(result).toEqual({ PhysicalResourceId: `schema:${schema}`, Data: { Database: schema } });
+
+  const writer = await createConnection({
+    host: server.host,
+    port: server.port,
+    user: users.writer.username,
+    password: passwords.writer,
+    database: schema,
+    ssl: server.caFile ? { ca: readFileSync(server.caFile, 'utf8') } : undefined,
+  });
+  try {
+    const [rows] = await writer.query<RowDataPacket[][]>('CALL upsert_user_v1(?, ?)', [
+      'd@example.com',
+      'D',
+    ]);
+    expect(rows[0][0]).toMatchObject({ email: 'd@example.com', version: 1 });
+  } finally {
+    await writer.end();
+  }
+});
