@@ -83,7 +83,11 @@ export async function handleMigrationEvent(
   return { PhysicalResourceId: `schema:${database}`, Data: { Database: database } };
 }
 
-/** Creates the user, or brings an existing one back to its secret's password, TLS and grants. */
+/**
+ * Creates the user with its secret's password, or brings an existing one back to TLS-only and
+ * its grants. An existing user's password is left alone: rotation owns it, and a deploy that
+ * lands mid-rotation must not set the database back to the password being replaced.
+ */
 async function ensureUser(
   connection: SqlConnection,
   role: AppRole,
@@ -100,7 +104,7 @@ async function ensureUser(
     user,
     password,
   ]);
-  await connection.query("ALTER USER ?@'%' IDENTIFIED BY ? REQUIRE SSL", [user, password]);
+  await connection.query("ALTER USER ?@'%' REQUIRE SSL", [user]);
   for (const privileges of privilegesFor(role, schema)) {
     await connection.query(`GRANT ${privileges} TO ?@'%'`, [user]);
   }

@@ -124,10 +124,10 @@ describe('schema migration custom resource', () => {
     expect(after).toEqual(before);
   });
 
-  test('Update applies a new migration and resets a user whose password drifted from its secret', async () => {
-    await admin.query("ALTER USER ?@'%' IDENTIFIED BY 'drifted-password'", [
-      secrets['arn:reader'].user,
-    ]);
+  test('Update applies a new migration and re-asserts TLS and grants, but leaves passwords to rotation', async () => {
+    const reader = secrets['arn:reader'].user;
+    // Mid-rotation the database already has the pending password: a deploy must not undo that.
+    await admin.query("ALTER USER ?@'%' IDENTIFIED BY 'pending-password' REQUIRE NONE", [reader]);
     const newMigration = 'CREATE TABLE IF NOT EXISTS audit_log (id BIGINT PRIMARY KEY)';
     await handleMigrationEvent(event('Update'), { ...deps, extraMigrations: [newMigration] });
 
@@ -136,8 +136,12 @@ describe('schema migration custom resource', () => {
       [schema]
     );
     expect(tables[0].n).toBe(1);
-    const reader = await connectAs('arn:reader');
-    await reader.end();
+    const [[created]] = await admin.query<RowDataPacket[]>("SHOW CREATE USER ?@'%'", [reader]);
+    expect(String(Object.values(created)[0])).toMatch(/REQUIRE SSL/);
+    await expect(connectAs('arn:reader')).rejects.toMatchObject({ code: 'ER_ACCESS_DENIED_ERROR' });
+    await admin.query("ALTER USER ?@'%' IDENTIFIED BY ?", [reader, secrets['arn:reader'].password]);
+    const connection = await connectAs('arn:reader');
+    await connection.end();
   });
 
   test('Delete leaves the data and the users alone', async () => {
