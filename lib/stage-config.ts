@@ -28,6 +28,8 @@ export interface StageConfig {
   readonly logRetention: RetentionDays;
   /** AZs that get a Secrets Manager endpoint ENI (each costs about $7.30 a month). */
   readonly secretsEndpointAzs: number;
+  /** CloudFormation refuses to delete the stack until this is turned off. */
+  readonly terminationProtection: boolean;
 }
 
 export const STAGES: Readonly<Record<string, StageConfig>> = {
@@ -44,6 +46,7 @@ export const STAGES: Readonly<Record<string, StageConfig>> = {
     databaseRemovalPolicy: RemovalPolicy.DESTROY,
     logRetention: RetentionDays.ONE_WEEK,
     secretsEndpointAzs: 1,
+    terminationProtection: false,
   },
   /** Highly available and hard to delete by accident. */
   prod: {
@@ -58,6 +61,7 @@ export const STAGES: Readonly<Record<string, StageConfig>> = {
     databaseRemovalPolicy: RemovalPolicy.SNAPSHOT,
     logRetention: RetentionDays.THREE_MONTHS,
     secretsEndpointAzs: 2,
+    terminationProtection: true,
   },
 };
 

@@ -1,13 +1,18 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { connectionBudget } from '../../lib/connection-budget';
+import { LambdaRdsStack } from '../../lib/lambda-rds-stack';
 import { CfnResource, resourcesOf, synthesize } from './synthesize';
 
 // GIVEN the sandbox and prod stacks, synthesized once for every requirement below.
 let sandbox: Template;
 let prod: Template;
+let sandboxStack: LambdaRdsStack;
+let prodStack: LambdaRdsStack;
 beforeAll(() => {
-  sandbox = synthesize('sandbox', { context: { alarmEmail: 'ops@example.com' } }).template;
-  prod = synthesize('prod').template;
+  ({ template: sandbox, stack: sandboxStack } = synthesize('sandbox', {
+    context: { alarmEmail: 'ops@example.com' },
+  }));
+  ({ template: prod, stack: prodStack } = synthesize('prod'));
 });
 
 const budget = connectionBudget({
@@ -434,5 +439,29 @@ describe('least-privilege users, deploy-time schema, rotation', () => {
         secretRef(readerOf(sandbox)),
       ])
     );
+  });
+});
+
+describe('the app', () => {
+  test('tags every resource with the project and the stage', () => {
+    for (const [template, stage] of [
+      [sandbox, 'sandbox'],
+      [prod, 'prod'],
+    ] as const) {
+      template.hasResourceProperties('AWS::RDS::DBInstance', {
+        Tags: Match.arrayWith([
+          { Key: 'Project', Value: 'lambda-rds-mysql' },
+          { Key: 'Stage', Value: stage },
+        ]),
+      });
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Tags: Match.arrayWith([{ Key: 'Stage', Value: stage }]),
+      });
+    }
+  });
+
+  test('prod has termination protection; sandbox can be destroyed', () => {
+    expect(prodStack.terminationProtection).toBe(true);
+    expect(sandboxStack.terminationProtection).toBe(false);
   });
 });

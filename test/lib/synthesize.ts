@@ -1,11 +1,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, Validations } from 'aws-cdk-lib';
+import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { defineApp } from '../../lib/app';
 import { LambdaRdsStack } from '../../lib/lambda-rds-stack';
-import { stageConfig } from '../../lib/stage-config';
 
 export interface SynthesizeOptions {
   /** Extra context, as with `cdk synth -c key=value`. */
@@ -31,19 +30,15 @@ const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(
   fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8')
 ).context;
 
-/** Synthesizes the stack of a stage the way bin/app.ts does, cdk-nag included. */
+/** Synthesizes the stack of a stage with bin/app.ts's own defineApp(), cdk-nag included. */
 export function synthesize(stage: string, options: SynthesizeOptions = {}): Synthesized {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), `cdk-${stage}-`));
   const context: Record<string, unknown> = { ...CDK_JSON_CONTEXT, ...options.context };
   // The CLI's own switch for skipping asset bundling (used by `cdk synth --exclusively`).
   if (!options.bundle) context['aws:cdk:bundling-stacks'] = [];
-  const app = new App({ outdir, context });
-  const stack = new LambdaRdsStack(app, `LambdaRdsMysql-${stage}`, {
-    config: stageConfig(stage),
-    alarmEmail: options.context?.alarmEmail,
-  });
+  const app = new App({ outdir, context: { ...context, stage } });
+  const stack = defineApp(app);
   options.amend?.(stack);
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   app.synth();
   return { stack, template: Template.fromStack(stack), outdir };
 }

@@ -1,0 +1,30 @@
+import { App, Tags, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { LambdaRdsStack } from './lambda-rds-stack';
+import { stageConfig } from './stage-config';
+
+/**
+ * Everything the CDK app does, kept out of bin/app.ts so the tests synthesize exactly what
+ * `cdk synth` does. Reads `-c stage=` (default sandbox) and `-c alarmEmail=` from the context.
+ */
+export function defineApp(app: App): LambdaRdsStack {
+  const config = stageConfig(app.node.tryGetContext('stage') ?? 'sandbox');
+  const alarmEmail: string | undefined = app.node.tryGetContext('alarmEmail') || undefined;
+
+  // Environment-agnostic on purpose: `cdk synth` needs no credentials and makes no lookups;
+  // `cdk deploy` takes the account and region from your AWS profile.
+  const stack = new LambdaRdsStack(app, `LambdaRdsMysql-${config.name}`, {
+    config,
+    alarmEmail,
+    terminationProtection: config.terminationProtection,
+    description: `Lambda + RDS MySQL reference stack (${config.name}): per-invocation connections, tuned MySQL 8.4`,
+  });
+
+  // On every taggable resource, for cost allocation and ownership.
+  Tags.of(stack).add('Project', 'lambda-rds-mysql');
+  Tags.of(stack).add('Stage', config.name);
+
+  // Unacknowledged AwsSolutions findings fail the synth.
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return stack;
+}
