@@ -39,6 +39,23 @@ export interface DataFunctionProps {
   readonly logRetention?: logs.RetentionDays;
 }
 
+/** Where database clients run and what they reach: shared by DataFunctions and SchemaMigration. */
+export interface DatabaseClientProps {
+  /** Network the functions run in. */
+  readonly vpc: ec2.IVpc;
+  /** Subnets of the functions' network interfaces (isolated). */
+  readonly vpcSubnets: ec2.SubnetSelection;
+  /** The database instance (its security group is opened to each function). */
+  readonly database: ec2.IConnectable;
+  /** The Secrets Manager endpoint the functions read their secrets through. */
+  readonly secretsManagerEndpoint: ec2.IConnectable;
+  /**
+   * Retention of the functions' log groups.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
 /** What a function needs to reach a database: its secret, its network peer, and the secrets endpoint. */
 export interface DatabaseBinding {
   /** Secret in the RDS JSON format (host, port, username, password, dbname) the function connects with. */

@@ -1,21 +1,11 @@
 import * as path from 'node:path';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { DataFunction } from './data-function';
+import { DatabaseClientProps, DataFunction } from './data-function';
 
 const LAMBDA_DIR = path.join(__dirname, '..', 'lambda');
 
-export interface DataFunctionsProps {
-  /** Network the functions run in. */
-  readonly vpc: ec2.IVpc;
-  /** Subnets of the functions' network interfaces. */
-  readonly vpcSubnets: ec2.SubnetSelection;
-  /** The database instance the functions connect to. */
-  readonly database: ec2.IConnectable;
-  /** The Secrets Manager endpoint the functions read their secret through. */
-  readonly secretsManagerEndpoint: ec2.IConnectable;
+export interface DataFunctionsProps extends DatabaseClientProps {
   /** Secret the writer connects with; the writer can read no other. */
   readonly writerSecret: secretsmanager.ISecret;
   /** Secret the reader connects with; the reader can read no other. */
@@ -24,11 +14,6 @@ export interface DataFunctionsProps {
   readonly writerConcurrency: number;
   /** Reserved concurrency of the reader (= connections it can hold), from `connectionBudget()`. */
   readonly readerConcurrency: number;
-  /**
-   * Retention of the functions' log groups.
-   * @default RetentionDays.ONE_MONTH
-   */
-  readonly logRetention?: logs.RetentionDays;
 }
 
 /** The writer and reader functions, each opening its own connection inside the handler. */

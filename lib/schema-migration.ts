@@ -8,14 +8,13 @@ import {
   Stack,
   Validations,
 } from 'aws-cdk-lib';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { usersSchemaStatements } from '../lambda/lib/users-schema';
 import { AppRole, privilegesFor } from '../lambda/migrate';
-import { DataFunction } from './data-function';
+import { DatabaseClientProps, DataFunction } from './data-function';
 
 export interface DatabaseUser {
   /** What the user may do: `writer` (upsert and read) or `reader` (read only). */
@@ -24,24 +23,11 @@ export interface DatabaseUser {
   readonly secret: secretsmanager.ISecret;
 }
 
-export interface SchemaMigrationProps {
-  /** Network the migration function runs in. */
-  readonly vpc: ec2.IVpc;
-  /** Subnets of the migration function's network interfaces. */
-  readonly vpcSubnets: ec2.SubnetSelection;
-  /** The database instance; the custom resource runs after it exists. */
-  readonly database: ec2.IConnectable;
+export interface SchemaMigrationProps extends DatabaseClientProps {
   /** Admin credentials: only this construct's function may read them. */
   readonly adminSecret: secretsmanager.ISecret;
-  /** The Secrets Manager endpoint the function reads the secrets through. */
-  readonly secretsManagerEndpoint: ec2.IConnectable;
   /** The least-privilege users to create, one per function. */
   readonly users: DatabaseUser[];
-  /**
-   * Retention of the function's and the provider's log groups.
-   * @default RetentionDays.ONE_MONTH
-   */
-  readonly logRetention?: logs.RetentionDays;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { createServer, Server, Socket } from 'node:net';
+import { freePort } from '../support/ports';
 import { AppDatabase } from '../support/app-database';
 import { LambdaEnvironment } from '../support/lambda-environment';
 import { SecretsEndpoint } from '../support/secrets-endpoint';
@@ -82,7 +83,7 @@ describe('credentials from Secrets Manager', () => {
 
   describe('a Secrets Manager outage on a cold start is a clear error, not a hang', () => {
     test('endpoint refusing connections', async () => {
-      const port = await closedPort();
+      const port = await freePort(); // nothing listens there
       const env = await LambdaEnvironment.start('writer', {
         ...secrets.env(),
         AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${port}`,
@@ -119,13 +120,3 @@ describe('credentials from Secrets Manager', () => {
     });
   });
 });
-
-function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}

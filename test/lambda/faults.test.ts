@@ -1,4 +1,5 @@
 import { createServer, Server, Socket } from 'node:net';
+import { freePort } from '../support/ports';
 import { Connection, RowDataPacket } from 'mysql2/promise';
 import { readDatabaseConfig } from '../../lambda/lib/config';
 import { StaticCredentials } from '../../lambda/lib/credentials';
@@ -28,7 +29,7 @@ describe('database faults give a named error, leak nothing, and the environment 
   });
 
   test('a refused port is DatabaseUnreachableError', async () => {
-    const closedPort = await portWithNothingListening();
+    const closedPort = await freePort();
     const env = await LambdaEnvironment.start('reader', db.env('reader', { port: closedPort }));
     try {
       await expect(env.invoke({}, SHORT)).rejects.toMatchObject({
@@ -196,16 +197,6 @@ async function connectAs(
     user: db.users[role].user,
     password: db.users[role].password,
     ssl: { ca: readFileSync(server.caFile!, 'utf8') },
-  });
-}
-
-function portWithNothingListening(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
   });
 }
 
