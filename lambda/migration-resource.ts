@@ -1,9 +1,9 @@
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { readDatabaseConfig } from './lib/config';
 import { SqlConnection } from './lib/connection';
-import { CredentialsSource, SecretsManagerCredentials, StaticCredentials } from './lib/credentials';
+import { SecretsManagerCredentials } from './lib/credentials';
 import { Database, InvocationContext } from './lib/database';
 import { ConfigurationError } from './lib/errors';
+import { createDatabase } from './lib/runtime';
 import { AppRole, migrate, privilegesFor } from './migrate';
 
 /**
@@ -126,19 +126,9 @@ function parseUsers(properties: Record<string, unknown>): MigrationProperties['U
 }
 
 function defaultDependencies(): MigrationDependencies {
-  const config = readDatabaseConfig();
-  const credentials: CredentialsSource =
-    config.kind === 'secret'
-      ? new SecretsManagerCredentials(config.secretId)
-      : new StaticCredentials(config.credentials);
   return {
     // DDL on a fresh instance can take longer than a user-facing statement.
-    admin: new Database({
-      credentials,
-      tls: config.tls,
-      connectTimeoutMs: 10_000,
-      queryTimeoutMs: 60_000,
-    }),
+    admin: createDatabase({ connectTimeoutMs: 10_000, queryTimeoutMs: 60_000 }),
     readUserSecret: async (secretArn) => {
       const { user, password } = await new SecretsManagerCredentials(secretArn).current();
       return { user, password };

@@ -4,8 +4,8 @@
  * deploy-time custom resource runs.
  */
 import { readDatabaseConfig } from '../lambda/lib/config';
-import { openConnection } from '../lambda/lib/connection';
-import { toDataPathError } from '../lambda/lib/error-mapping';
+import { StaticCredentials } from '../lambda/lib/credentials';
+import { Database } from '../lambda/lib/database';
 import { migrate } from '../lambda/migrate';
 
 async function main(): Promise<void> {
@@ -17,18 +17,18 @@ async function main(): Promise<void> {
     throw new Error('db:migrate reads DATABASE_URL only.');
   }
   const { credentials, tls } = config;
-  const connection = await openConnection(credentials, tls, {
+  // The same open / close / error mapping as the functions, with room for DDL.
+  const database = new Database({
+    credentials: new StaticCredentials(credentials),
+    tls,
     connectTimeoutMs: 10_000,
     queryTimeoutMs: 30_000,
-  }).catch((error) => Promise.reject(toDataPathError(error, credentials)));
-  try {
-    await migrate({ query: (sql) => connection.query(sql, []) });
-    console.log(
-      `Schema is up to date in ${credentials.database} on ${credentials.host}:${credentials.port}.`
-    );
-  } finally {
-    connection.close();
-  }
+    defaultBudgetMs: 60_000,
+  });
+  await database.run((connection) => migrate({ query: (sql) => connection.query(sql, []) }));
+  console.log(
+    `Schema is up to date in ${credentials.database} on ${credentials.host}:${credentials.port}.`
+  );
 }
 
 main().catch((error: Error) => {

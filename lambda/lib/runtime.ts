@@ -1,6 +1,6 @@
 import { readDatabaseConfig } from './config';
 import { CredentialsSource, SecretsManagerCredentials, StaticCredentials } from './credentials';
-import { Database } from './database';
+import { Database, DatabaseOptions } from './database';
 
 // Module scope, shared by the invocations of one execution environment: configuration and the
 // credentials cache only. No connection lives here; Database opens one per invocation.
@@ -11,13 +11,18 @@ let database: Database | undefined;
  * variable is reported as a ConfigurationError by the invocation instead of crashing the init.
  */
 export function databaseFromEnvironment(): Database {
-  if (!database) {
-    const config = readDatabaseConfig();
-    const credentials: CredentialsSource =
-      config.kind === 'secret'
-        ? new SecretsManagerCredentials(config.secretId)
-        : new StaticCredentials(config.credentials);
-    database = new Database({ credentials, tls: config.tls });
-  }
+  database ??= createDatabase();
   return database;
+}
+
+/** A Database configured from DB_SECRET_ARN / DATABASE_URL, with `options` on top (timeouts). */
+export function createDatabase(
+  options: Omit<DatabaseOptions, 'credentials' | 'tls'> = {}
+): Database {
+  const config = readDatabaseConfig();
+  const credentials: CredentialsSource =
+    config.kind === 'secret'
+      ? new SecretsManagerCredentials(config.secretId)
+      : new StaticCredentials(config.credentials);
+  return new Database({ ...options, credentials, tls: config.tls });
 }
