@@ -16,29 +16,23 @@ export interface RunBundles {
 /** Builds the bundles a run needs into a temporary directory. */
 export async function buildRunBundles({ antiPattern = false } = {}): Promise<RunBundles> {
   const dir = mkdtempSync(path.join(tmpdir(), 'lambda-rds-run-'));
-  const cwd = process.cwd();
-  process.chdir(ROOT); // buildHandlers reads esbuild's metafile by cwd-relative path
-  try {
-    const handlers = await buildHandlers(path.join(dir, 'bundles'));
-    let antiPatternFile: string | undefined;
-    if (antiPattern) {
-      antiPatternFile = path.join(dir, 'anti-pattern', 'index.js');
-      await build({
-        entryPoints: [path.join(ROOT, 'scripts', 'demo', 'anti-pattern-handler.ts')],
-        outfile: antiPatternFile,
-        bundle: true,
-        platform: 'node',
-        target: 'node20',
-        format: 'cjs',
-        logLevel: 'warning',
-      });
-    }
-    return {
-      handlers,
-      antiPattern: antiPatternFile,
-      dispose: () => rmSync(dir, { recursive: true, force: true }),
-    };
-  } finally {
-    process.chdir(cwd);
+  const handlers = await buildHandlers(path.join(dir, 'bundles'));
+  let antiPatternFile: string | undefined;
+  if (antiPattern) {
+    antiPatternFile = path.join(dir, 'anti-pattern', 'index.js');
+    await build({
+      entryPoints: [path.join(ROOT, 'scripts', 'demo', 'anti-pattern-handler.ts')],
+      outfile: antiPatternFile,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      logLevel: 'warning',
+    });
   }
+  return {
+    handlers,
+    antiPattern: antiPatternFile,
+    dispose: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import { build } from 'esbuild';
 import { lambdaAliases, lambdaBundling } from '../../lib/lambda-bundling';
@@ -27,7 +28,7 @@ export async function buildHandlers(outdir: string): Promise<Record<HandlerName,
   const built = await Promise.all(
     (Object.keys(HANDLERS) as HandlerName[]).map(async (name) => {
       const file = path.join(outdir, name, 'index.js');
-      const result = await build({
+      await build({
         entryPoints: [HANDLERS[name]],
         outfile: file,
         bundle: true,
@@ -39,13 +40,10 @@ export async function buildHandlers(outdir: string): Promise<Record<HandlerName,
         sourcesContent: lambdaBundling.sourcesContent,
         external: lambdaBundling.externalModules,
         alias: lambdaAliases,
-        metafile: true,
         logLevel: 'warning',
       });
-      return [
-        name,
-        { file, bytes: result.metafile.outputs[path.relative(process.cwd(), file)]?.bytes ?? 0 },
-      ] as const;
+      // Measured on disk: independent of the working directory, and never a silent 0.
+      return [name, { file, bytes: statSync(file).size }] as const;
     })
   );
   return Object.fromEntries(built) as Record<HandlerName, BuiltHandler>;
