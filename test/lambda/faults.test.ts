@@ -1,4 +1,5 @@
 import { createServer, Server, Socket } from 'node:net';
+import { pollUntil } from '../support/poll';
 import { freePort } from '../support/ports';
 import { Connection, RowDataPacket } from 'mysql2/promise';
 import { readDatabaseConfig } from '../../lambda/lib/config';
@@ -201,9 +202,7 @@ async function connectAs(
 }
 
 async function waitFor(condition: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
+  if (!(await pollUntil(condition, (reached) => reached, { retries: 499 }))) {
+    throw new Error('condition not reached');
   }
-  throw new Error('condition not reached');
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Connection, RowDataPacket } from 'mysql2/promise';
 import { AppDatabase } from '../support/app-database';
+import { pollUntil } from '../support/poll';
 import { LambdaEnvironment } from '../support/lambda-environment';
 import { adminConnect } from '../support/private-server';
 
@@ -137,11 +138,8 @@ async function waitFor(
     () => (settled = true),
     (error) => ((settled = true), (failure = error))
   );
-  for (let i = 0; i < 500; i++) {
-    if (await condition()) return;
-    if (failure) throw failure;
-    if (settled) throw new Error('the statement finished instead of waiting for the lock');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  if (await pollUntil(condition, (reached) => reached || settled, { retries: 499 })) return;
+  if (failure) throw failure;
+  if (settled) throw new Error('the statement finished instead of waiting for the lock');
   throw new Error('condition not reached');
 }

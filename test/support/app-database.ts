@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Connection, RowDataPacket } from 'mysql2/promise';
 import { AppRole, migrate, privilegesFor } from '../../lambda/migrate';
+import { pollUntil } from './poll';
 import { ServerInfo, adminConnect } from './private-server';
 import { readState } from './state';
 
@@ -83,23 +84,17 @@ export class AppDatabase {
    * Waits until the server has no session of ours left. A closed connection's QUIT is processed
    * by the server asynchronously, so this polls (bounded) rather than reading once.
    */
-  async waitForNoSessions(): Promise<Session[]> {
-    let sessions = await this.sessions();
-    for (let i = 0; i < 200 && sessions.length > 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      sessions = await this.sessions();
-    }
-    return sessions;
+  waitForNoSessions(): Promise<Session[]> {
+    return pollUntil(
+      () => this.sessions(),
+      (s) => s.length === 0,
+      { retries: 200 }
+    );
   }
 
   /** Polls until `predicate` holds for the sessions (bounded); returns the last ones seen. */
-  async waitForSessions(predicate: (sessions: Session[]) => boolean): Promise<Session[]> {
-    let sessions = await this.sessions();
-    for (let i = 0; i < 500 && !predicate(sessions); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      sessions = await this.sessions();
-    }
-    return sessions;
+  waitForSessions(predicate: (sessions: Session[]) => boolean): Promise<Session[]> {
+    return pollUntil(() => this.sessions(), predicate, { retries: 500 });
   }
 
   async dispose(): Promise<void> {
