@@ -8,8 +8,23 @@
  * concurrency is exactly the number of connections it can hold at once.
  */
 
-/** RDS for MySQL's default `max_connections` is `{DBInstanceClassMemory/12582880}`. */
+/**
+ * RDS for MySQL's default `max_connections` is `{DBInstanceClassMemory/12582880}`.
+ * https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html#RDS_Limits.MaxConnections
+ */
 export const RDS_MYSQL_BYTES_PER_CONNECTION = 12_582_880;
+
+/**
+ * The share of the class's nominal memory taken as `DBInstanceClassMemory`. RDS defines that
+ * variable as the class's memory less what the operating system and the RDS processes that manage
+ * the instance use (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ParamValuesRef.html),
+ * and publishes no per-class figure. Observed defaults put it at 77 % of nominal on 1 GiB classes
+ * (max_connections 66), 88 % on 2 GiB (150) and 91 % on 4 GiB (312)
+ * (http://tritoneco.com/2015/11/23/max_connections-at-aws-rds-mysql-instance-sizes/, third-party):
+ * 3/4 stays below all of them, so the pinned `max_connections` is never more than the server has
+ * memory for, and never more than RDS itself would allow.
+ */
+export const RDS_USABLE_MEMORY_SHARE = 0.75;
 
 export interface ConnectionBudgetInput {
   /** Memory of the DB instance class, in MiB (db.t4g.micro: 1024). */
@@ -26,6 +41,8 @@ export interface ConnectionBudgetInput {
 }
 
 export interface ConnectionBudget {
+  /** The `DBInstanceClassMemory` assumed, in bytes: nominal memory × RDS_USABLE_MEMORY_SHARE. */
+  readonly usableMemoryBytes: number;
   /** The value the parameter group sets for `max_connections`. */
   readonly maxConnections: number;
   /** Reserved concurrency of the writer function = connections it can hold. */
@@ -37,7 +54,8 @@ export interface ConnectionBudget {
 }
 
 /**
- * maxConnections    = floor(memory / 12,582,880 B)   (RDS's own formula, pinned in the parameter group)
+ * usableMemory      = memory × 3/4                   (a floor under RDS's DBInstanceClassMemory)
+ * maxConnections    = floor(usableMemory / 12,582,880 B)   (RDS's own formula, pinned in the parameter group)
  * functions         = maxConnections - reservedForOperators
  * writerConcurrency = max(1, floor(functions * writerShare)); readerConcurrency = the rest
  * alarmThreshold    = ceil(maxConnections * alarmAtShareOfMax)
@@ -48,9 +66,8 @@ export function connectionBudget(input: ConnectionBudgetInput): ConnectionBudget
   assertRange('writerShare', writerShare, 0.01, 0.99);
   assertRange('alarmAtShareOfMax', alarmAtShareOfMax, 0.1, 1);
 
-  const maxConnections = Math.floor(
-    (instanceMemoryMiB * 1024 * 1024) / RDS_MYSQL_BYTES_PER_CONNECTION
-  );
+  const usableMemoryBytes = Math.floor(instanceMemoryMiB * 1024 * 1024 * RDS_USABLE_MEMORY_SHARE);
+  const maxConnections = Math.floor(usableMemoryBytes / RDS_MYSQL_BYTES_PER_CONNECTION);
   const forFunctions = maxConnections - reservedForOperators;
   if (!Number.isInteger(reservedForOperators) || reservedForOperators < 1 || forFunctions < 2) {
     throw new Error(
@@ -61,6 +78,7 @@ export function connectionBudget(input: ConnectionBudgetInput): ConnectionBudget
   }
   const writerConcurrency = Math.max(1, Math.floor(forFunctions * writerShare));
   return {
+    usableMemoryBytes,
     maxConnections,
     writerConcurrency,
     readerConcurrency: forFunctions - writerConcurrency,

@@ -10,7 +10,7 @@ export interface StageConfig {
   readonly name: string;
   /** RDS instance class, without the `db.` prefix. */
   readonly instanceType: string;
-  /** Memory of `instanceType` in MiB: the connection budget is derived from it. */
+  /** Nominal memory of `instanceType` in MiB: the connection budget and the memory alarm derive from it. */
   readonly instanceMemoryMiB: number;
   /** A standby in a second AZ. */
   readonly multiAz: boolean;

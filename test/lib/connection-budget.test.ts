@@ -1,4 +1,8 @@
-import { connectionBudget } from '../../lib/connection-budget';
+import {
+  connectionBudget,
+  RDS_MYSQL_BYTES_PER_CONNECTION,
+  RDS_USABLE_MEMORY_SHARE,
+} from '../../lib/connection-budget';
 
 const sandbox = {
   instanceMemoryMiB: 1024,
@@ -8,9 +12,26 @@ const sandbox = {
 };
 
 describe('connectionBudget', () => {
-  test('derives max_connections from memory with the RDS formula (db.t4g.micro: 85)', () => {
-    expect(connectionBudget(sandbox).maxConnections).toBe(85);
-    expect(connectionBudget({ ...sandbox, instanceMemoryMiB: 4096 }).maxConnections).toBe(341);
+  test('derives max_connections with the RDS formula from the memory the class really has (db.t4g.micro: 64, not 85)', () => {
+    expect(connectionBudget(sandbox).maxConnections).toBe(64);
+    expect(connectionBudget({ ...sandbox, instanceMemoryMiB: 4096 }).maxConnections).toBe(256);
+    expect(connectionBudget(sandbox).usableMemoryBytes).toBe(768 * 1024 ** 2);
+  });
+
+  test('never pins more connections than RDS gives the class by default (observed: 66 on 1 GiB, 150 on 2 GiB, 312 on 4 GiB)', () => {
+    for (const [instanceMemoryMiB, rdsDefault] of [
+      [1024, 66],
+      [2048, 150],
+      [4096, 312],
+    ]) {
+      const { maxConnections } = connectionBudget({ ...sandbox, instanceMemoryMiB });
+      expect(maxConnections).toBeLessThanOrEqual(rdsDefault);
+      // ... and always less than the nominal memory would give.
+      expect(maxConnections).toBeLessThan(
+        Math.floor((instanceMemoryMiB * 1024 ** 2) / RDS_MYSQL_BYTES_PER_CONNECTION)
+      );
+    }
+    expect(RDS_USABLE_MEMORY_SHARE).toBeLessThan(1);
   });
 
   test("the functions can never hold more connections than max_connections minus the operators' share", () => {
@@ -28,20 +49,20 @@ describe('connectionBudget', () => {
 
   test("splits the functions' connections by writerShare", () => {
     const b = connectionBudget(sandbox);
-    expect([b.writerConcurrency, b.readerConcurrency]).toEqual([25, 50]);
+    expect([b.writerConcurrency, b.readerConcurrency]).toEqual([18, 36]);
   });
 
   test('alarms at the given share of max_connections, rounded up', () => {
-    expect(connectionBudget(sandbox).alarmThreshold).toBe(68);
+    expect(connectionBudget(sandbox).alarmThreshold).toBe(52);
   });
 
   test.each([
     [
       'reservedForOperators',
       { reservedForOperators: 0 },
-      /reservedForOperators must be a whole number from 1 to 83/,
+      /reservedForOperators must be a whole number from 1 to 62/,
     ],
-    ['reservedForOperators', { reservedForOperators: 84 }, /choose a larger instance class/],
+    ['reservedForOperators', { reservedForOperators: 63 }, /choose a larger instance class/],
     ['writerShare', { writerShare: 1 }, /writerShare must be between/],
     ['alarmAtShareOfMax', { alarmAtShareOfMax: 1.5 }, /alarmAtShareOfMax must be between/],
     ['instanceMemoryMiB', { instanceMemoryMiB: Number.NaN }, /instanceMemoryMiB must be between/],
