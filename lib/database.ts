@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
@@ -14,13 +14,33 @@ export interface DatabaseUserSecret {
 /** Logs RDS exports to CloudWatch: errors, and queries slower than `long_query_time`. */
 const EXPORTED_LOGS = ['error', 'slowquery'] as const;
 
+/**
+ * The engine version, pinned to a minor, with automatic minor upgrades OFF: the instance runs
+ * exactly what the template says, so RDS upgrading it in a maintenance window can no longer leave
+ * the template behind (drift, and an update that asks for the older minor). A major-only
+ * EngineVersion ('8.4') with automatic upgrades on was the alternative: RDS's ModifyDBInstance
+ * documents that a major-only version never downgrades ("If you specify only a major version,
+ * Amazon RDS updates the DB instance to the default minor version if the current minor version is
+ * lower", https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html),
+ * but CloudFormation's schema for AWS::RDS::DBInstance lists only full versions and the synth's
+ * CloudFormation validation rejects '8.4' (E9006), and no AWS page found says CreateDBInstance
+ * accepts it for MySQL. To upgrade: bump this constant (`aws rds describe-db-engine-versions
+ * --engine mysql --engine-version 8.4 --query 'DBEngineVersions[].ValidUpgradeTarget'`) and
+ * deploy; the instance restarts once. When RDS retires this minor a new stage can no longer be
+ * created with it: `npm run preflight` checks that the region still offers it.
+ * Exported so checks outside the stack ask RDS about the very version deployed.
+ */
+export const MYSQL_ENGINE_VERSION = '8.4.10';
+/** The major version: names the parameter group family (mysql8.4). */
+export const MYSQL_MAJOR_VERSION = '8.4';
+
 export interface DatabaseProps {
   /** Network the instance lives in. */
   readonly vpc: ec2.IVpc;
   /** Subnets of the instance (isolated: it never gets a public address). */
   readonly vpcSubnets: ec2.SubnetSelection;
-  /** Secrets Manager endpoint the rotation function calls; it is opened to that function. */
-  readonly secretsManagerEndpoint: ec2.InterfaceVpcEndpoint;
+  /** Secrets Manager endpoint the rotation functions call; it is opened to each of them on 443. */
+  readonly secretsManagerEndpoint: ec2.IConnectable;
   /** `max_connections`, from `connectionBudget()`: the functions' concurrency is derived from it too. */
   readonly maxConnections: number;
   /**
@@ -75,8 +95,12 @@ export interface DatabaseProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
-   * RDS instance identifier; also names the exported log groups.
-   * @default - `<stack name>-<construct id>`, lower-cased
+   * RDS instance identifier; also names the exported log groups. A fixed identifier collides with
+   * the log groups a previous stack of that name retained: a re-create then fails until you delete
+   * them (`aws logs delete-log-group`).
+   * @default - `<stack name>-<construct id>-<first 8 hex digits of the stack's id>`, lower-cased:
+   * unique per stack incarnation, so a stack created again after a delete or a rolled-back create
+   * never meets the log groups an earlier one left behind
    */
   readonly instanceIdentifier?: string;
   /**
@@ -97,10 +121,16 @@ export class Database extends Construct {
   public readonly parameterGroup: rds.ParameterGroup;
   public readonly databaseName: string;
   public readonly allocatedStorageGiB: number;
+  /**
+   * Security groups of the hosted rotation functions (admin, then one per user secret), each
+   * admitted to the database port and to the Secrets Manager endpoint on 443, with no other egress.
+   */
+  public readonly rotationSecurityGroups: ec2.SecurityGroup[] = [];
   private readonly rotation: Pick<
     secretsmanager.SecretRotationProps,
-    'vpc' | 'vpcSubnets' | 'endpoint' | 'automaticallyAfter'
+    'vpc' | 'vpcSubnets' | 'automaticallyAfter'
   >;
+  private readonly secretsManagerEndpoint: ec2.IConnectable;
 
   constructor(scope: Construct, id: string, props: DatabaseProps) {
     super(scope, id);
@@ -118,29 +148,41 @@ export class Database extends Construct {
     }
     this.databaseName = props.databaseName ?? 'app';
     this.allocatedStorageGiB = props.allocatedStorageGiB ?? 20;
-    // 8.4 is the LTS line (8.0 left standard support). RDS applies later minors itself
-    // (autoMinorVersionUpgrade); CloudFormation leaves an unchanged EngineVersion alone.
-    const engine = rds.DatabaseInstanceEngine.mysql({ version: rds.MysqlEngineVersion.VER_8_4_10 });
+    // 8.4 is the LTS line (8.0 left standard support). See MYSQL_ENGINE_VERSION for the pin.
+    const engine = rds.DatabaseInstanceEngine.mysql({
+      version: rds.MysqlEngineVersion.of(MYSQL_ENGINE_VERSION, MYSQL_MAJOR_VERSION),
+    });
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.SNAPSHOT;
-    // A fixed identifier lets the log groups exist (with their retention) before RDS writes to
-    // them, instead of a log-retention custom resource; it also makes an accidental replacement
-    // of the database fail instead of silently creating a new, empty one.
-    const instanceIdentifier =
-      props.instanceIdentifier ??
-      `${Stack.of(this).stackName}-${id}`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
-    if (!/^[a-z][a-z0-9-]{0,62}$/.test(instanceIdentifier) || /--|-$/.test(instanceIdentifier)) {
+    if (
+      props.instanceIdentifier !== undefined &&
+      (!/^[a-z][a-z0-9-]{0,62}$/.test(props.instanceIdentifier) ||
+        /--|-$/.test(props.instanceIdentifier))
+    ) {
       throw new Error(
-        `instanceIdentifier "${instanceIdentifier}" is not a valid RDS identifier: 1 to 63 letters, digits ` +
-          'or single hyphens, starting with a letter. Pass instanceIdentifier explicitly.'
+        `instanceIdentifier "${props.instanceIdentifier}" is not a valid RDS identifier: 1 to 63 letters, digits ` +
+          'or single hyphens, starting with a letter.'
       );
     }
+    // An identifier known before the instance exists lets the log groups exist (with their
+    // retention) before RDS writes to them, instead of a log-retention custom resource; it also
+    // makes an accidental replacement of the database fail instead of silently creating a new,
+    // empty one. The stack id's suffix makes it unique per stack incarnation: prod retains its log
+    // groups on delete, and a stack created again (after `cdk destroy`, or after a first create
+    // that rolled back) must not collide with them ("already exists").
+    const instanceIdentifier = props.instanceIdentifier ?? defaultInstanceIdentifier(this, id);
     const logGroups = EXPORTED_LOGS.map(
       (log) =>
         new logs.LogGroup(this, `${log}Logs`, {
-          logGroupName: `/aws/rds/instance/${instanceIdentifier}/${log}`,
+          logGroupName: Fn.join('', ['/aws/rds/instance/', instanceIdentifier, `/${log}`]),
           retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+          // RETAIN_ON_UPDATE_OR_DELETE is CloudFormation's RetainExceptOnCreate: kept when the
+          // stack is deleted, but removed when the create that made it rolls back, so a failed
+          // first deploy leaves no orphans behind.
+          // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html
           removalPolicy:
-            removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+            removalPolicy === RemovalPolicy.DESTROY
+              ? RemovalPolicy.DESTROY
+              : RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         })
     );
 
@@ -159,8 +201,9 @@ export class Database extends Construct {
         innodb_lock_wait_timeout: '2',
         // Refuse any connection that is not TLS.
         require_secure_transport: '1',
-        // Pinned rather than RDS's memory formula, so the functions' reserved concurrency and the
-        // alarm are computed from the very number the server enforces.
+        // Pinned (from connectionBudget(), at most what RDS's own formula gives the class) rather
+        // than left to RDS, so the functions' reserved concurrency and the alarm are computed from
+        // the very number the server enforces.
         max_connections: String(props.maxConnections),
         slow_query_log: '1',
         long_query_time: '1',
@@ -197,18 +240,29 @@ export class Database extends Construct {
       removalPolicy,
       instanceIdentifier,
       cloudwatchLogsExports: [...EXPORTED_LOGS],
-      autoMinorVersionUpgrade: true,
+      // Minors change only when MYSQL_ENGINE_VERSION does (see there).
+      autoMinorVersionUpgrade: false,
     });
     logGroups.forEach((logGroup) => this.instance.node.addDependency(logGroup));
     this.adminSecret = this.instance.secret!;
 
+    // No `endpoint` for the rotation applications: with private DNS on (see Network), the standard
+    // hostname secretsmanager.<region>.amazonaws.com resolves to the VPC endpoint ("you don't need
+    // to specify an endpoint", https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_secretsmanager.SecretRotationProps.html#endpoint).
+    // The URL CDK would build from it, https://<vpce-id>.secretsmanager.<region>.amazonaws.com, is
+    // not one of the names AWS documents for an interface endpoint
+    // (<vpce-id>-<suffix>.secretsmanager.<region>.vpce.amazonaws.com,
+    // https://docs.aws.amazon.com/vpc/latest/userguide/endpoint-service.html#endpoint-service-dns-hostnames).
     this.rotation = {
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
-      endpoint: props.secretsManagerEndpoint,
       automaticallyAfter: props.rotatePasswordsAfter ?? Duration.days(30),
     };
-    this.instance.addRotationSingleUser(this.rotation);
+    this.secretsManagerEndpoint = props.secretsManagerEndpoint;
+    this.instance.addRotationSingleUser({
+      ...this.rotation,
+      securityGroup: this.rotationSecurityGroup('AdminRotationSecurityGroup'),
+    });
 
     Validations.of(this.instance).acknowledge({
       id: 'AwsSolutions-RDS11',
@@ -244,6 +298,7 @@ export class Database extends Construct {
     }).attach(this.instance);
     new secretsmanager.SecretRotation(this, `${id}Rotation`, {
       ...this.rotation,
+      securityGroup: this.rotationSecurityGroup(`${id}RotationSecurityGroup`),
       application: secretsmanager.SecretRotationApplication.MYSQL_ROTATION_SINGLE_USER,
       secret,
       target: this.instance,
@@ -254,4 +309,48 @@ export class Database extends Construct {
     ) as secretsmanager.RotationSchedule;
     return { secret, rotationSchedule };
   }
+
+  /**
+   * A hosted rotation function's security group. Its first call is DescribeSecret: without 443 to
+   * the Secrets Manager endpoint it times out and every rotation fails. `SecretRotation` opens the
+   * database to it (`target.connections.allowDefaultPortFrom`); the endpoint is opened here.
+   */
+  private rotationSecurityGroup(id: string): ec2.SecurityGroup {
+    const securityGroup = new ec2.SecurityGroup(this, id, {
+      vpc: this.rotation.vpc,
+      description: 'Secret rotation function: database port and Secrets Manager endpoint only',
+      allowAllOutbound: false,
+    });
+    this.secretsManagerEndpoint.connections.allowDefaultPortFrom(
+      securityGroup,
+      'Secret rotation calls Secrets Manager'
+    );
+    this.rotationSecurityGroups.push(securityGroup);
+    return securityGroup;
+  }
+}
+
+/**
+ * `<stack name>-<construct id>-<8 hex digits of the stack id's GUID>`: a new stack (also one created
+ * again under the same name) gets a new identifier, so it never meets log groups an earlier
+ * incarnation retained.
+ */
+function defaultInstanceIdentifier(scope: Construct, id: string): string {
+  const prefix = `${Stack.of(scope).stackName}-${id}`
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/-+/g, '-')
+    .slice(0, 54);
+  if (!/^[a-z][a-z0-9-]*[a-z0-9]$/.test(prefix)) {
+    throw new Error(
+      `The database identifier "${prefix}-<stack id>" derived from the stack name is not a valid RDS ` +
+        'identifier (letters, digits and single hyphens, starting with a letter). Pass instanceIdentifier explicitly.'
+    );
+  }
+  // arn:aws:cloudformation:<region>:<account>:stack/<name>/<guid> -> first group of <guid>.
+  const stackIdSuffix = Fn.select(
+    0,
+    Fn.split('-', Fn.select(2, Fn.split('/', Stack.of(scope).stackId)))
+  );
+  return Fn.join('-', [prefix, stackIdSuffix]);
 }
