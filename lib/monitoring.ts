@@ -1,6 +1,8 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Fn, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -20,11 +22,17 @@ export interface MonitoringProps {
   readonly maxConnections: number;
   /** DatabaseConnections alarm threshold, from `connectionBudget()`. */
   readonly connectionAlarmThreshold: number;
-  /** Memory of the instance class in MiB: the freeable-memory alarm fires below a quarter of it. */
+  /**
+   * Nominal memory of the instance class in MiB: the freeable-memory alarm fires below 1/16 of it
+   * (64 MiB on db.t4g.micro, 256 MiB on db.t4g.medium).
+   */
   readonly instanceMemoryMiB: number;
   /** Allocated storage in GiB: the free-storage alarm fires below a tenth of it. */
   readonly allocatedStorageGiB: number;
-  /** Functions whose invocations, errors, duration, throttles and concurrency are graphed. */
+  /**
+   * Functions whose invocations, errors, duration, throttles and concurrency are graphed, and
+   * whose errors and throttles raise alarms.
+   */
   readonly functions: MonitoredFunction[];
   /**
    * Address that receives alarm notifications (it must confirm the subscription e-mail).
@@ -32,8 +40,9 @@ export interface MonitoringProps {
    */
   readonly alarmEmail?: string;
   /**
-   * Name of the CloudWatch dashboard.
-   * @default - `<stack name>-database`
+   * Name of the CloudWatch dashboard. Dashboards are global per account, so the name must differ
+   * between regions.
+   * @default - `<stack name>-<region>-database`
    */
   readonly dashboardName?: string;
 }
@@ -47,6 +56,8 @@ export class Monitoring extends Construct {
   public readonly alarmTopic: sns.Topic;
   public readonly connectionsAlarm: cloudwatch.Alarm;
   public readonly alarms: cloudwatch.Alarm[] = [];
+  /** Sends Secrets Manager's RotationFailed events to the alarm topic. */
+  public readonly rotationFailedRule: events.Rule;
   public readonly dashboard: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
@@ -101,12 +112,21 @@ export class Monitoring extends Construct {
         'Database CPU at or above 90 %: look for slow queries in the slowquery log, or scale the instance class.',
     });
     const freeableMemory = instance.metricFreeableMemory({ period: MINUTE });
+    // InnoDB's buffer pool takes 3/4 of DBInstanceClassMemory by default (innodb_buffer_pool_size
+    // {DBInstanceClassMemory*3/4} in RDS's default parameter group; see it with
+    // `aws rds describe-engine-default-parameters --db-parameter-group-family mysql8.4`), so a
+    // healthy, warmed-up instance shows less than a quarter of its memory as freeable: a "25 % of
+    // memory" line would be crossed all the time. What is left serves the OS, per-connection
+    // buffers and temporary tables; alarm when less than a quarter of that quarter remains (1/16
+    // of nominal memory), where the instance is close to swapping.
+    const freeableMemoryThreshold = (props.instanceMemoryMiB * MIB) / 16;
     this.alarm('FreeableMemory', {
       metric: freeableMemory,
-      threshold: (props.instanceMemoryMiB * MIB) / 4,
+      threshold: freeableMemoryThreshold,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
       alarmDescription:
-        'Database freeable memory below 25 % of the instance memory: scale the instance class.',
+        `Database freeable memory below ${freeableMemoryThreshold / MIB} MiB (1/16 of the instance memory; the InnoDB buffer pool holds 3/4): ` +
+        'the instance is close to swapping. Look for many connections or large temporary tables, or scale the instance class.',
     });
     const freeStorage = instance.metricFreeStorageSpace({ period: MINUTE });
     this.alarm('FreeStorageSpace', {
@@ -123,10 +143,23 @@ export class Monitoring extends Construct {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         alarmDescription: `The ${label} function was throttled: its reserved concurrency (its share of the connection budget) is exhausted.`,
       });
+      this.alarm(`${capitalize(label)}Errors`, {
+        metric: fn.metricErrors({ period: MINUTE, statistic: 'Sum' }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        alarmDescription: `The ${label} function failed invocations in 3 of the last 5 minutes: read its log group for the error name (DatabaseUnavailableError, ValidationError, ...) and what it says to do.`,
+      });
     }
 
+    this.rotationFailedRule = this.notifyRotationFailures();
+    this.allowPublishFrom(
+      'cloudwatch.amazonaws.com',
+      this.alarms.map((alarm) => alarm.alarmArn)
+    );
+
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      dashboardName: props.dashboardName ?? `${Stack.of(this).stackName}-database`,
+      dashboardName:
+        props.dashboardName ?? Fn.join('-', [Stack.of(this).stackName, Aws.REGION, 'database']),
       defaultInterval: Duration.hours(3),
     });
     this.dashboard.addWidgets(
@@ -153,6 +186,60 @@ export class Monitoring extends Construct {
       }),
       new cloudwatch.GraphWidget({ title: 'Free storage (bytes)', left: [freeStorage], width: 12 }),
       ...props.functions.flatMap(({ label, function: fn }) => functionWidgets(label, fn))
+    );
+  }
+
+  /**
+   * A rule that sends Secrets Manager's RotationFailed events to the alarm topic. Rotation events
+   * are CloudTrail service events ("AWS Service Event via CloudTrail"); both CloudTrail
+   * detail-types are matched so the rule keeps working if the event is re-classified.
+   * https://docs.aws.amazon.com/secretsmanager/latest/userguide/monitoring-eventbridge.html
+   * https://docs.aws.amazon.com/secretsmanager/latest/userguide/cloudtrail_log_entries.html
+   * The pattern is not narrowed to this stack's secrets: the documentation shows no example of
+   * the field that names the secret in a RotationFailed event, and a filter on the wrong field
+   * would silently drop every failure. A failed rotation elsewhere in the account and region is
+   * worth an e-mail too.
+   */
+  private notifyRotationFailures(): events.Rule {
+    const rule = new events.Rule(this, 'RotationFailedRule', {
+      description: 'Secrets Manager could not rotate a secret: notify the alarm topic',
+      eventPattern: {
+        source: ['aws.secretsmanager'],
+        detailType: ['AWS Service Event via CloudTrail', 'AWS API Call via CloudTrail'],
+        detail: {
+          eventSource: ['secretsmanager.amazonaws.com'],
+          eventName: ['RotationFailed'],
+        },
+      },
+    });
+    // Not targets.SnsTopic: it grants events.amazonaws.com sns:Publish without conditions. The
+    // statement below limits it to this rule.
+    rule.addTarget({ bind: () => ({ arn: this.alarmTopic.topicArn }) });
+    this.allowPublishFrom('events.amazonaws.com', [rule.ruleArn]);
+    return rule;
+  }
+
+  /**
+   * `enforceSSL` gives the topic a policy of its own, which replaces SNS's default policy: without
+   * an Allow, CloudWatch alarms change state but their notifications are refused ("not authorized
+   * to perform: SNS:Publish" in the alarm history). Each service may publish only on behalf of
+   * the named resources of this account (confused-deputy protection).
+   * https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger
+   * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions
+   */
+  private allowPublishFrom(service: string, sourceArns: string[]): void {
+    this.alarmTopic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: `AllowPublishFrom${capitalize(service.split('.')[0])}`,
+        effect: iam.Effect.ALLOW,
+        principals: [new iam.ServicePrincipal(service)],
+        actions: ['sns:Publish'],
+        resources: [this.alarmTopic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+          ArnEquals: { 'aws:SourceArn': sourceArns },
+        },
+      })
     );
   }
 
