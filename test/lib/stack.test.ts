@@ -440,6 +440,32 @@ describe('least-privilege users, deploy-time schema, rotation', () => {
       ])
     );
   });
+
+  test('the migration function may describe the user secrets and read any version (a rotation in progress), in both stages', () => {
+    for (const template of [sandbox, prod]) {
+      const migration = functionByDescription(template, 'Applies the schema');
+      const role = migration[1].Properties.Role['Fn::GetAtt'][0];
+      const statements = resourcesOf(template, 'AWS::IAM::Policy')
+        .filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === role))
+        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+      for (const user of [writerOf(template), readerOf(template)]) {
+        expect(statements).toContainEqual(
+          expect.objectContaining({
+            Effect: 'Allow',
+            Action: expect.arrayContaining([
+              'secretsmanager:DescribeSecret',
+              'secretsmanager:GetSecretValue',
+            ]),
+            Resource: expect.arrayContaining([{ Ref: secretRef(user) }]),
+          })
+        );
+        // A VersionStage condition would hide AWSPENDING from the lockout check.
+        const onSecret = (s: { Resource: unknown }) =>
+          [s.Resource].flat().some((r) => (r as { Ref?: string })?.Ref === secretRef(user));
+        expect(statements.filter((s) => onSecret(s) && s.Condition)).toEqual([]);
+      }
+    }
+  });
 });
 
 describe('the app', () => {
