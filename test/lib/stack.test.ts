@@ -1,6 +1,8 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { connectionBudget } from '../../lib/connection-budget';
 import { LambdaRdsStack } from '../../lib/lambda-rds-stack';
+import { STAGES } from '../../lib/stage-config';
+import { factsFromTemplate } from '../../scripts/preflight/stage-facts';
 import { CfnResource, resourcesOf, synthesize } from './synthesize';
 
 // GIVEN the sandbox and prod stacks, synthesized once for every requirement below.
@@ -489,5 +491,33 @@ describe('the app', () => {
   test('prod has termination protection; sandbox can be destroyed', () => {
     expect(prodStack.terminationProtection).toBe(true);
     expect(sandboxStack.terminationProtection).toBe(false);
+  });
+});
+
+describe('npm run preflight', () => {
+  test('checks what each stage deploys: every reservation, the engine, class and Multi-AZ', () => {
+    for (const [template, stage] of [
+      [sandbox, STAGES.sandbox],
+      [prod, STAGES.prod],
+    ] as const) {
+      const facts = factsFromTemplate('stack', template.toJSON(), {
+        parameter: 'p',
+        minVersion: 6,
+      });
+      const reserved = resourcesOf(template, 'AWS::Lambda::Function')
+        .map(([, f]) => Number(f.Properties.ReservedConcurrentExecutions ?? 0))
+        .reduce((a, b) => a + b, 0);
+      expect(facts.reservations).toHaveLength(3);
+      expect(facts.reservations.reduce((sum, f) => sum + f.reserved, 0)).toBe(reserved);
+      expect(facts.databases).toEqual([
+        expect.objectContaining({
+          engine: 'mysql',
+          engineVersion: expect.stringMatching(/^8\.4/),
+          instanceClass: `db.${stage.instanceType}`,
+          multiAz: stage.multiAz,
+          storageType: 'gp3',
+        }),
+      ]);
+    }
   });
 });
