@@ -1,16 +1,20 @@
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { DbCredentials, readDatabaseConfig } from './lib/config';
 import { SqlConnection } from './lib/connection';
-import { SecretsManagerCredentials } from './lib/credentials';
 import { Database, InvocationContext } from './lib/database';
 import { ConfigurationError } from './lib/errors';
 import { createDatabase } from './lib/runtime';
+import { UserSecretState, canLogIn, readUserSecretState } from './lib/user-secret';
 import { AppRole, migrate, privilegesFor } from './migrate';
 
 /**
  * The deploy-time custom resource: with the admin credentials (DB_SECRET_ARN), applies the
  * schema and makes one least-privilege MySQL user per function, each with the password of its
  * own secret and `REQUIRE SSL`. Runs on Create and Update (both idempotent, so a re-run is
- * harmless and a changed migration applies); Delete leaves data and users alone.
+ * harmless and a changed migration applies); Delete leaves data and users alone. A user whose
+ * secret no longer opens the database (the secret was recreated) gets AWSCURRENT's password back,
+ * unless a rotation is in progress.
  */
 
 /** ResourceProperties, as the stack passes them (CloudFormation turns every value into a string). */
@@ -29,10 +33,14 @@ export interface MigrationResult {
 /** How the handler reaches its secrets and the database; tests pass local ones. */
 export interface MigrationDependencies {
   readonly admin: Database;
-  /** The credentials of the user that a secret describes (its username and password). */
-  readonly readUserSecret: (secretArn: string) => Promise<{ user: string; password: string }>;
+  /** A user secret's AWSCURRENT credentials and, during a rotation, its pending version. */
+  readonly readUserSecret: (secretArn: string) => Promise<UserSecretState>;
+  /** Whether the database accepts these credentials, over TLS as the functions connect. */
+  readonly canLogIn: (credentials: DbCredentials) => Promise<boolean>;
   /** Runs extra statements after the shipped schema (tests use it to stand for a new migration). */
   readonly extraMigrations?: readonly string[];
+  /** Where password resets and rotation warnings are reported. @default console.warn (the function's log) */
+  readonly log?: (message: string) => void;
 }
 
 const USERNAME = /^[a-z_][a-z0-9_]{0,31}$/;
@@ -55,10 +63,11 @@ export async function handleMigrationEvent(
     return { PhysicalResourceId: event.PhysicalResourceId };
   }
   const users = parseUsers(event.ResourceProperties);
-  const userCredentials = await Promise.all(
+  const userSecrets = await Promise.all(
     users.map(async ({ Role, SecretArn }) => ({
       role: Role,
-      ...(await deps.readUserSecret(SecretArn)),
+      secretArn: SecretArn,
+      state: await deps.readUserSecret(SecretArn),
     }))
   );
   const database = await deps.admin.run(async (connection) => {
@@ -75,8 +84,10 @@ export async function handleMigrationEvent(
     for (const statement of deps.extraMigrations ?? []) {
       await connection.query(statement, []);
     }
-    for (const { role, user, password } of userCredentials) {
-      await ensureUser(connection, role, user, password, schema);
+    for (const { role, secretArn, state } of userSecrets) {
+      await ensureUser(connection, role, state.current, schema);
+      // While the admin session is open: the check is one more short connection, as that user.
+      await restoreLockedOutUser(connection, deps, role, secretArn, state);
     }
     return schema;
   }, context);
@@ -85,14 +96,12 @@ export async function handleMigrationEvent(
 
 /**
  * Creates the user with its secret's password, or brings an existing one back to TLS-only and
- * its grants. An existing user's password is left alone: rotation owns it, and a deploy that
- * lands mid-rotation must not set the database back to the password being replaced.
+ * its grants. An existing user's password is left to `restoreLockedOutUser`.
  */
 async function ensureUser(
   connection: SqlConnection,
   role: AppRole,
-  user: string,
-  password: string,
+  { user, password }: DbCredentials,
   schema: string
 ) {
   if (!USERNAME.test(user)) {
@@ -108,6 +117,64 @@ async function ensureUser(
   for (const privileges of privilegesFor(role, schema)) {
     await connection.query(`GRANT ${privileges} TO ?@'%'`, [user]);
   }
+}
+
+/**
+ * Rotation owns an existing user's password, and a deploy that lands mid-rotation must not set
+ * the database back to the password being replaced. But when neither AWSCURRENT nor a pending
+ * version can log in and no rotation is in progress, the secret was replaced (a new stack over a
+ * restored snapshot, a secret deleted and recreated): nothing else will ever fix that, so the
+ * password is set to AWSCURRENT.
+ */
+async function restoreLockedOutUser(
+  connection: SqlConnection,
+  deps: MigrationDependencies,
+  role: AppRole,
+  secretArn: string,
+  state: UserSecretState
+): Promise<void> {
+  const log = deps.log ?? ((message: string) => console.warn(message));
+  if (await opensTheDatabase(deps, state)) return;
+  // Decide on fresh facts: a rotation may have started since the secret was read.
+  const fresh = await deps.readUserSecret(secretArn);
+  if (fresh.pendingVersionId) {
+    if (await opensTheDatabase(deps, fresh)) return;
+    log(
+      `The ${role} user "${fresh.current.user}" cannot log in with AWSCURRENT or AWSPENDING of ` +
+        `${secretArn}, and a rotation is in progress (AWSPENDING on version ${fresh.pendingVersionId}): ` +
+        "its password is left to the rotation. If that rotation failed (see its function's log), " +
+        `remove the label (aws secretsmanager update-secret-version-stage --secret-id ${secretArn} ` +
+        `--version-stage AWSPENDING --remove-from-version-id ${fresh.pendingVersionId}) and deploy again.`
+    );
+    return;
+  }
+  if (fresh.current.user !== state.current.user) {
+    throw new ConfigurationError(
+      `The ${role} secret ${secretArn} changed its username while the migration ran; deploy again.`
+    );
+  }
+  await connection.query("ALTER USER ?@'%' IDENTIFIED BY ?", [
+    fresh.current.user,
+    fresh.current.password,
+  ]);
+  if (!(await deps.canLogIn(fresh.current))) {
+    throw new ConfigurationError(
+      `The ${role} user "${fresh.current.user}" still cannot log in after its password was set ` +
+        `to AWSCURRENT of ${secretArn}: check that the secret's host, port and dbname name this database.`
+    );
+  }
+  log(
+    `The ${role} user "${fresh.current.user}" could not log in with its secret (${secretArn}) ` +
+      'and no rotation was in progress: its password was set to AWSCURRENT.'
+  );
+}
+
+async function opensTheDatabase(
+  deps: MigrationDependencies,
+  { current, pending }: UserSecretState
+): Promise<boolean> {
+  if (await deps.canLogIn(current)) return true;
+  return pending !== undefined && (await deps.canLogIn(pending));
 }
 
 function parseUsers(properties: Record<string, unknown>): MigrationProperties['Users'] {
@@ -126,12 +193,13 @@ function parseUsers(properties: Record<string, unknown>): MigrationProperties['U
 }
 
 function defaultDependencies(): MigrationDependencies {
+  // Region, endpoint (AWS_ENDPOINT_URL_SECRETS_MANAGER) and credentials come from the environment.
+  const secretsManager = new SecretsManagerClient({ maxAttempts: 3 });
+  const { tls } = readDatabaseConfig();
   return {
     // DDL on a fresh instance can take longer than a user-facing statement.
     admin: createDatabase({ connectTimeoutMs: 10_000, queryTimeoutMs: 60_000 }),
-    readUserSecret: async (secretArn) => {
-      const { user, password } = await new SecretsManagerCredentials(secretArn).current();
-      return { user, password };
-    },
+    readUserSecret: (secretArn) => readUserSecretState(secretsManager, secretArn),
+    canLogIn: (credentials) => canLogIn(credentials, tls),
   };
 }

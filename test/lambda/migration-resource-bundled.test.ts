@@ -67,9 +67,21 @@ afterAll(async () => {
   await admin.end();
 });
 
-test('a Create event migrates the schema and creates users that can log in with their secrets', async () => {
-  const result = await migration.invoke({
-    RequestType: 'Create',
+function connectAsWriter(): Promise<Connection> {
+  return createConnection({
+    host: server.host,
+    port: server.port,
+    user: users.writer.username,
+    password: passwords.writer,
+    database: schema,
+    ssl: server.caFile ? { ca: readFileSync(server.caFile, 'utf8') } : undefined,
+  });
+}
+
+function migrationEvent(RequestType: 'Create' | 'Update') {
+  return {
+    RequestType,
+    ...(RequestType === 'Update' ? { PhysicalResourceId: `schema:${schema}` } : {}),
     ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:provider',
     ResponseURL: 'https://example.com/response',
     StackId: 'stack',
@@ -84,17 +96,14 @@ test('a Create event migrates the schema and creates users that can log in with 
         { Role: 'reader', SecretArn: users.reader.arn },
       ],
     },
-  });
+  };
+}
+
+test('a Create event migrates the schema and creates users that can log in with their secrets', async () => {
+  const result = await migration.invoke(migrationEvent('Create'));
   expect(result).toEqual({ PhysicalResourceId: `schema:${schema}`, Data: { Database: schema } });
 
-  const writer = await createConnection({
-    host: server.host,
-    port: server.port,
-    user: users.writer.username,
-    password: passwords.writer,
-    database: schema,
-    ssl: server.caFile ? { ca: readFileSync(server.caFile, 'utf8') } : undefined,
-  });
+  const writer = await connectAsWriter();
   try {
     const [rows] = await writer.query<RowDataPacket[][]>('CALL upsert_user_v1(?, ?)', [
       'd@example.com',
@@ -104,4 +113,15 @@ test('a Create event migrates the schema and creates users that can log in with 
   } finally {
     await writer.end();
   }
+});
+
+test('an Update after the writer secret was replaced gives the writer its secret password back', async () => {
+  await admin.query("ALTER USER ?@'%' IDENTIFIED BY 'the-replaced-secret'", [
+    users.writer.username,
+  ]);
+  await expect(connectAsWriter()).rejects.toMatchObject({ code: 'ER_ACCESS_DENIED_ERROR' });
+
+  await migration.invoke(migrationEvent('Update'));
+
+  await (await connectAsWriter()).end();
 });

@@ -1,16 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { Connection, RowDataPacket, createConnection } from 'mysql2/promise';
 import { TlsSettings } from '../../lambda/lib/config';
 import { StaticCredentials } from '../../lambda/lib/credentials';
 import { Database } from '../../lambda/lib/database';
+import {
+  canLogIn,
+  pendingRotationVersion,
+  readUserSecretState,
+} from '../../lambda/lib/user-secret';
 import { MigrationDependencies, handleMigrationEvent } from '../../lambda/migration-resource';
 import { ServerInfo, adminConnect } from '../support/private-server';
+import { SecretsEndpoint } from '../support/secrets-endpoint';
 import { readState } from '../support/state';
 
-// The deploy-time custom resource against a real MariaDB: schema, least-privilege users, and
-// what those users can and cannot do.
+// The deploy-time custom resource against a real MariaDB, reading the user secrets through the
+// real AWS SDK from a local Secrets Manager endpoint: schema, least-privilege users, what those
+// users can and cannot do, and how their passwords follow their secrets.
 
 const suffix = randomBytes(3).toString('hex');
 const schema = `t_migration_${suffix}`;
@@ -30,7 +38,27 @@ const properties = {
 
 let server: ServerInfo;
 let admin: Connection;
+let secretsEndpoint: SecretsEndpoint;
 let deps: MigrationDependencies;
+const warnings: string[] = [];
+
+/** Publishes a stage of a user's secret on the local Secrets Manager endpoint. */
+function putSecret(
+  arn: 'arn:writer' | 'arn:reader',
+  password: string,
+  stage: 'AWSCURRENT' | 'AWSPENDING' = 'AWSCURRENT'
+): void {
+  secretsEndpoint.addSecret(
+    arn,
+    { host: server.host, port: server.port, username: secrets[arn].user, password, dbname: schema },
+    stage
+  );
+}
+
+/** Sets a user's password behind the secret's back, as a replaced secret leaves it. */
+async function setPasswordOnServer(arn: 'arn:writer' | 'arn:reader', password: string) {
+  await admin.query("ALTER USER ?@'%' IDENTIFIED BY ?", [secrets[arn].user, password]);
+}
 
 function event(type: 'Create' | 'Update' | 'Delete'): CloudFormationCustomResourceEvent {
   const common = {
@@ -52,12 +80,16 @@ function event(type: 'Create' | 'Update' | 'Delete'): CloudFormationCustomResour
 }
 
 /** Connects as a function user, over TLS as the functions do. */
-function connectAs(arn: 'arn:writer' | 'arn:reader', database = schema): Promise<Connection> {
+function connectAs(
+  arn: 'arn:writer' | 'arn:reader',
+  password = secrets[arn].password
+): Promise<Connection> {
   return createConnection({
     host: server.host,
     port: server.port,
-    ...secrets[arn],
-    database,
+    user: secrets[arn].user,
+    password,
+    database: schema,
     ssl: server.caFile ? { ca: readFileSync(server.caFile, 'utf8') } : undefined,
   });
 }
@@ -88,10 +120,23 @@ beforeAll(async () => {
     password: server.adminPassword,
     database: schema,
   });
-  deps = { admin: new Database({ credentials, tls }), readUserSecret: async (arn) => secrets[arn] };
+  secretsEndpoint = await SecretsEndpoint.start();
+  for (const arn of ['arn:writer', 'arn:reader'] as const) putSecret(arn, secrets[arn].password);
+  const client = new SecretsManagerClient({
+    endpoint: secretsEndpoint.env().AWS_ENDPOINT_URL_SECRETS_MANAGER,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  deps = {
+    admin: new Database({ credentials, tls }),
+    readUserSecret: (arn) => readUserSecretState(client, arn),
+    canLogIn: (userCredentials) => canLogIn(userCredentials, tls),
+    log: (message) => warnings.push(message),
+  };
 });
 
 afterAll(async () => {
+  await secretsEndpoint?.stop();
   for (const { user } of Object.values(secrets))
     await admin.query("DROP USER IF EXISTS ?@'%'", [user]);
   await admin.query(`DROP DATABASE IF EXISTS ${schema}`);
@@ -124,24 +169,78 @@ describe('schema migration custom resource', () => {
     expect(after).toEqual(before);
   });
 
-  test('Update applies a new migration and re-asserts TLS and grants, but leaves passwords to rotation', async () => {
+  test('Update applies a new migration and re-asserts TLS and grants, but leaves a rotation in progress alone', async () => {
     const reader = secrets['arn:reader'].user;
-    // Mid-rotation the database already has the pending password: a deploy must not undo that.
+    // Mid-rotation (single user) the database already has the pending password, and the secret
+    // has an AWSPENDING version besides AWSCURRENT: a deploy must not undo that.
+    putSecret('arn:reader', 'pending-password', 'AWSPENDING');
     await admin.query("ALTER USER ?@'%' IDENTIFIED BY 'pending-password' REQUIRE NONE", [reader]);
     const newMigration = 'CREATE TABLE IF NOT EXISTS audit_log (id BIGINT PRIMARY KEY)';
-    await handleMigrationEvent(event('Update'), { ...deps, extraMigrations: [newMigration] });
+    try {
+      await handleMigrationEvent(event('Update'), { ...deps, extraMigrations: [newMigration] });
 
-    const [tables] = await admin.query<RowDataPacket[]>(
-      "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = ? AND table_name = 'audit_log'",
-      [schema]
-    );
-    expect(tables[0].n).toBe(1);
-    const [[created]] = await admin.query<RowDataPacket[]>("SHOW CREATE USER ?@'%'", [reader]);
-    expect(String(Object.values(created)[0])).toMatch(/REQUIRE SSL/);
-    await expect(connectAs('arn:reader')).rejects.toMatchObject({ code: 'ER_ACCESS_DENIED_ERROR' });
-    await admin.query("ALTER USER ?@'%' IDENTIFIED BY ?", [reader, secrets['arn:reader'].password]);
-    const connection = await connectAs('arn:reader');
-    await connection.end();
+      const [tables] = await admin.query<RowDataPacket[]>(
+        "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = ? AND table_name = 'audit_log'",
+        [schema]
+      );
+      expect(tables[0].n).toBe(1);
+      const [[created]] = await admin.query<RowDataPacket[]>("SHOW CREATE USER ?@'%'", [reader]);
+      expect(String(Object.values(created)[0])).toMatch(/REQUIRE SSL/);
+      await expect(connectAs('arn:reader')).rejects.toMatchObject({
+        code: 'ER_ACCESS_DENIED_ERROR',
+      });
+      await (await connectAs('arn:reader', 'pending-password')).end();
+    } finally {
+      secretsEndpoint.removeStage('arn:reader', 'AWSPENDING');
+      await setPasswordOnServer('arn:reader', secrets['arn:reader'].password);
+    }
+    await (await connectAs('arn:reader')).end();
+  });
+
+  test('a user that neither AWSCURRENT nor AWSPENDING can log in as, with no rotation in progress, gets AWSCURRENT back', async () => {
+    // The secret was deleted and recreated (or the stack is new over a restored snapshot): the
+    // database still has the old secret's password.
+    await setPasswordOnServer('arn:writer', 'password-of-a-deleted-secret');
+    await expect(connectAs('arn:writer')).rejects.toMatchObject({
+      code: 'ER_ACCESS_DENIED_ERROR',
+    });
+
+    await handleMigrationEvent(event('Update'), deps);
+
+    const writer = await connectAs('arn:writer');
+    try {
+      const [rows] = await writer.query<RowDataPacket[]>('SELECT CURRENT_USER() AS u');
+      expect(rows[0].u).toBe(`${secrets['arn:writer'].user}@%`);
+    } finally {
+      await writer.end();
+    }
+    await expect(connectAs('arn:writer', 'password-of-a-deleted-secret')).rejects.toMatchObject({
+      code: 'ER_ACCESS_DENIED_ERROR',
+    });
+    expect(warnings.at(-1)).toMatch(/writer user .* its password was set to AWSCURRENT/);
+  });
+
+  test('a rotation in progress is left alone even when neither of its passwords can log in', async () => {
+    putSecret('arn:writer', 'next-password', 'AWSPENDING');
+    await setPasswordOnServer('arn:writer', 'password-nobody-knows');
+    try {
+      await expect(handleMigrationEvent(event('Update'), deps)).resolves.toMatchObject({
+        PhysicalResourceId: `schema:${schema}`,
+      });
+      await (await connectAs('arn:writer', 'password-nobody-knows')).end();
+      expect(warnings.at(-1)).toMatch(
+        /writer user .* a rotation is in progress \(AWSPENDING on version AWSPENDING-version\).*update-secret-version-stage --secret-id arn:writer --version-stage AWSPENDING --remove-from-version-id AWSPENDING-version/
+      );
+    } finally {
+      secretsEndpoint.removeStage('arn:writer', 'AWSPENDING');
+      await setPasswordOnServer('arn:writer', secrets['arn:writer'].password);
+    }
+  });
+
+  test('a user whose password is AWSCURRENT is left as it is and nothing is reported', async () => {
+    const before = warnings.length;
+    await handleMigrationEvent(event('Update'), deps);
+    expect(warnings).toHaveLength(before);
   });
 
   test('Delete leaves the data and the users alone', async () => {
@@ -222,5 +321,20 @@ describe('schema migration custom resource', () => {
     await expect(
       handleMigrationEvent(bad as CloudFormationCustomResourceEvent, deps)
     ).rejects.toThrow(/ResourceProperties.Users must be a list/);
+  });
+});
+
+describe('rotation in progress', () => {
+  test.each([
+    ['AWSPENDING on its own version', { v1: ['AWSCURRENT'], v2: ['AWSPENDING'] }, 'v2'],
+    [
+      'AWSPENDING on the AWSCURRENT version (finished)',
+      { v1: ['AWSCURRENT', 'AWSPENDING'] },
+      undefined,
+    ],
+    ['no AWSPENDING', { v1: ['AWSPREVIOUS'], v2: ['AWSCURRENT'] }, undefined],
+    ['no versions listed', undefined, undefined],
+  ])('%s', (_, versions, expected) => {
+    expect(pendingRotationVersion(versions)).toBe(expected);
   });
 });

@@ -2,7 +2,8 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { connectionBudget, RDS_MYSQL_BYTES_PER_CONNECTION } from '../../lib/connection-budget';
 import { MYSQL_ENGINE_VERSION, MYSQL_MAJOR_VERSION } from '../../lib/database';
 import { LambdaRdsStack } from '../../lib/lambda-rds-stack';
-import { stageConfig } from '../../lib/stage-config';
+import { STAGES, stageConfig } from '../../lib/stage-config';
+import { factsFromTemplate } from '../../scripts/preflight/stage-facts';
 import { CfnResource, resourcesOf, synthesize } from './synthesize';
 
 // GIVEN the sandbox and prod stacks, synthesized once for every requirement below.
@@ -443,6 +444,32 @@ describe('least-privilege users, deploy-time schema, rotation', () => {
       ])
     );
   });
+
+  test('the migration function may describe the user secrets and read any version (a rotation in progress), in both stages', () => {
+    for (const template of [sandbox, prod]) {
+      const migration = functionByDescription(template, 'Applies the schema');
+      const role = migration[1].Properties.Role['Fn::GetAtt'][0];
+      const statements = resourcesOf(template, 'AWS::IAM::Policy')
+        .filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === role))
+        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+      for (const user of [writerOf(template), readerOf(template)]) {
+        expect(statements).toContainEqual(
+          expect.objectContaining({
+            Effect: 'Allow',
+            Action: expect.arrayContaining([
+              'secretsmanager:DescribeSecret',
+              'secretsmanager:GetSecretValue',
+            ]),
+            Resource: expect.arrayContaining([{ Ref: secretRef(user) }]),
+          })
+        );
+        // A VersionStage condition would hide AWSPENDING from the lockout check.
+        const onSecret = (s: { Resource: unknown }) =>
+          [s.Resource].flat().some((r) => (r as { Ref?: string })?.Ref === secretRef(user));
+        expect(statements.filter((s) => onSecret(s) && s.Condition)).toEqual([]);
+      }
+    }
+  });
 });
 
 describe('the app', () => {
@@ -683,5 +710,33 @@ describe.each(['sandbox', 'prod'] as const)('deploy-ready (issue 8), %s stage', 
     const url = JSON.stringify(template().findOutputs('DashboardUrl'));
     expect(url).toContain('#dashboards:name=');
     expect(url).toContain(`{"Ref":"${dashboardId}"}`);
+  });
+});
+
+describe('npm run preflight', () => {
+  test('checks what each stage deploys: every reservation, the engine, class and Multi-AZ', () => {
+    for (const [template, stage] of [
+      [sandbox, STAGES.sandbox],
+      [prod, STAGES.prod],
+    ] as const) {
+      const facts = factsFromTemplate('stack', template.toJSON(), {
+        parameter: 'p',
+        minVersion: 6,
+      });
+      const reserved = resourcesOf(template, 'AWS::Lambda::Function')
+        .map(([, f]) => Number(f.Properties.ReservedConcurrentExecutions ?? 0))
+        .reduce((a, b) => a + b, 0);
+      expect(facts.reservations).toHaveLength(3);
+      expect(facts.reservations.reduce((sum, f) => sum + f.reserved, 0)).toBe(reserved);
+      expect(facts.databases).toEqual([
+        expect.objectContaining({
+          engine: 'mysql',
+          engineVersion: expect.stringMatching(/^8\.4/),
+          instanceClass: `db.${stage.instanceType}`,
+          multiAz: stage.multiAz,
+          storageType: 'gp3',
+        }),
+      ]);
+    }
   });
 });

@@ -1,14 +1,14 @@
 import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
 
 /**
- * A local stand-in for the Secrets Manager API, just GetSecretValue, reached by the real SDK
- * client through AWS_ENDPOINT_URL_SECRETS_MANAGER. Tests set the AWSCURRENT / AWSPENDING
- * values and count the reads.
+ * A local stand-in for the Secrets Manager API, just GetSecretValue and DescribeSecret, reached
+ * by the real SDK client through AWS_ENDPOINT_URL_SECRETS_MANAGER. Tests set the AWSCURRENT /
+ * AWSPENDING values and count the reads. Each stage has its own version, `<stage>-version`.
  */
 export class SecretsEndpoint {
   readonly stages = new Map<string, string>();
-  /** AWSCURRENT values of further secrets (e.g. the user secrets the migration reads), by id. */
-  private readonly otherSecrets = new Map<string, string>();
+  /** Stages of further secrets (e.g. the user secrets the migration reads), by id. */
+  private readonly otherSecrets = new Map<string, Map<string, string>>();
   readonly reads: string[] = [];
 
   private constructor(
@@ -46,12 +46,20 @@ export class SecretsEndpoint {
     this.stages.set(stage, JSON.stringify({ engine: 'mysql', ...value }));
   }
 
-  /** Stores the AWSCURRENT value of another secret, served under its own id. */
+  /** Stores a stage (AWSCURRENT unless told) of another secret, served under its own id. */
   addSecret(
     secretId: string,
-    value: { host: string; port: number; username: string; password: string; dbname: string }
+    value: { host: string; port: number; username: string; password: string; dbname: string },
+    stage: 'AWSCURRENT' | 'AWSPENDING' = 'AWSCURRENT'
   ): void {
-    this.otherSecrets.set(secretId, JSON.stringify({ engine: 'mysql', ...value }));
+    const stages = this.otherSecrets.get(secretId) ?? new Map<string, string>();
+    stages.set(stage, JSON.stringify({ engine: 'mysql', ...value }));
+    this.otherSecrets.set(secretId, stages);
+  }
+
+  /** Drops a stage of another secret (a rotation that finished or was cancelled). */
+  removeStage(secretId: string, stage: 'AWSPENDING'): void {
+    this.otherSecrets.get(secretId)?.delete(stage);
   }
 
   async stop(): Promise<void> {
@@ -67,20 +75,31 @@ export class SecretsEndpoint {
         res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });
         res.end(JSON.stringify(payload));
       };
-      if (req.headers['x-amz-target'] !== 'secretsmanager.GetSecretValue') {
-        return reply(400, { __type: 'UnknownOperationException', message: 'only GetSecretValue' });
-      }
-      const { SecretId, VersionStage = 'AWSCURRENT' } = JSON.parse(body) as {
+      const target = req.headers['x-amz-target'];
+      const { SecretId, VersionId, ...request } = JSON.parse(body) as {
         SecretId: string;
+        VersionId?: string;
         VersionStage?: string;
       };
+      const stages = SecretId === this.secretId ? this.stages : this.otherSecrets.get(SecretId);
+      if (target === 'secretsmanager.DescribeSecret') {
+        if (!stages) {
+          return reply(400, { __type: 'ResourceNotFoundException', message: 'no such secret' });
+        }
+        const versions = [...stages.keys()].map((stage) => [`${stage}-version`, [stage]]);
+        return reply(200, {
+          ARN: SecretId,
+          Name: SecretId,
+          VersionIdsToStages: Object.fromEntries(versions),
+        });
+      }
+      if (target !== 'secretsmanager.GetSecretValue') {
+        return reply(400, { __type: 'UnknownOperationException', message: 'not implemented here' });
+      }
+      const VersionStage =
+        request.VersionStage ?? VersionId?.replace(/-version$/, '') ?? 'AWSCURRENT';
       this.reads.push(VersionStage);
-      const value =
-        SecretId === this.secretId
-          ? this.stages.get(VersionStage)
-          : VersionStage === 'AWSCURRENT'
-            ? this.otherSecrets.get(SecretId)
-            : undefined;
+      const value = stages?.get(VersionStage);
       if (value === undefined) {
         return reply(400, {
           __type: 'ResourceNotFoundException',

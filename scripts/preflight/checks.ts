@@ -1,0 +1,270 @@
+import {
+  CloudFormationClient,
+  ListStackResourcesCommand,
+  StackResourceSummary,
+} from '@aws-sdk/client-cloudformation';
+import {
+  GetAccountSettingsCommand,
+  GetFunctionConcurrencyCommand,
+  LambdaClient,
+} from '@aws-sdk/client-lambda';
+import {
+  DescribeDBEngineVersionsCommand,
+  DescribeOrderableDBInstanceOptionsCommand,
+  OrderableDBInstanceOption,
+  RDSClient,
+} from '@aws-sdk/client-rds';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DatabaseFacts, StageFacts } from './stage-facts';
+
+/**
+ * Lambda keeps at least 100 of the account's concurrency unreserved: "You can reserve up to the
+ * Unreserved account concurrency value minus 100".
+ * https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+ */
+export const MIN_UNRESERVED_CONCURRENCY = 100;
+
+export interface PreflightClients {
+  readonly lambda: LambdaClient;
+  readonly cloudFormation: CloudFormationClient;
+  readonly rds: RDSClient;
+  readonly ssm: SSMClient;
+}
+
+export interface CheckResult {
+  readonly check: string;
+  readonly ok: boolean;
+  /** What was found, and on FAIL what to do. */
+  readonly message: string;
+}
+
+/** A reason not to run the checks at all (no region, no credentials); printed as one line. */
+export class PreflightError extends Error {
+  readonly name = 'PreflightError';
+}
+
+/** The plain-words report `npm run preflight` prints: one line per check, then the verdict. */
+export function formatReport(
+  stage: string,
+  stackName: string,
+  region: string,
+  results: readonly CheckResult[]
+): string {
+  const lines = results.map((r) => `${r.ok ? 'OK  ' : 'FAIL'}  ${r.check}: ${r.message}`);
+  const verdict = results.every((r) => r.ok)
+    ? `The deploy can succeed: npx cdk deploy -c stage=${stage}`
+    : `Not ready to deploy: fix each FAIL above, then run npm run preflight -- --stage ${stage} again.`;
+  return [`Preflight for ${stackName} in ${region}:`, ...lines, verdict].join('\n');
+}
+
+/** Runs every check against the account and region of `clients`; never throws for a failed check. */
+export async function runPreflight(
+  clients: PreflightClients,
+  facts: StageFacts
+): Promise<{ region: string; results: CheckResult[] }> {
+  const region = await requireRegionAndCredentials(clients.lambda);
+  const results = [
+    await guarded('Lambda concurrency', () => checkConcurrency(clients, facts, region)),
+    ...(await Promise.all(
+      facts.databases.map((db) =>
+        guarded(`RDS ${db.engine} ${db.engineVersion} on ${db.instanceClass}`, () =>
+          checkDatabase(clients.rds, db, region)
+        )
+      )
+    )),
+    await guarded('CDK bootstrap', () => checkBootstrap(clients.ssm, facts, region)),
+  ];
+  return { region, results };
+}
+
+/** The region the clients use; a PreflightError with a one-line instruction when it or credentials are missing. */
+export async function requireRegionAndCredentials(client: LambdaClient): Promise<string> {
+  let region: string;
+  try {
+    region = await client.config.region();
+  } catch {
+    region = '';
+  }
+  if (!region) {
+    throw new PreflightError(
+      'No AWS region set: run `npm run preflight -- --region eu-west-1`, or set AWS_REGION (or a region in your AWS_PROFILE).'
+    );
+  }
+  try {
+    await client.config.credentials();
+  } catch {
+    throw new PreflightError(
+      'No AWS credentials found: run `aws configure` or `aws sso login`, or set AWS_PROFILE, then `npm run preflight` again.'
+    );
+  }
+  return region;
+}
+
+async function guarded(check: string, run: () => Promise<Omit<CheckResult, 'check'>>) {
+  try {
+    return { check, ...(await run()) };
+  } catch (error) {
+    const { name, message } = error as Error;
+    const hint = /AccessDenied|not authorized|UnauthorizedOperation/i.test(`${name} ${message}`)
+      ? ' Your credentials may not make this call; use a role that may deploy the stack.'
+      : '';
+    return { check, ok: false, message: `could not check: ${name}: ${message}.${hint}` };
+  }
+}
+
+async function checkConcurrency(
+  clients: PreflightClients,
+  facts: StageFacts,
+  region: string
+): Promise<Omit<CheckResult, 'check'>> {
+  const { AccountLimit: limit } = await clients.lambda.send(new GetAccountSettingsCommand({}));
+  const total = limit?.ConcurrentExecutions ?? 0;
+  const unreserved = limit?.UnreservedConcurrentExecutions ?? 0;
+  const wanted = facts.reservations.reduce((sum, f) => sum + f.reserved, 0);
+  // On an update the stack's functions already hold their reservations: only the difference is new.
+  const held = await reservationsHeld(clients, facts.stackName);
+  const left = unreserved + held - wanted;
+  const found =
+    `the stack reserves ${wanted} (${facts.reservations.map((f) => `${f.id} ${f.reserved}`).join(', ')})` +
+    `${held > 0 ? `, of which it already holds ${held}` : ''}; the account's limit is ${total}, ` +
+    `${unreserved} of it unreserved, so ${left} would stay unreserved (Lambda requires ${MIN_UNRESERVED_CONCURRENCY}).`;
+  if (left >= MIN_UNRESERVED_CONCURRENCY) return { ok: true, message: found };
+  const desired = total + (MIN_UNRESERVED_CONCURRENCY - left);
+  return {
+    ok: false,
+    message:
+      `${found} The deploy would fail. Ask for a concurrency limit of at least ${desired}: ` +
+      `aws service-quotas request-service-quota-increase --service-code lambda --quota-code L-B99A9384 ` +
+      `--desired-value ${desired} --region ${region} (new accounts often start at 10 or 50), ` +
+      'or remove reserved concurrency from other functions in this region.',
+  };
+}
+
+/** Reserved concurrency the stack's existing functions hold now (0 for a stack not yet deployed). */
+async function reservationsHeld(clients: PreflightClients, stackName: string): Promise<number> {
+  const functions: StackResourceSummary[] = [];
+  try {
+    let NextToken: string | undefined;
+    do {
+      const page = await clients.cloudFormation.send(
+        new ListStackResourcesCommand({ StackName: stackName, NextToken })
+      );
+      functions.push(
+        ...(page.StackResourceSummaries ?? []).filter(
+          (r) =>
+            r.ResourceType === 'AWS::Lambda::Function' &&
+            r.PhysicalResourceId &&
+            r.ResourceStatus !== 'DELETE_COMPLETE'
+        )
+      );
+      NextToken = page.NextToken;
+    } while (NextToken);
+  } catch (error) {
+    if ((error as Error).name === 'ValidationError' && /does not exist/.test(String(error))) {
+      return 0;
+    }
+    throw error;
+  }
+  let held = 0;
+  for (const { PhysicalResourceId } of functions) {
+    try {
+      const { ReservedConcurrentExecutions } = await clients.lambda.send(
+        new GetFunctionConcurrencyCommand({ FunctionName: PhysicalResourceId })
+      );
+      held += ReservedConcurrentExecutions ?? 0;
+    } catch (error) {
+      if ((error as Error).name !== 'ResourceNotFoundException') throw error;
+    }
+  }
+  return held;
+}
+
+async function checkDatabase(
+  rds: RDSClient,
+  db: DatabaseFacts,
+  region: string
+): Promise<Omit<CheckResult, 'check'>> {
+  // A major-only version (8.4) is created at RDS's default minor for it; DefaultOnly finds that.
+  const majorOnly = db.engineVersion.split('.').length < 3;
+  const { DBEngineVersions: versions = [] } = await rds.send(
+    new DescribeDBEngineVersionsCommand({
+      Engine: db.engine,
+      EngineVersion: db.engineVersion,
+      DefaultOnly: majorOnly || undefined,
+    })
+  );
+  const version = versions.find((v) => v.Status !== 'deprecated')?.EngineVersion;
+  if (!version) {
+    return {
+      ok: false,
+      message:
+        `RDS does not offer ${db.engine} ${db.engineVersion} for new instances in ${region}. See the versions it does: ` +
+        `aws rds describe-db-engine-versions --engine ${db.engine} --query "DBEngineVersions[].EngineVersion" ` +
+        `--region ${region}; then set the engine version in lib/database.ts.`,
+    };
+  }
+  const options: OrderableDBInstanceOption[] = [];
+  let Marker: string | undefined;
+  do {
+    const page = await rds.send(
+      new DescribeOrderableDBInstanceOptionsCommand({
+        Engine: db.engine,
+        EngineVersion: version,
+        DBInstanceClass: db.instanceClass,
+        Vpc: true,
+        Marker,
+      })
+    );
+    options.push(...(page.OrderableDBInstanceOptions ?? []));
+    Marker = page.Marker;
+  } while (Marker);
+  const fits = options.filter(
+    (o) =>
+      (!db.multiAz || o.MultiAZCapable) && (!db.storageType || o.StorageType === db.storageType)
+  );
+  const wanted = `${db.instanceClass}${db.storageType ? ` with ${db.storageType} storage` : ''}${db.multiAz ? ', Multi-AZ' : ''}`;
+  if (fits.length > 0) {
+    return {
+      ok: true,
+      message: `${db.engine} ${version} can be created as ${wanted} in ${region}.`,
+    };
+  }
+  return {
+    ok: false,
+    message:
+      `RDS cannot create ${db.engine} ${version} as ${wanted} in ${region}. See the classes it offers: ` +
+      `aws rds describe-orderable-db-instance-options --engine ${db.engine} --engine-version ${version} ` +
+      `--query "OrderableDBInstanceOptions[].[DBInstanceClass,StorageType,MultiAZCapable]" --region ${region}; ` +
+      'then change instanceType in lib/stage-config.ts (and instanceMemoryMiB with it).',
+  };
+}
+
+async function checkBootstrap(
+  ssm: SSMClient,
+  facts: StageFacts,
+  region: string
+): Promise<Omit<CheckResult, 'check'>> {
+  const { parameter, minVersion } = facts.bootstrap;
+  const bootstrap = `npx cdk bootstrap --region ${region}`;
+  let value: string | undefined;
+  try {
+    value = (await ssm.send(new GetParameterCommand({ Name: parameter }))).Parameter?.Value;
+  } catch (error) {
+    if ((error as Error).name !== 'ParameterNotFound') throw error;
+    return {
+      ok: false,
+      message: `This account and region are not bootstrapped for the CDK (no SSM parameter ${parameter}). Run: ${bootstrap}`,
+    };
+  }
+  const version = Number(value);
+  if (!Number.isInteger(version) || version < minVersion) {
+    return {
+      ok: false,
+      message: `The CDK bootstrap stack is version ${value}; this app needs ${minVersion} or later. Run: ${bootstrap}`,
+    };
+  }
+  return {
+    ok: true,
+    message: `bootstrap version ${version} (this app needs ${minVersion} or later).`,
+  };
+}

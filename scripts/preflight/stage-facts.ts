@@ -1,0 +1,88 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { defineApp } from '../../lib/app';
+
+/** What a deploy of a stage would ask of the account, read from its synthesized template. */
+export interface StageFacts {
+  readonly stackName: string;
+  /** Every function with reserved concurrency, by logical id without its hash. */
+  readonly reservations: readonly { readonly id: string; readonly reserved: number }[];
+  readonly databases: readonly DatabaseFacts[];
+  /** The SSM parameter the deploy reads the bootstrap version from, and the least it accepts. */
+  readonly bootstrap: { readonly parameter: string; readonly minVersion: number };
+}
+
+export interface DatabaseFacts {
+  readonly id: string;
+  readonly engine: string;
+  /** As in the template: a full version (8.4.10) or a major one (8.4, RDS picks its default minor). */
+  readonly engineVersion: string;
+  readonly instanceClass: string;
+  readonly multiAz: boolean;
+  readonly storageType?: string;
+}
+
+interface Template {
+  Resources?: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+}
+
+/**
+ * Synthesizes the stage in-process, exactly as `cdk synth -c stage=<stage>` (bin/app.ts's
+ * defineApp, cdk.json's context) but without bundling the handlers: the template is the same.
+ */
+export function synthesizeStage(stage: string, projectRoot = path.join(__dirname, '..', '..')) {
+  const cdkJson = JSON.parse(fs.readFileSync(path.join(projectRoot, 'cdk.json'), 'utf8'));
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), `preflight-${stage}-`));
+  try {
+    const app = new App({
+      outdir,
+      context: { ...cdkJson.context, stage, 'aws:cdk:bundling-stacks': [] },
+    });
+    const stack = defineApp(app);
+    const artifact = app.synth().getStackByName(stack.stackName);
+    return factsFromTemplate(stack.stackName, artifact.template, {
+      parameter: artifact.bootstrapStackVersionSsmParameter ?? '/cdk-bootstrap/hnb659fds/version',
+      minVersion: artifact.requiresBootstrapStackVersion ?? 6,
+    });
+  } finally {
+    fs.rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+export function factsFromTemplate(
+  stackName: string,
+  template: Template,
+  bootstrap: StageFacts['bootstrap']
+): StageFacts {
+  const resources = Object.entries(template.Resources ?? {});
+  const reservations = resources
+    .filter(([, r]) => r.Type === 'AWS::Lambda::Function')
+    .map(([id, r]) => ({
+      id: id.replace(/[0-9A-F]{8}$/, ''),
+      reserved: Number(r.Properties?.ReservedConcurrentExecutions ?? 0),
+    }))
+    .filter((f) => f.reserved > 0);
+  const databases = resources
+    .filter(([, r]) => r.Type === 'AWS::RDS::DBInstance')
+    .map(([id, { Properties: p = {} }]) => ({
+      id,
+      engine: literal(p.Engine, `${id}.Engine`),
+      engineVersion: literal(p.EngineVersion, `${id}.EngineVersion`),
+      instanceClass: literal(p.DBInstanceClass, `${id}.DBInstanceClass`),
+      multiAz: p.MultiAZ === true || p.MultiAZ === 'true',
+      storageType: typeof p.StorageType === 'string' ? p.StorageType : undefined,
+    }));
+  return { stackName, reservations, databases, bootstrap };
+}
+
+/** The checks compare plain values; a token here would mean the template changed shape. */
+function literal(value: unknown, what: string): string {
+  if (typeof value !== 'string') {
+    throw new Error(
+      `The template's ${what} is ${JSON.stringify(value)}, not a plain string: preflight cannot check it.`
+    );
+  }
+  return value;
+}
