@@ -4,6 +4,7 @@ import { SecretsManagerCredentials } from './lib/credentials';
 import { Database, InvocationContext } from './lib/database';
 import { ConfigurationError } from './lib/errors';
 import { createDatabase } from './lib/runtime';
+import { MIGRATION_DATABASE_OPTIONS } from './lib/server-bounds';
 import { AppRole, migrate, privilegesFor } from './migrate';
 
 /**
@@ -127,8 +128,8 @@ function parseUsers(properties: Record<string, unknown>): MigrationProperties['U
 
 function defaultDependencies(): MigrationDependencies {
   return {
-    // DDL on a fresh instance can take longer than a user-facing statement.
-    admin: createDatabase({ connectTimeoutMs: 10_000, queryTimeoutMs: 60_000 }),
+    // DDL waits for running statements' locks: longer session bounds than the functions'.
+    admin: createDatabase(MIGRATION_DATABASE_OPTIONS),
     readUserSecret: async (secretArn) => {
       const { user, password } = await new SecretsManagerCredentials(secretArn).current();
       return { user, password };

@@ -68,23 +68,28 @@ afterAll(async () => {
 });
 
 test('a Create event migrates the schema and creates users that can log in with their secrets', async () => {
-  const result = await migration.invoke({
-    RequestType: 'Create',
-    ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:provider',
-    ResponseURL: 'https://example.com/response',
-    StackId: 'stack',
-    RequestId: 'request',
-    LogicalResourceId: 'SchemaMigration',
-    ResourceType: 'Custom::SchemaMigration',
-    ResourceProperties: {
+  const result = await migration.invoke(
+    {
+      RequestType: 'Create',
       ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:provider',
-      SchemaVersion: 'v1',
-      Users: [
-        { Role: 'writer', SecretArn: users.writer.arn },
-        { Role: 'reader', SecretArn: users.reader.arn },
-      ],
+      ResponseURL: 'https://example.com/response',
+      StackId: 'stack',
+      RequestId: 'request',
+      LogicalResourceId: 'SchemaMigration',
+      ResourceType: 'Custom::SchemaMigration',
+      ResourceProperties: {
+        ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:provider',
+        SchemaVersion: 'v1',
+        Users: [
+          { Role: 'writer', SecretArn: users.writer.arn },
+          { Role: 'reader', SecretArn: users.reader.arn },
+        ],
+      },
+      // The custom resource's 5-minute timeout (lib/schema-migration.ts): the migration's longer
+      // session bounds need it.
     },
-  });
+    { remainingMs: 5 * 60_000 }
+  );
   expect(result).toEqual({ PhysicalResourceId: `schema:${schema}`, Data: { Database: schema } });
 
   const writer = await createConnection({
