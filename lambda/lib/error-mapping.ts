@@ -88,7 +88,8 @@ export function toDataPathError(
   error: unknown,
   target: Pick<DbCredentials, 'host' | 'port'>
 ): Error {
-  if (!(error instanceof Error) || !('code' in error || 'errno' in error)) {
+  // Duck-typed, not instanceof: Node's socket errors come from another realm under jest's vm.
+  if (typeof error !== 'object' || error === null || !('code' in error || 'errno' in error)) {
     return error instanceof Error ? error : new Error(String(error));
   }
   const failure = error as ConnectionFailure;
