@@ -45,7 +45,8 @@ describe('the RDS secret is validated strictly', () => {
       password: 'pw',
       database: 'app',
     });
-    const { port: _port, ...withoutPort } = VALID;
+    const withoutPort: Partial<typeof VALID> = { ...VALID };
+    delete withoutPort.port;
     expect(parseRdsSecret('s', JSON.stringify(withoutPort)).port).toBe(3306);
   });
 });
