@@ -13,7 +13,8 @@
  * function's statement can meet therefore ends ON THE SERVER, with a named error, before the
  * client's timeout fires; and the client never starts a statement it has no time to wait for.
  *
- * Parameter names and units (RDS for MySQL 8.4):
+ * Parameter names and units (RDS for MySQL 8.4; all four are modifiable in a DB parameter group,
+ * https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Appendix.MySQL.Parameters.html):
  * https://dev.mysql.com/doc/refman/8.4/en/server-system-variables.html#sysvar_lock_wait_timeout
  * https://dev.mysql.com/doc/refman/8.4/en/innodb-parameters.html#sysvar_innodb_lock_wait_timeout
  * https://dev.mysql.com/doc/refman/8.4/en/server-system-variables.html#sysvar_max_execution_time
@@ -28,7 +29,8 @@ export const SERVER_BOUNDS = {
   /** `innodb_lock_wait_timeout` (seconds): waits for a ROW lock another transaction holds. */
   innodbLockWaitTimeoutSeconds: 1,
   /**
-   * `max_execution_time` (milliseconds): MySQL stops a read-only top-level SELECT after this.
+   * `max_execution_time` (milliseconds): MySQL stops a read-only top-level SELECT after this
+   * (https://dev.mysql.com/blog-archive/server-side-select-statement-timeouts/).
    * It does not apply to writes or to statements inside routines: those are bounded by the lock
    * waits above (a single-row upsert does no other waiting). MariaDB calls it
    * `max_statement_time`, in seconds, and applies it to every statement.
@@ -83,14 +85,16 @@ export const MIN_FUNCTION_TIMEOUT_MS = CONNECT_TIMEOUT_MS + STATEMENT_TIMEOUT_MS
 
 /**
  * The list reader hands out only rows created at least this long ago ("settled"), so its `next`
- * never passes an id that may still commit. Why that is enough: an id is taken while the
- * inserting statement runs, and a write's transaction ends (commits or rolls back) within
- * WRITE_SERVER_BOUND_MS of its start. A row that is still uncommitted when a read starts must
- * have started less than that ago, so its id is larger than that of any row created (statement
- * start, `created_at`) before `now - WRITE_SERVER_BOUND_MS - (time from statement start to
- * taking the id, at most one metadata-lock wait)`. The margin covers both and the commit.
+ * never passes an id that may still commit (users-repository.ts). Why that is enough: the
+ * routine's INSERT stamps `created_at` when it starts, takes its id after at most the table's
+ * metadata-lock wait (L), and its transaction ends, committed or rolled back, at most L + 2 I
+ * after it started (table metadata lock, row locks; then the commit). So when a read starts, a
+ * row that is still uncommitted took its id less than L + 2 I ago, and every row stamped more
+ * than 2 L + 2 I ago took a smaller id than it: all ids below such a row are settled. The margin
+ * covers the commit and a busy CPU. (NOW() inside a routine's statement is that statement's
+ * start: checked on MariaDB; MySQL documents the exception only for functions and triggers.)
  */
-export const SETTLED_AFTER_MS = WRITE_SERVER_BOUND_MS + L + CLIENT_MARGIN_MS;
+export const SETTLED_AFTER_MS = 2 * L + 2 * I + CLIENT_MARGIN_MS;
 
 /**
  * Session settings of the one client that needs longer waits: the schema migration (custom
