@@ -32,10 +32,6 @@ export interface ConnectionFailure extends Error {
   timeoutMs?: number;
 }
 
-/**
- * Opens one mysql2 connection: TCP, then TLS when `tls` is set, then authentication. Resolves
- * once the server has accepted the credentials; rejects with the driver's error otherwise.
- */
 export interface ConnectionTimeouts {
   /** Upper bound for TCP + TLS + authentication. */
   readonly connectTimeoutMs: number;
@@ -53,6 +49,10 @@ export interface ConnectionTimeouts {
 // https://dev.mysql.com/doc/dev/mysql-server/latest/mysql__com_8h.html (enum SERVER_STATUS_flags_enum)
 const NO_BACKSLASH_ESCAPES = 0x200;
 
+/**
+ * Opens one mysql2 connection: TCP, then TLS when `tls` is set, then authentication. Resolves
+ * once the server has accepted the credentials; rejects with the driver's error otherwise.
+ */
 export function openConnection(
   credentials: DbCredentials,
   tls: TlsSettings | undefined,
