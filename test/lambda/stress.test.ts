@@ -3,7 +3,7 @@ import { STATEMENT_TIMEOUT_MS } from '../../lambda/lib/server-bounds';
 import { AppDatabase } from '../support/app-database';
 import { LambdaEnvironment } from '../support/lambda-environment';
 import { pollUntil } from '../support/poll';
-import { adminConnect } from '../support/private-server';
+import { adminConnect, withMigrationSession } from '../support/private-server';
 
 interface User {
   id: number;
@@ -50,7 +50,8 @@ describe('40 writer and 6 reader environments', () => {
       ),
     ]);
     holder = await adminConnect(db.server, db.database);
-    alterer = await adminConnect(db.server, db.database);
+    // The ALTER must queue behind the open transaction for seconds, like a migration's.
+    alterer = await withMigrationSession(await adminConnect(db.server, db.database));
   }, 60_000);
 
   afterAll(async () => {

@@ -218,9 +218,8 @@ async function waitUntilReady(info: ServerInfo, child: ChildProcess): Promise<vo
 }
 
 /**
- * An admin connection over TLS (the server requires it), with the migration's session settings:
- * an operator's or a test's DDL waits for locks as long as the migration does, while the
- * functions' sessions keep the parameter group's short bounds.
+ * An admin connection over TLS (the server requires it), with the parameter group's lock waits
+ * (like any other client of the stack); `withMigrationSession` gives it the migration's.
  */
 export async function adminConnect(info: ServerInfo, database?: string) {
   const { readFileSync } = await import('node:fs');
@@ -233,8 +232,19 @@ export async function adminConnect(info: ServerInfo, database?: string) {
     ssl: info.caFile ? { ca: readFileSync(info.caFile, 'utf8') } : undefined,
     multipleStatements: false,
   });
-  await connection.query(migrationSessionStatement());
-  // MariaDB's max_statement_time also stops DDL, which MySQL's max_execution_time never does.
+  // MariaDB's max_statement_time also stops DDL and writes, which MySQL's max_execution_time
+  // never does; the test server maps the parameter group's value to it (serverBoundOptions).
   await connection.query('SET SESSION max_statement_time = 0').catch(() => undefined);
+  return connection;
+}
+
+/**
+ * Gives an admin connection the migration's longer lock waits (server-bounds.ts): for DDL that
+ * must wait for running statements (schema setup and clean-up, a queued ALTER TABLE).
+ */
+export async function withMigrationSession<T extends { query(sql: string): Promise<unknown> }>(
+  connection: T
+): Promise<T> {
+  await connection.query(migrationSessionStatement());
   return connection;
 }
