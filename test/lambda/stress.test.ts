@@ -200,4 +200,56 @@ describe('40 writer and 6 reader environments', () => {
       version: versions.length,
     });
   });
+
+  /**
+   * Item 3 under load (pagination.test.ts has the deterministic case): a follower polling with
+   * its last `next` while every writer environment inserts new users sees each row exactly
+   * once, in id order, once the inserts have settled.
+   */
+  test('a follower polling during 40 environments inserting sees every row exactly once', async () => {
+    const [[{ start }]] = await db.admin.query<RowDataPacket[]>(
+      'SELECT CAST(COALESCE(MAX(id), 0) AS CHAR) AS start FROM users'
+    );
+    const seen: number[] = [];
+    let next: number | null = Number(start);
+    let inserting = true;
+    const follow = async () => {
+      const page = await readers[0].invoke<{ users: User[]; next: number | null }>({
+        limit: 100,
+        after: next,
+      });
+      seen.push(...page.users.map((u) => u.id));
+      next = page.next;
+    };
+    const follower = (async () => {
+      while (inserting) {
+        await follow();
+      }
+    })();
+    await Promise.all(
+      writers.map(async (env, i) => {
+        for (let n = 0; n < ROUNDS; n++) {
+          await env.invoke({ email: `follow-${i}-${n}@example.com`, name: 'Followed' });
+        }
+      })
+    );
+    inserting = false;
+    await follower;
+    const [rows] = await db.admin.query<RowDataPacket[]>(
+      'SELECT id FROM users WHERE id > ? ORDER BY id',
+      [start]
+    );
+    const all = rows.map((row) => Number(row.id));
+    expect(all).toHaveLength(WRITERS * ROUNDS);
+    // keep polling with the last `next` until the newest row has settled
+    await pollUntil(
+      async () => {
+        await follow();
+        return seen.length;
+      },
+      (n) => n >= all.length,
+      { retries: 100, everyMs: 100 }
+    );
+    expect(seen).toEqual(all);
+  });
 });
