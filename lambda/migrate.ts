@@ -1,5 +1,9 @@
-import { escapeId } from 'mysql2';
-import { UPSERT_USER_PROCEDURE, usersSchemaStatements } from './lib/users-schema';
+import { escape, escapeId } from 'mysql2';
+import {
+  UPSERT_USER_PROCEDURE,
+  UPSERT_USER_PROCEDURE_V1,
+  usersSchemaSteps,
+} from './lib/users-schema';
 
 /** Anything that runs one SQL statement: a mysql2 (promise) connection, or ours. */
 export interface StatementRunner {
@@ -16,7 +20,7 @@ export interface MigrateOptions {
 }
 
 /**
- * Creates the schema objects (table `users`, routine `upsert_user_v1`) if they do not exist.
+ * Creates the schema objects (table `users`, routines `upsert_user_v1`/`_v2`) if they do not exist.
  * Idempotent and safe while the functions run. Needs CREATE, CREATE ROUTINE (and ALTER ROUTINE
  * for future versions) on the app schema, nothing server-wide. Used by `npm run db:migrate` and
  * by the deploy-time custom resource.
@@ -25,9 +29,21 @@ export async function migrate(
   connection: StatementRunner,
   options: MigrateOptions = {}
 ): Promise<void> {
-  for (const statement of usersSchemaStatements(schemaPrefix(options.database))) {
-    await connection.query(statement);
+  const schemaName = options.database ? escape(options.database) : undefined;
+  for (const step of usersSchemaSteps(schemaPrefix(options.database), schemaName)) {
+    if (step.appliedIf && (await alreadyApplied(connection, step.appliedIf))) {
+      continue;
+    }
+    await connection.query(step.sql);
   }
+}
+
+/** Whether the query returned a row, whatever shape the runner gives results in. */
+async function alreadyApplied(connection: StatementRunner, query: string): Promise<boolean> {
+  const result = await connection.query(query);
+  // mysql2/promise resolves with [rows, fields]; our SqlConnection with the rows.
+  const rows = Array.isArray(result) && Array.isArray(result[0]) ? result[0] : result;
+  return Array.isArray(rows) && rows.length > 0;
 }
 
 export type AppRole = 'writer' | 'reader';
@@ -42,6 +58,8 @@ export function privilegesFor(role: AppRole, database: string): string[] {
     ? [
         `SELECT, INSERT, UPDATE ON ${schema}users`,
         `EXECUTE ON PROCEDURE ${schema}${UPSERT_USER_PROCEDURE}`,
+        // Until every function runs code that calls v2.
+        `EXECUTE ON PROCEDURE ${schema}${UPSERT_USER_PROCEDURE_V1}`,
       ]
     : [`SELECT ON ${schema}users`];
 }

@@ -5,6 +5,7 @@ import { SqlConnection } from './lib/connection';
 import { Database, InvocationContext } from './lib/database';
 import { ConfigurationError } from './lib/errors';
 import { createDatabase } from './lib/runtime';
+import { MIGRATION_DATABASE_OPTIONS } from './lib/server-bounds';
 import { UserSecretState, canLogIn, readUserSecretState } from './lib/user-secret';
 import { AppRole, migrate, privilegesFor } from './migrate';
 
@@ -197,8 +198,8 @@ function defaultDependencies(): MigrationDependencies {
   const secretsManager = new SecretsManagerClient({ maxAttempts: 3 });
   const { tls } = readDatabaseConfig();
   return {
-    // DDL on a fresh instance can take longer than a user-facing statement.
-    admin: createDatabase({ connectTimeoutMs: 10_000, queryTimeoutMs: 60_000 }),
+    // DDL waits for running statements' locks: longer session bounds than the functions'.
+    admin: createDatabase(MIGRATION_DATABASE_OPTIONS),
     readUserSecret: (secretArn) => readUserSecretState(secretsManager, secretArn),
     canLogIn: (credentials) => canLogIn(credentials, tls),
   };

@@ -4,6 +4,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { SERVER_BOUNDS } from '../lambda/lib/server-bounds';
 
 /** A database user's secret and the schedule that rotates it. */
 export interface DatabaseUserSecret {
@@ -195,10 +196,16 @@ export class Database extends Construct {
         // A committed write survives a crash: flush the redo log and the binlog on every commit.
         innodb_flush_log_at_trx_commit: '1',
         sync_binlog: '1',
-        // Below the functions' 3 s statement timeout: a write stuck behind another transaction's
-        // row lock is rolled back by the server with a clear error, instead of being abandoned by
-        // the client and committing later. Sessions that need longer waits can raise it.
-        innodb_lock_wait_timeout: '2',
+        // Every wait of a function's statement ends on the server, with a named error, before
+        // the client's statement timeout (and that before the Lambda timeout): a write reported
+        // as failed never commits later, and no session outlives its invocation. The relation
+        // and the numbers live in lambda/lib/server-bounds.ts; the migration raises the lock
+        // waits for its own session.
+        lock_wait_timeout: String(SERVER_BOUNDS.lockWaitTimeoutSeconds), // metadata locks
+        innodb_lock_wait_timeout: String(SERVER_BOUNDS.innodbLockWaitTimeoutSeconds), // row locks
+        max_execution_time: String(SERVER_BOUNDS.maxExecutionTimeMs), // read-only SELECT, in ms
+        // Pinned: NO_BACKSLASH_ESCAPES would turn mysql2's client-side escaping into injection.
+        sql_mode: SERVER_BOUNDS.sqlMode,
         // Refuse any connection that is not TLS.
         require_secure_transport: '1',
         // Pinned (from connectionBudget(), at most what RDS's own formula gives the class) rather

@@ -6,6 +6,7 @@
 import { readDatabaseConfig } from '../lambda/lib/config';
 import { StaticCredentials } from '../lambda/lib/credentials';
 import { Database } from '../lambda/lib/database';
+import { MIGRATION_DATABASE_OPTIONS } from '../lambda/lib/server-bounds';
 import { migrate } from '../lambda/migrate';
 
 async function main(): Promise<void> {
@@ -21,9 +22,8 @@ async function main(): Promise<void> {
   const database = new Database({
     credentials: new StaticCredentials(credentials),
     tls,
-    connectTimeoutMs: 10_000,
-    queryTimeoutMs: 30_000,
-    defaultBudgetMs: 60_000,
+    ...MIGRATION_DATABASE_OPTIONS,
+    defaultBudgetMs: 10 * 60_000,
   });
   await database.run((connection) => migrate({ query: (sql) => connection.query(sql, []) }));
   console.log(

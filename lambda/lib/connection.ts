@@ -1,6 +1,7 @@
 import { connect as tcpConnect, Socket } from 'node:net';
 import { createConnection } from 'mysql2';
 import { DbCredentials, TlsSettings } from './config';
+import { NotEnoughTimeError, UnsafeSqlModeError } from './errors';
 
 /** What the repositories need from a connection: one parameterised statement at a time. */
 export interface SqlConnection {
@@ -31,6 +32,23 @@ export interface ConnectionFailure extends Error {
   timeoutMs?: number;
 }
 
+export interface ConnectionTimeouts {
+  /** Upper bound for TCP + TLS + authentication. */
+  readonly connectTimeoutMs: number;
+  /** How long the client waits for each statement's answer (server-bounds.ts). */
+  readonly statementTimeoutMs: number;
+  /**
+   * Epoch ms by which the invocation must have its answer. A statement is not sent when less
+   * than `statementTimeoutMs` is left: the server could still apply it after we report failure.
+   */
+  readonly deadline: number;
+}
+
+// SERVER_STATUS_NO_BACKSLASH_ESCAPES: set in the status flags of the handshake and of every OK
+// packet while the session's sql_mode contains NO_BACKSLASH_ESCAPES.
+// https://dev.mysql.com/doc/dev/mysql-server/latest/mysql__com_8h.html (enum SERVER_STATUS_flags_enum)
+const NO_BACKSLASH_ESCAPES = 0x200;
+
 /**
  * Opens one mysql2 connection: TCP, then TLS when `tls` is set, then authentication. Resolves
  * once the server has accepted the credentials; rejects with the driver's error otherwise.
@@ -38,7 +56,7 @@ export interface ConnectionFailure extends Error {
 export function openConnection(
   credentials: DbCredentials,
   tls: TlsSettings | undefined,
-  { connectTimeoutMs, queryTimeoutMs }: { connectTimeoutMs: number; queryTimeoutMs: number }
+  { connectTimeoutMs, statementTimeoutMs, deadline }: ConnectionTimeouts
 ): Promise<OpenConnection> {
   // We create the socket ourselves to learn whether TCP connected: that tells "unreachable"
   // (security group, wrong host) apart from "accepted but silent" (overloaded server).
@@ -62,6 +80,10 @@ export function openConnection(
     // cannot chain statements, and no LOAD DATA LOCAL INFILE.
     multipleStatements: false,
     infileStreamFactory: undefined,
+    // BIGINT values beyond 2^53 arrive as strings instead of silently rounded numbers, so an id
+    // that JSON cannot carry exactly is refused (users-repository.ts) rather than mangled.
+    supportBigNumbers: true,
+    bigNumberStrings: true,
   });
 
   const destroy = () => {
@@ -75,20 +97,37 @@ export function openConnection(
       reject(Object.assign(error, { tcpConnected, phase: 'connect', timeoutMs: connectTimeoutMs }));
     };
     connection.once('error', onError);
-    connection.once('connect', () => {
+    connection.once('connect', (handshake: { statusFlags?: number }) => {
       connection.off('error', onError);
       // Errors that arrive when no statement is running (the server closing an idle session)
       // need a listener, or Node would treat them as uncaught; the next query reports them.
       connection.on('error', () => undefined);
+      // The session's status as the server last reported it: handshake, then each OK packet.
+      let serverStatus = handshake?.statusFlags ?? 0;
       resolve({
         query: <T>(sql: string, values: readonly unknown[]) =>
           new Promise<T>((resolveQuery, rejectQuery) => {
-            const options = { sql, values: [...values], timeout: queryTimeoutMs };
+            // Checked before sending, from what the server already told us: no round trip.
+            if (serverStatus & NO_BACKSLASH_ESCAPES) {
+              rejectQuery(new UnsafeSqlModeError(credentials));
+              return;
+            }
+            const left = deadline - Date.now();
+            if (left < statementTimeoutMs) {
+              rejectQuery(new NotEnoughTimeError(left, statementTimeoutMs));
+              return;
+            }
+            const options = { sql, values: [...values], timeout: statementTimeoutMs };
             connection.query(options, (error, rows) => {
               if (error) {
-                const context = { tcpConnected: true, phase: 'query', timeoutMs: queryTimeoutMs };
+                const context = {
+                  tcpConnected: true,
+                  phase: 'query',
+                  timeoutMs: statementTimeoutMs,
+                };
                 rejectQuery(Object.assign(error, context));
               } else {
+                serverStatus = lastServerStatus(rows) ?? serverStatus;
                 resolveQuery(rows as T);
               }
             });
@@ -98,4 +137,18 @@ export function openConnection(
       });
     });
   });
+}
+
+/**
+ * The status flags of the OK packet that ended a statement: the result itself for a statement
+ * without rows, the last element of a CALL's results. A plain SELECT's rows carry none.
+ */
+function lastServerStatus(rows: unknown): number | undefined {
+  const callResults = Array.isArray(rows) && Array.isArray(rows[0]);
+  if (Array.isArray(rows) && !callResults) {
+    return undefined;
+  }
+  const last = callResults ? (rows as unknown[])[(rows as unknown[]).length - 1] : rows;
+  const status = (last as { serverStatus?: unknown } | undefined)?.serverStatus;
+  return typeof status === 'number' ? status : undefined;
 }

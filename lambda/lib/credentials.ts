@@ -13,6 +13,11 @@ export interface CredentialsSource {
   alternatives(denied: DbCredentials): AsyncIterable<DbCredentials>;
   /** Called with the credentials that just opened a connection. */
   accepted(credentials: DbCredentials): void;
+  /**
+   * Called when `stale` reached no database (wrong host or port, say). Resolves with freshly
+   * read settings when they differ and the source was not read too recently; else undefined.
+   */
+  reread(stale: DbCredentials): Promise<DbCredentials | undefined>;
 }
 
 /** Fixed credentials (from DATABASE_URL): nothing to refresh. */
@@ -28,6 +33,10 @@ export class StaticCredentials implements CredentialsSource {
   }
 
   accepted(): void {}
+
+  async reread(): Promise<undefined> {
+    return undefined; // a URL is what it is
+  }
 }
 
 export interface SecretsManagerCredentialsOptions {
@@ -35,6 +44,12 @@ export interface SecretsManagerCredentialsOptions {
   readonly client?: SecretsManagerClient;
   /** How long cached credentials are used before the secret is read again. @default 5 minutes */
   readonly ttlMs?: number;
+  /**
+   * Least time between two reads of the secret caused by an unreachable database, per
+   * environment: an outage must not turn every invocation into a Secrets Manager call.
+   * @default 30 seconds
+   */
+  readonly unreachableRereadIntervalMs?: number;
   /** @default Date.now */
   readonly now?: () => number;
 }
@@ -51,7 +66,9 @@ export class SecretsManagerCredentials implements CredentialsSource {
   private cached?: { credentials: DbCredentials; expiresAt: number };
   private readonly client: SecretsManagerClient;
   private readonly ttlMs: number;
+  private readonly rereadIntervalMs: number;
   private readonly now: () => number;
+  private lastReadAt = -Infinity;
 
   constructor(
     private readonly secretId: string,
@@ -59,6 +76,7 @@ export class SecretsManagerCredentials implements CredentialsSource {
   ) {
     this.client = options.client ?? defaultClient();
     this.ttlMs = options.ttlMs ?? 5 * 60_000;
+    this.rereadIntervalMs = options.unreachableRereadIntervalMs ?? 30_000;
     this.now = options.now ?? Date.now;
   }
 
@@ -90,8 +108,22 @@ export class SecretsManagerCredentials implements CredentialsSource {
     this.cached = { credentials, expiresAt: this.now() + this.ttlMs };
   }
 
+  async reread(stale: DbCredentials): Promise<DbCredentials | undefined> {
+    if (this.now() - this.lastReadAt < this.rereadIntervalMs) {
+      return undefined;
+    }
+    const fresh = await this.read('AWSCURRENT');
+    if (!fresh || same(fresh, stale)) {
+      return undefined;
+    }
+    // Cached only once it opens a connection (accepted); until then the next invocation asks again.
+    this.cached = undefined;
+    return fresh;
+  }
+
   private async read(stage: 'AWSCURRENT' | 'AWSPENDING'): Promise<DbCredentials | undefined> {
     let secretString: string | undefined;
+    this.lastReadAt = this.now();
     try {
       const result = await this.client.send(
         new GetSecretValueCommand({ SecretId: this.secretId, VersionStage: stage })
@@ -115,24 +147,49 @@ export class SecretsManagerCredentials implements CredentialsSource {
 
 /** Parses the RDS secret JSON (`host`, `port`, `username`, `password`, `dbname`). */
 export function parseRdsSecret(secretId: string, secretString: string | undefined): DbCredentials {
-  let value: Record<string, unknown>;
+  let value: unknown;
   try {
     value = JSON.parse(secretString ?? '');
   } catch {
     throw new ConfigurationError(`Secret ${secretId} is not JSON; expected the RDS secret format.`);
   }
-  const { host, port, username, password, dbname } = value ?? {};
-  if (typeof host !== 'string' || typeof username !== 'string' || typeof password !== 'string') {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ConfigurationError(
-      `Secret ${secretId} lacks host, username or password; expected the RDS secret format.`
+      `Secret ${secretId} is not a JSON object; expected the RDS secret format.`
     );
+  }
+  const { host, port, username, password, dbname } = value as Record<string, unknown>;
+  const bad = (field: string, problem: string) =>
+    new ConfigurationError(
+      `Secret ${secretId}: "${field}" ${problem} (RDS secret format: host, port, username, ` +
+        'password, dbname). Fix the secret; the functions read it again on the next failure.'
+    );
+  if (typeof host !== 'string' || host.trim() === '') {
+    throw bad('host', 'must be a non-empty string');
+  }
+  // Absent means MySQL's port; anything present must be an integer port, not coerced: "abc"
+  // would reach the socket layer as NaN and null as port 0.
+  if (
+    port !== undefined &&
+    !(Number.isInteger(port) && (port as number) >= 1 && (port as number) <= 65535)
+  ) {
+    throw bad('port', 'must be an integer from 1 to 65535');
+  }
+  if (typeof username !== 'string' || username === '') {
+    throw bad('username', 'must be a non-empty string');
+  }
+  if (typeof password !== 'string') {
+    throw bad('password', 'must be a string');
+  }
+  if (dbname !== undefined && (typeof dbname !== 'string' || dbname === '')) {
+    throw bad('dbname', 'must be a non-empty string when present');
   }
   return {
     host,
-    port: port === undefined ? 3306 : Number(port),
+    port: port === undefined ? 3306 : (port as number),
     user: username,
     password,
-    database: typeof dbname === 'string' && dbname ? dbname : 'app',
+    database: (dbname as string | undefined) ?? 'app',
   };
 }
 

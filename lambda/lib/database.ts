@@ -1,8 +1,14 @@
 import { DbCredentials, TlsSettings } from './config';
 import { OpenConnection, SqlConnection, openConnection } from './connection';
 import { CredentialsSource } from './credentials';
-import { isAccessDenied, isTooManyConnections, toDataPathError } from './error-mapping';
+import {
+  isAccessDenied,
+  isTooManyConnections,
+  isUnreachable,
+  toDataPathError,
+} from './error-mapping';
 import { DatabaseAccessDeniedError } from './errors';
+import { CONNECT_TIMEOUT_MS, SAFETY_MARGIN_MS, STATEMENT_TIMEOUT_MS } from './server-bounds';
 
 /** The part of the Lambda context we use; absent when called outside Lambda. */
 export interface InvocationContext {
@@ -13,13 +19,23 @@ export interface DatabaseOptions {
   readonly credentials: CredentialsSource;
   /** @default - no TLS (only for DATABASE_URL without ?tls=true) */
   readonly tls?: TlsSettings;
-  /** Upper bound for TCP + TLS + authentication. @default 3000 */
+  /** Upper bound for TCP + TLS + authentication. @default CONNECT_TIMEOUT_MS (server-bounds.ts) */
   readonly connectTimeoutMs?: number;
-  /** Upper bound for the statement. @default 3000 */
-  readonly queryTimeoutMs?: number;
+  /**
+   * How long the client waits for a statement; a statement is not sent with less time left.
+   * Must exceed the server's bounds for the session (server-bounds.ts).
+   * @default STATEMENT_TIMEOUT_MS (server-bounds.ts)
+   */
+  readonly statementTimeoutMs?: number;
+  /**
+   * Statements run first on every connection, e.g. the migration's longer lock waits
+   * (`migrationSessionStatement()`). Each costs a round trip: the functions use none.
+   * @default - none
+   */
+  readonly sessionStatements?: readonly string[];
   /** Time allowed when there is no Lambda context. @default 8000 (a 10 s function, minus slack) */
   readonly defaultBudgetMs?: number;
-  /** Kept back from the remaining time, so our error is reported before Lambda's timeout. @default 500 */
+  /** Kept back from the remaining time, so our error is reported before Lambda's timeout. @default SAFETY_MARGIN_MS */
   readonly safetyMarginMs?: number;
   /** Told about each too-many-connections retry (logging, tests). @default - nothing */
   readonly onRetry?: (attempt: number, delayMs: number) => void;
@@ -39,15 +55,22 @@ const MIN_ATTEMPT_MS = 200; // below this a new connection attempt cannot succee
 export class Database {
   constructor(private readonly options: DatabaseOptions) {}
 
+  private get statementTimeoutMs(): number {
+    return this.options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS;
+  }
+
   async run<T>(
     work: (connection: SqlConnection) => Promise<T>,
     context?: InvocationContext
   ): Promise<T> {
     const remaining = context?.getRemainingTimeInMillis?.() ?? this.options.defaultBudgetMs ?? 8000;
-    const deadline = Date.now() + remaining - (this.options.safetyMarginMs ?? 500);
+    const deadline = Date.now() + remaining - (this.options.safetyMarginMs ?? SAFETY_MARGIN_MS);
     const { connection, credentials } = await this.connect(deadline);
     let succeeded = false;
     try {
+      for (const statement of this.options.sessionStatements ?? []) {
+        await connection.query(statement, []);
+      }
       const result = await work(connection);
       succeeded = true;
       return result;
@@ -55,6 +78,7 @@ export class Database {
       throw toDataPathError(error, credentials);
     } finally {
       // A failed connection may be mid-statement or half-closed: drop it rather than talk to it.
+      // Its statement cannot outlive the server's bounds (server-bounds.ts).
       if (succeeded) {
         connection.close();
       } else {
@@ -63,7 +87,11 @@ export class Database {
     }
   }
 
-  /** Opens a connection, refreshing credentials once they are denied (rotation). */
+  /**
+   * Opens a connection. Denied: re-reads the credentials (rotation). Unreachable: re-reads the
+   * settings, at most as often as the source allows, since a fixed secret must not wait for the
+   * cache to expire.
+   */
   private async connect(
     deadline: number
   ): Promise<{ connection: OpenConnection; credentials: DbCredentials }> {
@@ -72,6 +100,9 @@ export class Database {
     try {
       return { connection: await this.openWithBackoff(cached, deadline), credentials: cached };
     } catch (error) {
+      if (isUnreachable(error)) {
+        return this.connectWithRereadSettings(cached, error, deadline);
+      }
       if (!isAccessDenied(error)) {
         throw toDataPathError(error, cached);
       }
@@ -94,24 +125,47 @@ export class Database {
     );
   }
 
-  /** Retries "too many connections" with full-jitter backoff while the invocation has time. */
+  private async connectWithRereadSettings(
+    stale: DbCredentials,
+    failure: unknown,
+    deadline: number
+  ): Promise<{ connection: OpenConnection; credentials: DbCredentials }> {
+    const fresh = await this.options.credentials.reread(stale);
+    if (!fresh) {
+      throw toDataPathError(failure, stale);
+    }
+    try {
+      const connection = await this.openWithBackoff(fresh, deadline);
+      this.options.credentials.accepted(fresh);
+      return { connection, credentials: fresh };
+    } catch (error) {
+      throw toDataPathError(error, fresh);
+    }
+  }
+
+  /**
+   * Retries "too many connections" with full-jitter backoff, while a retry would still leave a
+   * whole statement timeout before the deadline.
+   */
   private async openWithBackoff(
     credentials: DbCredentials,
     deadline: number
   ): Promise<OpenConnection> {
-    const connectTimeoutMs = this.options.connectTimeoutMs ?? 3000;
-    const queryTimeoutMs = this.options.queryTimeoutMs ?? 3000;
+    const connectTimeoutMs = this.options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    const statementTimeoutMs = this.statementTimeoutMs;
     const random = this.options.random ?? Math.random;
     for (let attempt = 1; ; attempt++) {
       const left = deadline - Date.now();
       try {
         return await openConnection(credentials, this.options.tls, {
           connectTimeoutMs: Math.max(1, Math.min(connectTimeoutMs, left)),
-          queryTimeoutMs: Math.max(1, Math.min(queryTimeoutMs, left)),
+          statementTimeoutMs,
+          deadline,
         });
       } catch (error) {
         const delayMs = Math.round(random() * Math.min(1000, 50 * 2 ** attempt));
-        if (!isTooManyConnections(error) || deadline - Date.now() - delayMs < MIN_ATTEMPT_MS) {
+        const leftAfterDelay = deadline - Date.now() - delayMs;
+        if (!isTooManyConnections(error) || leftAfterDelay < MIN_ATTEMPT_MS + statementTimeoutMs) {
           throw error;
         }
         this.options.onRetry?.(attempt, delayMs);

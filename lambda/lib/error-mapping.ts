@@ -4,10 +4,13 @@ import {
   DatabaseConnectionLostError,
   DatabaseError,
   DatabaseLockConflictError,
+  DatabaseStatementTimeoutError,
   DatabaseTlsError,
   DatabaseUnreachableError,
   DatabaseUnresponsiveError,
+  IdLimitError,
   TooManyConnectionsError,
+  VersionLimitError,
 } from './errors';
 
 const UNREACHABLE = new Set([
@@ -39,8 +42,41 @@ const TLS_REFUSED = new Set([
   'ERR_SSL_WRONG_VERSION_NUMBER',
 ]);
 
+// mysql2 renames every error of the TLS handshake HANDSHAKE_SSL_ERROR. A socket the server (or
+// the network) closed meanwhile is a lost connection, not a certificate we refused: Node's error
+// for it names a system call ("read ECONNRESET") or the disconnect itself.
+const TLS_HANDSHAKE_INTERRUPTED =
+  /disconnected before secure TLS|ECONNRESET|EPIPE|ETIMEDOUT|socket hang up/;
+
+function isLostDuringTlsHandshake(failure: ConnectionFailure): boolean {
+  return (
+    failure.code === 'HANDSHAKE_SSL_ERROR' &&
+    ('syscall' in failure || TLS_HANDSHAKE_INTERRUPTED.test(failure.message))
+  );
+}
+
+const MYSQL_QUERY_TIMEOUT = 3024; // MySQL: max_execution_time exceeded (ER_QUERY_TIMEOUT)
+const MARIADB_STATEMENT_TIMEOUT = 1969; // MariaDB: max_statement_time exceeded
+
+/** Where the routine (users-schema.ts) names the limit a write ran into. */
+export const ID_LIMIT_MESSAGE = 'users.id limit';
+export const VERSION_LIMIT_MESSAGE = 'users.version limit';
+
 export function isAccessDenied(error: unknown): boolean {
   return (error as ConnectionFailure)?.code === 'ER_ACCESS_DENIED_ERROR';
+}
+
+/**
+ * Whether no database answered at the configured host and port: refused, unroutable, unknown
+ * name, or no handshake in time. Settings from a secret that fail like this may be stale.
+ */
+export function isUnreachable(error: unknown): boolean {
+  const failure = error as ConnectionFailure;
+  const code = failure?.code ?? '';
+  return (
+    UNREACHABLE.has(code) ||
+    (failure?.phase === 'connect' && (code === 'ETIMEDOUT' || code === 'PROTOCOL_SEQUENCE_TIMEOUT'))
+  );
 }
 
 export function isTooManyConnections(error: unknown): boolean {
@@ -52,7 +88,8 @@ export function toDataPathError(
   error: unknown,
   target: Pick<DbCredentials, 'host' | 'port'>
 ): Error {
-  if (!(error instanceof Error) || !('code' in error || 'errno' in error)) {
+  // Duck-typed, not instanceof: Node's socket errors come from another realm under jest's vm.
+  if (typeof error !== 'object' || error === null || !('code' in error || 'errno' in error)) {
     return error instanceof Error ? error : new Error(String(error));
   }
   const failure = error as ConnectionFailure;
@@ -81,7 +118,7 @@ export function toDataPathError(
       cause
     );
   }
-  if (CONNECTION_LOST.has(code)) {
+  if (CONNECTION_LOST.has(code) || isLostDuringTlsHandshake(failure)) {
     return new DatabaseConnectionLostError(
       `The database at ${where} closed the connection during the request (${detail}). ` +
         'Nothing half-written is left behind (each write is one atomic statement) and writes are ' +
@@ -103,9 +140,38 @@ export function toDataPathError(
   }
   if (code === 'ER_LOCK_WAIT_TIMEOUT' || code === 'ER_LOCK_DEADLOCK') {
     return new DatabaseLockConflictError(
-      `The database at ${where} gave up waiting for a row another transaction holds (${detail}). ` +
-        'The statement was rolled back, so nothing was written and retrying is safe; if it ' +
-        'keeps happening, look for long-running transactions in information_schema.INNODB_TRX.',
+      `The database at ${where} gave up waiting for a lock (${detail}): a row another ` +
+        "transaction holds, or the table's metadata lock behind DDL (ALTER TABLE) or LOCK " +
+        'TABLES. The statement was rolled back, so nothing was written and retrying is safe; if ' +
+        'it keeps happening, look for long-running transactions (information_schema.INNODB_TRX) ' +
+        'and sessions "Waiting for table metadata lock" (SHOW PROCESSLIST).',
+      cause
+    );
+  }
+  if (
+    code === 'ER_QUERY_TIMEOUT' ||
+    [MYSQL_QUERY_TIMEOUT, MARIADB_STATEMENT_TIMEOUT].includes(failure.errno ?? 0)
+  ) {
+    return new DatabaseStatementTimeoutError(
+      `The database at ${where} stopped the statement at its time limit (${detail}; ` +
+        'max_execution_time in the parameter group). Nothing was written; retry, and if it ' +
+        'repeats look for what slows the server (CPU, I/O, the slow query log).',
+      cause
+    );
+  }
+  if (failure.sqlMessage?.startsWith(ID_LIMIT_MESSAGE)) {
+    return new IdLimitError(
+      `The next user id would exceed 2^53 - 1, the largest id a JSON number carries exactly ` +
+        `(${detail}). Nothing was written. The id space of this table is used up for the ` +
+        'functions: archive or renumber users, see the README ("Number limits").',
+      cause
+    );
+  }
+  if (failure.sqlMessage?.startsWith(VERSION_LIMIT_MESSAGE)) {
+    return new VersionLimitError(
+      `This user's version is at its maximum, 2147483647, so its name cannot change again ` +
+        `(${detail}). Nothing was written; an operator must reset the version (README, ` +
+        '"Number limits").',
       cause
     );
   }

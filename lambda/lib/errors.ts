@@ -59,7 +59,11 @@ export class DatabaseAccessDeniedError extends DataPathError {
   readonly name = 'DatabaseAccessDeniedError';
 }
 
-/** Another transaction held the row past innodb_lock_wait_timeout, or a deadlock was broken. Nothing was written. */
+/**
+ * A lock wait ended on the server: a row another transaction holds (innodb_lock_wait_timeout),
+ * the table's metadata lock behind DDL or LOCK TABLES (lock_wait_timeout), or a broken deadlock.
+ * The statement was rolled back: nothing was written.
+ */
 export class DatabaseLockConflictError extends DataPathError {
   readonly name = 'DatabaseLockConflictError';
 }
@@ -72,4 +76,55 @@ export class DatabaseTlsError extends DataPathError {
 /** Any other error the server returned for our statement. */
 export class DatabaseError extends DataPathError {
   readonly name = 'DatabaseError';
+}
+
+/** The server stopped a read at its time limit (MySQL max_execution_time). Nothing was written. */
+export class DatabaseStatementTimeoutError extends DataPathError {
+  readonly name = 'DatabaseStatementTimeoutError';
+}
+
+/**
+ * The invocation had too little time left to wait for a statement as long as the server may
+ * take, so the statement was not sent: nothing was written, and retrying is safe.
+ */
+export class NotEnoughTimeError extends DataPathError {
+  readonly name = 'NotEnoughTimeError';
+
+  constructor(leftMs: number, neededMs: number) {
+    super(
+      `Only ${Math.max(0, Math.round(leftMs))} ms of the invocation were left, less than the ` +
+        `${neededMs} ms a statement may take on the server, so it was not sent: nothing was ` +
+        'written and retrying is safe. If this repeats, the function timeout is too short for ' +
+        'its connect and statement timeouts (see lambda/lib/server-bounds.ts).'
+    );
+  }
+}
+
+/**
+ * The session runs with sql_mode NO_BACKSLASH_ESCAPES, under which mysql2's escaping of `?`
+ * values is unsafe (a quote escaped with a backslash ends the string). Nothing was sent.
+ */
+export class UnsafeSqlModeError extends DataPathError {
+  readonly name = 'UnsafeSqlModeError';
+
+  constructor(target: { host: string; port: number }) {
+    super(
+      `The database at ${target.host}:${target.port} runs with sql_mode NO_BACKSLASH_ESCAPES, ` +
+        "under which the driver's escaping of values is unsafe, so no statement was sent. Remove " +
+        'NO_BACKSLASH_ESCAPES from sql_mode in the parameter group (lib/database.ts pins it).'
+    );
+  }
+}
+
+/**
+ * A user id beyond 2^53 - 1 (Number.MAX_SAFE_INTEGER): JSON numbers cannot carry it exactly, so
+ * it is never handed out. A write that would create one is rolled back.
+ */
+export class IdLimitError extends DataPathError {
+  readonly name = 'IdLimitError';
+}
+
+/** The user's `version` is at the INT maximum: its name cannot change again. Nothing was written. */
+export class VersionLimitError extends DataPathError {
+  readonly name = 'VersionLimitError';
 }

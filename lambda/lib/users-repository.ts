@@ -1,4 +1,6 @@
 import { SqlConnection } from './connection';
+import { IdLimitError } from './errors';
+import { SETTLED_AFTER_MS } from './server-bounds';
 import { UPSERT_USER_PROCEDURE, USER_COLUMNS } from './users-schema';
 import { ReadUsersInput, WriteUserInput } from './validation';
 
@@ -14,7 +16,10 @@ export interface User {
 
 export interface UserPage {
   readonly users: User[];
-  /** Pass as `after` to get the next page; null on the last page. */
+  /**
+   * Pass as `after` to continue: the last id of this page, or the `after` given when the page is
+   * empty (null only when nothing was handed out yet). Fewer than `limit` users: caught up.
+   */
   readonly next: number | null;
 }
 
@@ -48,19 +53,39 @@ export async function findUserByEmail(db: SqlConnection, email: string): Promise
   return rows.length > 0 ? toUser(rows[0]) : null;
 }
 
-/** Keyset pagination by id: stable under concurrent inserts, and cheap at any depth. */
+/**
+ * Keyset pagination by id that never skips a row and never returns one twice, also for rows
+ * committed during the walk.
+ *
+ * Ids are taken when a row is inserted but become visible when it commits, in any order: a
+ * reader that passed id 4 would never see id 3 committing later. So a page ends before the
+ * first row younger than SETTLED_AFTER_MS (server-bounds.ts): every smaller id has committed or
+ * rolled back by then, because the server bounds how long a write can take. Rows that young
+ * come on a later poll. Cheap at any depth: the young rows are found through their own index.
+ *
+ * `next` is the id to continue after: the last row of this page, or `after` itself when the
+ * page is empty (null only before the first row). A page shorter than `limit` means the walk has
+ * caught up; poll again with `next` to see rows committed since.
+ */
 export async function listUsers(
   db: SqlConnection,
   page: { limit: number; after: number | null }
 ): Promise<UserPage> {
-  // One extra row tells whether another page exists without a COUNT round trip.
+  const after = page.after ?? 0;
   const rows = await db.query<UserRow[]>(
-    `SELECT ${USER_COLUMNS} FROM users WHERE id > ? ORDER BY id LIMIT ?`,
-    [page.after ?? 0, page.limit + 1]
+    `SELECT ${USER_COLUMNS} FROM users
+     WHERE id > ? AND id < COALESCE(
+       (SELECT MIN(id) FROM users
+        WHERE created_at > NOW(6) - INTERVAL ? MICROSECOND AND id > ?),
+       ${UNBOUNDED_ID})
+     ORDER BY id LIMIT ?`,
+    [after, SETTLED_AFTER_MS * 1000, after, page.limit]
   );
-  const users = rows.slice(0, page.limit).map(toUser);
-  return { users, next: rows.length > page.limit ? users[users.length - 1].id : null };
+  const users = rows.map(toUser);
+  return { users, next: users.length > 0 ? users[users.length - 1].id : page.after };
 }
+
+const UNBOUNDED_ID = '9223372036854775807'; // BIGINT's maximum: no young row, no bound
 
 export type ReadResult = { user: User | null } | UserPage;
 
@@ -72,12 +97,29 @@ export async function readUsers(db: SqlConnection, input: ReadUsersInput): Promi
 
 function toUser(row: UserRow): User {
   return {
-    id: Number(row.id),
+    id: toSafeId(row.id),
     email: row.email,
     name: row.name,
     version: Number(row.version),
     updatedAt: epochToIso(row.updated_epoch),
   };
+}
+
+/**
+ * The id as a JSON number, or IdLimitError when a number cannot carry it exactly (above 2^53 - 1,
+ * e.g. a row inserted by another client). mysql2 hands BIGINTs over as strings (connection.ts),
+ * so nothing was rounded on the way.
+ */
+function toSafeId(value: number | string): number {
+  const id = Number(value);
+  if (!Number.isSafeInteger(id)) {
+    throw new IdLimitError(
+      `User id ${String(value)} is above 2^53 - 1, the largest id a JSON number carries exactly, ` +
+        'so it is not returned. Renumber that row (it was not written by the writer function, ' +
+        'which refuses such ids); see the README ("Number limits").'
+    );
+  }
+  return id;
 }
 
 /**

@@ -6,11 +6,13 @@
  * mistakes DESIGN.md describes: the connection is opened at module scope and kept for every
  * invocation the execution environment serves, and autocommit is off (the default of several
  * drivers and ORMs), so nothing it writes is committed and its first read pins a snapshot.
- * The SQL is the shipped SQL (same routine, same SELECT): only the connection's lifetime differs.
+ * The SQL is the shipped SQL (same SELECT, the routine's v1), only the connection's lifetime
+ * differs. v1, because v2 runs its own transaction, whose START TRANSACTION would commit the
+ * open one and hide the mistake.
  */
 import { readFileSync } from 'node:fs';
 import { Connection, RowDataPacket, createConnection } from 'mysql2/promise';
-import { UPSERT_USER_PROCEDURE, USER_COLUMNS } from '../../lambda/lib/users-schema';
+import { UPSERT_USER_PROCEDURE_V1, USER_COLUMNS } from '../../lambda/lib/users-schema';
 
 let connection: Promise<Connection> | undefined; // <- the bug: outlives the invocation
 
@@ -48,7 +50,7 @@ export async function handler(event: {
 }): Promise<{ user: Row | null }> {
   const conn = await getConnection();
   if (event.name !== undefined) {
-    const [result] = await conn.query<RowDataPacket[][]>(`CALL ${UPSERT_USER_PROCEDURE}(?, ?)`, [
+    const [result] = await conn.query<RowDataPacket[][]>(`CALL ${UPSERT_USER_PROCEDURE_V1}(?, ?)`, [
       event.email,
       event.name,
     ]);

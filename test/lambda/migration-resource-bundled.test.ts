@@ -99,8 +99,12 @@ function migrationEvent(RequestType: 'Create' | 'Update') {
   };
 }
 
+// The custom resource's 5-minute timeout (lib/schema-migration.ts): the migration's longer
+// session bounds need it.
+const MIGRATION_TIME = { remainingMs: 5 * 60_000 };
+
 test('a Create event migrates the schema and creates users that can log in with their secrets', async () => {
-  const result = await migration.invoke(migrationEvent('Create'));
+  const result = await migration.invoke(migrationEvent('Create'), MIGRATION_TIME);
   expect(result).toEqual({ PhysicalResourceId: `schema:${schema}`, Data: { Database: schema } });
 
   const writer = await connectAsWriter();
@@ -121,7 +125,7 @@ test('an Update after the writer secret was replaced gives the writer its secret
   ]);
   await expect(connectAsWriter()).rejects.toMatchObject({ code: 'ER_ACCESS_DENIED_ERROR' });
 
-  await migration.invoke(migrationEvent('Update'));
+  await migration.invoke(migrationEvent('Update'), MIGRATION_TIME);
 
   await (await connectAsWriter()).end();
 });

@@ -5,6 +5,7 @@ import { LambdaRdsStack } from '../../lib/lambda-rds-stack';
 import { STAGES, stageConfig } from '../../lib/stage-config';
 import { factsFromTemplate } from '../../scripts/preflight/stage-facts';
 import { CfnResource, resourcesOf, synthesize } from './synthesize';
+import { MIN_FUNCTION_TIMEOUT_MS, SERVER_BOUNDS } from '../../lambda/lib/server-bounds';
 
 // GIVEN the sandbox and prod stacks, synthesized once for every requirement below.
 let sandbox: Template;
@@ -160,7 +161,7 @@ describe('database', () => {
     });
   });
 
-  test('parameter group: idle connections closed within minutes, durable commits, short lock waits, TLS required', () => {
+  test('parameter group: idle connections closed within minutes, durable commits, TLS required', () => {
     sandbox.hasResourceProperties('AWS::RDS::DBParameterGroup', {
       Family: 'mysql8.4',
       Parameters: Match.objectLike({
@@ -168,13 +169,34 @@ describe('database', () => {
         interactive_timeout: '300',
         innodb_flush_log_at_trx_commit: '1',
         sync_binlog: '1',
-        innodb_lock_wait_timeout: '2',
         require_secure_transport: '1',
         max_connections: String(budget.maxConnections),
       }),
     });
     const params = resourcesOf(sandbox, 'AWS::RDS::DBParameterGroup')[0][1].Properties.Parameters;
     expect(Number(params.wait_timeout)).toBeLessThanOrEqual(900);
+  });
+
+  test('parameter group: every wait of a function statement ends on the server, sql_mode pinned (server-bounds.ts)', () => {
+    sandbox.hasResourceProperties('AWS::RDS::DBParameterGroup', {
+      Parameters: Match.objectLike({
+        lock_wait_timeout: String(SERVER_BOUNDS.lockWaitTimeoutSeconds),
+        innodb_lock_wait_timeout: String(SERVER_BOUNDS.innodbLockWaitTimeoutSeconds),
+        max_execution_time: String(SERVER_BOUNDS.maxExecutionTimeMs),
+        sql_mode: SERVER_BOUNDS.sqlMode,
+      }),
+    });
+    expect(SERVER_BOUNDS.sqlMode).not.toMatch(/NO_BACKSLASH_ESCAPES/);
+  });
+
+  test('functions with a database live longer than a slow connect plus a full statement timeout', () => {
+    const dataFunctions = resourcesOf(sandbox, 'AWS::Lambda::Function').filter(
+      ([, fn]) => fn.Properties.Environment?.Variables?.DB_SECRET_ARN
+    );
+    expect(dataFunctions.length).toBeGreaterThanOrEqual(2);
+    for (const [, fn] of dataFunctions) {
+      expect(fn.Properties.Timeout * 1000).toBeGreaterThanOrEqual(MIN_FUNCTION_TIMEOUT_MS);
+    }
   });
 
   test('exported logs have a retention (no log-retention custom resource)', () => {

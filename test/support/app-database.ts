@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Connection, RowDataPacket } from 'mysql2/promise';
 import { AppRole, migrate, privilegesFor } from '../../lambda/migrate';
 import { pollUntil } from './poll';
-import { ServerInfo, adminConnect } from './private-server';
+import { ServerInfo, adminConnect, withMigrationSession } from './private-server';
 import { readState } from './state';
 
 export interface DbUser {
@@ -38,7 +38,8 @@ export class AppDatabase {
   ): Promise<AppDatabase> {
     const suffix = randomBytes(3).toString('hex');
     const database = `t_${label}_${suffix}`;
-    const admin = await adminConnect(server);
+    // Schema set-up and clean-up are DDL: they wait for locks as long as the migration does.
+    const admin = await withMigrationSession(await adminConnect(server));
     await admin.query(`CREATE DATABASE ${database} CHARACTER SET utf8mb4`);
     await admin.changeUser({ database });
     await migrate(admin);

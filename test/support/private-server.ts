@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { createConnection } from 'mysql2/promise';
+import { migrationSessionStatement, SERVER_BOUNDS } from '../../lambda/lib/server-bounds';
 
 const run = promisify(execFile);
 
@@ -28,8 +29,24 @@ export interface PrivateServerOptions {
   readonly maxConnections?: number;
   /** @default 30 (seconds), short so a leaked session cannot linger for the whole run */
   readonly waitTimeout?: number;
-  /** @default 50 (seconds, MariaDB's default) */
+  /** `innodb_lock_wait_timeout` in seconds. @default - what the stack ships (SERVER_BOUNDS) */
   readonly lockWaitTimeout?: number;
+  /** `sql_mode`. @default - what the stack ships (SERVER_BOUNDS) */
+  readonly sqlMode?: string;
+}
+
+/**
+ * The parameter group's server bounds (lambda/lib/server-bounds.ts, the same constants
+ * lib/database.ts ships) as mariadbd options. MariaDB spells MySQL's `max_execution_time` (ms,
+ * SELECT only) as `max_statement_time` (seconds, every statement): the closest equivalent.
+ */
+export function serverBoundOptions(options: PrivateServerOptions = {}): string[] {
+  return [
+    `--lock-wait-timeout=${SERVER_BOUNDS.lockWaitTimeoutSeconds}`,
+    `--innodb-lock-wait-timeout=${options.lockWaitTimeout ?? SERVER_BOUNDS.innodbLockWaitTimeoutSeconds}`,
+    `--max-statement-time=${SERVER_BOUNDS.maxExecutionTimeMs / 1000}`,
+    `--sql-mode=${options.sqlMode ?? SERVER_BOUNDS.sqlMode}`,
+  ];
 }
 
 /**
@@ -66,7 +83,7 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
       '--require-secure-transport=ON',
       `--wait-timeout=${options.waitTimeout ?? 30}`,
       `--max-connections=${options.maxConnections ?? 60}`,
-      `--innodb-lock-wait-timeout=${options.lockWaitTimeout ?? 50}`,
+      ...serverBoundOptions(options),
       '--innodb-log-file-size=4M',
       '--innodb-buffer-pool-size=32M',
       '--innodb-flush-log-at-trx-commit=2', // a test server: speed over durability
@@ -200,10 +217,13 @@ async function waitUntilReady(info: ServerInfo, child: ChildProcess): Promise<vo
   throw new Error(`mariadbd did not start (see ${info.dir}/error.log): ${String(lastError)}`);
 }
 
-/** An admin connection over TLS (the server requires it). */
+/**
+ * An admin connection over TLS (the server requires it), with the parameter group's lock waits
+ * (like any other client of the stack); `withMigrationSession` gives it the migration's.
+ */
 export async function adminConnect(info: ServerInfo, database?: string) {
   const { readFileSync } = await import('node:fs');
-  return createConnection({
+  const connection = await createConnection({
     host: info.host,
     port: info.port,
     user: info.adminUser,
@@ -212,4 +232,19 @@ export async function adminConnect(info: ServerInfo, database?: string) {
     ssl: info.caFile ? { ca: readFileSync(info.caFile, 'utf8') } : undefined,
     multipleStatements: false,
   });
+  // MariaDB's max_statement_time also stops DDL and writes, which MySQL's max_execution_time
+  // never does; the test server maps the parameter group's value to it (serverBoundOptions).
+  await connection.query('SET SESSION max_statement_time = 0').catch(() => undefined);
+  return connection;
+}
+
+/**
+ * Gives an admin connection the migration's longer lock waits (server-bounds.ts): for DDL that
+ * must wait for running statements (schema setup and clean-up, a queued ALTER TABLE).
+ */
+export async function withMigrationSession<T extends { query(sql: string): Promise<unknown> }>(
+  connection: T
+): Promise<T> {
+  await connection.query(migrationSessionStatement());
+  return connection;
 }
