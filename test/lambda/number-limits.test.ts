@@ -1,6 +1,7 @@
 import { RowDataPacket } from 'mysql2/promise';
 import { AppDatabase } from '../support/app-database';
 import { LambdaEnvironment } from '../support/lambda-environment';
+import { startWriterAndReader, stopWriterAndReader } from '../support/writer-and-reader';
 
 const INT_MAX = 2147483647;
 const MAX_SAFE_ID = Number.MAX_SAFE_INTEGER; // 2^53 - 1
@@ -16,16 +17,11 @@ describe('number limits', () => {
   let reader: LambdaEnvironment;
 
   beforeAll(async () => {
-    db = await AppDatabase.create('limits');
-    [writer, reader] = await Promise.all([
-      LambdaEnvironment.start('writer', db.env('writer')),
-      LambdaEnvironment.start('reader', db.env('reader')),
-    ]);
+    ({ db, writer, reader } = await startWriterAndReader('limits'));
   });
 
   afterAll(async () => {
-    await Promise.all([writer?.stop(), reader?.stop()]);
-    await db?.dispose();
+    await stopWriterAndReader({ db, writer, reader });
   });
 
   async function row(email: string): Promise<RowDataPacket | undefined> {

@@ -2,6 +2,7 @@ import { RowDataPacket } from 'mysql2/promise';
 import { SETTLED_AFTER_MS } from '../../lambda/lib/server-bounds';
 import { AppDatabase } from '../support/app-database';
 import { LambdaEnvironment } from '../support/lambda-environment';
+import { startWriterAndReader, stopWriterAndReader } from '../support/writer-and-reader';
 import { pollUntil } from '../support/poll';
 import { adminConnect } from '../support/private-server';
 
@@ -23,16 +24,11 @@ describe('walking the user list', () => {
   const read = (after: number | null, limit = 3) => reader.invoke<Page>({ limit, after });
 
   beforeAll(async () => {
-    db = await AppDatabase.create('pages');
-    [reader, writer] = await Promise.all([
-      LambdaEnvironment.start('reader', db.env('reader')),
-      LambdaEnvironment.start('writer', db.env('writer')),
-    ]);
+    ({ db, writer, reader } = await startWriterAndReader('pages'));
   });
 
   afterAll(async () => {
-    await Promise.all([reader?.stop(), writer?.stop()]);
-    await db?.dispose();
+    await stopWriterAndReader({ db, writer, reader });
   });
 
   beforeEach(async () => {

@@ -2,6 +2,7 @@ import { RowDataPacket } from 'mysql2/promise';
 import { SERVER_BOUNDS } from '../../lambda/lib/server-bounds';
 import { AppDatabase } from '../support/app-database';
 import { LambdaEnvironment } from '../support/lambda-environment';
+import { startWriterAndReader, stopWriterAndReader } from '../support/writer-and-reader';
 import { ServerInfo, startPrivateServer, stopPrivateServer } from '../support/private-server';
 
 /**
@@ -20,16 +21,11 @@ describe('a server whose sql_mode has NO_BACKSLASH_ESCAPES', () => {
     server = await startPrivateServer({
       sqlMode: `${SERVER_BOUNDS.sqlMode},NO_BACKSLASH_ESCAPES`,
     });
-    db = await AppDatabase.create('sqlmode', server);
-    [writer, reader] = await Promise.all([
-      LambdaEnvironment.start('writer', db.env('writer')),
-      LambdaEnvironment.start('reader', db.env('reader')),
-    ]);
+    ({ db, writer, reader } = await startWriterAndReader('sqlmode', server));
   });
 
   afterAll(async () => {
-    await Promise.all([writer?.stop(), reader?.stop()]);
-    await db?.dispose();
+    await stopWriterAndReader({ db, writer, reader });
     if (server) await stopPrivateServer(server);
   });
 

@@ -3,6 +3,7 @@ import { migrate } from '../../lambda/migrate';
 import { epochToIso } from '../../lambda/lib/users-repository';
 import { AppDatabase } from '../support/app-database';
 import { LambdaEnvironment } from '../support/lambda-environment';
+import { startWriterAndReader, stopWriterAndReader } from '../support/writer-and-reader';
 
 interface User {
   id: number;
@@ -20,16 +21,11 @@ describe('writing and reading users', () => {
     writer.invoke<{ user: User }>({ email, name }).then((r) => r.user);
 
   beforeAll(async () => {
-    db = await AppDatabase.create('users');
-    [writer, reader] = await Promise.all([
-      LambdaEnvironment.start('writer', db.env('writer')),
-      LambdaEnvironment.start('reader', db.env('reader')),
-    ]);
+    ({ db, writer, reader } = await startWriterAndReader('users'));
   });
 
   afterAll(async () => {
-    await Promise.all([writer?.stop(), reader?.stop()]);
-    await db?.dispose();
+    await stopWriterAndReader({ db, writer, reader });
   });
 
   test('a new email creates version 1 with an ISO-8601 timestamp', async () => {
