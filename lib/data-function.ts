@@ -3,6 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { lambdaBundling } from './lambda-bundling';
@@ -64,6 +65,12 @@ export interface DatabaseBinding {
   readonly database: ec2.IConnectable;
   /** The Secrets Manager endpoint (opened to the function on 443). */
   readonly secretsManagerEndpoint: ec2.IConnectable;
+  /**
+   * CA that signs the instance's server certificate: the function trusts only that CA's root
+   * for its region (DB_CA_TYPE, lambda/lib/rds-ca.ts).
+   * @default rds.CaCertificate.RDS_CA_RSA2048_G1 — what the Database construct sets
+   */
+  readonly caCertificate?: rds.CaCertificate;
 }
 
 /**
@@ -122,6 +129,10 @@ export class DataFunction extends Construct {
   /** Gives the function its database: the secret's ARN (never the password), read access, network paths. */
   public bindDatabase(binding: DatabaseBinding): void {
     this.function.addEnvironment('DB_SECRET_ARN', binding.secret.secretArn);
+    this.function.addEnvironment(
+      'DB_CA_TYPE',
+      (binding.caCertificate ?? rds.CaCertificate.RDS_CA_RSA2048_G1).toString()
+    );
     binding.secret.grantRead(this.function);
     binding.database.connections.allowDefaultPortFrom(
       this.securityGroup,
