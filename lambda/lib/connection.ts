@@ -18,6 +18,10 @@ export interface OpenConnection extends SqlConnection {
   close(): void;
   /** Drops the socket without a goodbye, for a connection in an unknown state. */
   destroy(): void;
+  /** TCP + TLS + authentication, ms (metrics). */
+  readonly connectMs: number;
+  /** Whether TLS resumed an earlier session of this environment; undefined without TLS. */
+  readonly tlsResumed?: boolean;
 }
 
 /** The raw driver or socket error, annotated with what we knew when it happened. */
@@ -43,6 +47,7 @@ export function openConnection(
   // We create the socket ourselves to learn whether TCP connected: that tells "unreachable"
   // (security group, wrong host) apart from "accepted but silent" (overloaded server).
   let tcpConnected = false;
+  const started = performance.now();
   const socket: Socket = tcpConnect({ host: credentials.host, port: credentials.port });
   socket.setNoDelay(true);
   socket.once('connect', () => {
@@ -84,7 +89,11 @@ export function openConnection(
       // Errors that arrive when no statement is running (the server closing an idle session)
       // need a listener, or Node would treat them as uncaught; the next query reports them.
       connection.on('error', () => undefined);
+      // After the TLS upgrade mysql2's `stream` is the TLSSocket it made over our socket.
+      const secure = (connection as unknown as { stream?: { isSessionReused?(): boolean } }).stream;
       resolve({
+        connectMs: performance.now() - started,
+        tlsResumed: tls ? Boolean(secure?.isSessionReused?.()) : undefined,
         query: <T>(sql: string, values: readonly unknown[]) =>
           new Promise<T>((resolveQuery, rejectQuery) => {
             const options = { sql, values: [...values], timeout: queryTimeoutMs };

@@ -13,6 +13,8 @@ export interface CredentialsSource {
   alternatives(denied: DbCredentials): AsyncIterable<DbCredentials>;
   /** Called with the credentials that just opened a connection. */
   accepted(credentials: DbCredentials): void;
+  /** Reads from the secret store so far (metrics); absent for sources that read nothing. */
+  readonly fetches?: number;
 }
 
 /** Fixed credentials (from DATABASE_URL): nothing to refresh. */
@@ -49,6 +51,8 @@ export interface SecretsManagerCredentialsOptions {
  */
 export class SecretsManagerCredentials implements CredentialsSource {
   private cached?: { credentials: DbCredentials; expiresAt: number };
+  /** GetSecretValue calls so far, successful or not. */
+  public fetches = 0;
   private readonly client: SecretsManagerClient;
   private readonly ttlMs: number;
   private readonly now: () => number;
@@ -92,6 +96,7 @@ export class SecretsManagerCredentials implements CredentialsSource {
 
   private async read(stage: 'AWSCURRENT' | 'AWSPENDING'): Promise<DbCredentials | undefined> {
     let secretString: string | undefined;
+    this.fetches++;
     try {
       const result = await this.client.send(
         new GetSecretValueCommand({ SecretId: this.secretId, VersionStage: stage })

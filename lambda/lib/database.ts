@@ -3,6 +3,7 @@ import { OpenConnection, SqlConnection, openConnection } from './connection';
 import { CredentialsSource } from './credentials';
 import { isAccessDenied, isTooManyConnections, toDataPathError } from './error-mapping';
 import { DatabaseAccessDeniedError } from './errors';
+import { InvocationMetrics } from './metrics';
 
 /** The part of the Lambda context we use; absent when called outside Lambda. */
 export interface InvocationContext {
@@ -25,6 +26,8 @@ export interface DatabaseOptions {
   readonly onRetry?: (attempt: number, delayMs: number) => void;
   /** @default Math.random */
   readonly random?: () => number;
+  /** Told what each run() did: connect and statement time, TLS resumption, retries. @default - nothing */
+  readonly onMetrics?: (metrics: InvocationMetrics) => void;
 }
 
 const MIN_ATTEMPT_MS = 200; // below this a new connection attempt cannot succeed anyway
@@ -45,32 +48,47 @@ export class Database {
   ): Promise<T> {
     const remaining = context?.getRemainingTimeInMillis?.() ?? this.options.defaultBudgetMs ?? 8000;
     const deadline = Date.now() + remaining - (this.options.safetyMarginMs ?? 500);
-    const { connection, credentials } = await this.connect(deadline);
-    let succeeded = false;
+    const fetchesBefore = this.options.credentials.fetches ?? 0;
+    const metrics: InvocationMetrics = { credentialFetches: 0, connectionRetries: 0 };
     try {
-      const result = await work(connection);
-      succeeded = true;
-      return result;
-    } catch (error) {
-      throw toDataPathError(error, credentials);
-    } finally {
-      // A failed connection may be mid-statement or half-closed: drop it rather than talk to it.
-      if (succeeded) {
-        connection.close();
-      } else {
-        connection.destroy();
+      const { connection, credentials } = await this.connect(deadline, metrics);
+      metrics.connectMs = connection.connectMs;
+      metrics.tlsResumed = connection.tlsResumed;
+      let succeeded = false;
+      const started = performance.now();
+      try {
+        const result = await work(connection);
+        succeeded = true;
+        return result;
+      } catch (error) {
+        throw toDataPathError(error, credentials);
+      } finally {
+        metrics.statementMs = performance.now() - started;
+        // A failed connection may be mid-statement or half-closed: drop it rather than talk to it.
+        if (succeeded) {
+          connection.close();
+        } else {
+          connection.destroy();
+        }
       }
+    } finally {
+      metrics.credentialFetches = (this.options.credentials.fetches ?? 0) - fetchesBefore;
+      this.options.onMetrics?.(metrics);
     }
   }
 
   /** Opens a connection, refreshing credentials once they are denied (rotation). */
   private async connect(
-    deadline: number
+    deadline: number,
+    metrics: InvocationMetrics
   ): Promise<{ connection: OpenConnection; credentials: DbCredentials }> {
     const source = this.options.credentials;
     const cached = await source.current();
     try {
-      return { connection: await this.openWithBackoff(cached, deadline), credentials: cached };
+      return {
+        connection: await this.openWithBackoff(cached, deadline, metrics),
+        credentials: cached,
+      };
     } catch (error) {
       if (!isAccessDenied(error)) {
         throw toDataPathError(error, cached);
@@ -78,7 +96,7 @@ export class Database {
     }
     for await (const candidate of source.alternatives(cached)) {
       try {
-        const connection = await this.openWithBackoff(candidate, deadline);
+        const connection = await this.openWithBackoff(candidate, deadline, metrics);
         source.accepted(candidate);
         return { connection, credentials: candidate };
       } catch (error) {
@@ -97,7 +115,8 @@ export class Database {
   /** Retries "too many connections" with full-jitter backoff while the invocation has time. */
   private async openWithBackoff(
     credentials: DbCredentials,
-    deadline: number
+    deadline: number,
+    metrics: InvocationMetrics
   ): Promise<OpenConnection> {
     const connectTimeoutMs = this.options.connectTimeoutMs ?? 3000;
     const queryTimeoutMs = this.options.queryTimeoutMs ?? 3000;
@@ -114,6 +133,7 @@ export class Database {
         if (!isTooManyConnections(error) || deadline - Date.now() - delayMs < MIN_ATTEMPT_MS) {
           throw error;
         }
+        metrics.connectionRetries++;
         this.options.onRetry?.(attempt, delayMs);
         await new Promise((resolve) => setTimeout(resolve, delayMs));
       }
