@@ -1,6 +1,6 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DbCredentials } from './config';
 import { ConfigurationError, CredentialsUnavailableError } from './errors';
+import { SecretsClient, SigV4SecretsClient } from './secrets-client';
 
 /** Supplies database credentials; the connection layer asks for alternatives when denied. */
 export interface CredentialsSource {
@@ -34,7 +34,7 @@ export class StaticCredentials implements CredentialsSource {
 
 export interface SecretsManagerCredentialsOptions {
   /** @default - a client with short timeouts, so an outage fails fast instead of hanging */
-  readonly client?: SecretsManagerClient;
+  readonly client?: SecretsClient;
   /** How long cached credentials are used before the secret is read again. @default 5 minutes */
   readonly ttlMs?: number;
   /** @default Date.now */
@@ -53,7 +53,7 @@ export class SecretsManagerCredentials implements CredentialsSource {
   private cached?: { credentials: DbCredentials; expiresAt: number };
   /** GetSecretValue calls so far, successful or not. */
   public fetches = 0;
-  private readonly client: SecretsManagerClient;
+  private readonly client: SecretsClient;
   private readonly ttlMs: number;
   private readonly now: () => number;
 
@@ -98,10 +98,7 @@ export class SecretsManagerCredentials implements CredentialsSource {
     let secretString: string | undefined;
     this.fetches++;
     try {
-      const result = await this.client.send(
-        new GetSecretValueCommand({ SecretId: this.secretId, VersionStage: stage })
-      );
-      secretString = result.SecretString;
+      secretString = await this.client.getSecretString(this.secretId, stage);
     } catch (error) {
       const name = (error as Error).name;
       if (stage === 'AWSPENDING' && name === 'ResourceNotFoundException') {
@@ -145,12 +142,9 @@ function same(a: DbCredentials, b: DbCredentials): boolean {
   return a.user === b.user && a.password === b.password && a.host === b.host && a.port === b.port;
 }
 
-function defaultClient(): SecretsManagerClient {
+function defaultClient(): SecretsClient {
   // Bounded, so a cold start during a Secrets Manager outage fails within ~3 s, not at the
   // function timeout. Region, endpoint (AWS_ENDPOINT_URL_SECRETS_MANAGER) and credentials
-  // come from the Lambda environment.
-  return new SecretsManagerClient({
-    maxAttempts: 2,
-    requestHandler: { connectionTimeout: 1000, requestTimeout: 1500, throwOnRequestTimeout: true },
-  });
+  // come from the Lambda environment. Not the AWS SDK: see secrets-client.ts for why.
+  return new SigV4SecretsClient({ maxAttempts: 2, connectTimeoutMs: 1000, requestTimeoutMs: 1500 });
 }
