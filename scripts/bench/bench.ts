@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: warm-invocation latency in round trips (behind a 10 ms-each-way proxy, TLS),
- * bundle size and module-init time versus a default NodejsFunction bundle, `cdk synth` time
+ * bundle size and module-init time versus a default NodejsFunction bundle, CPU per invocation
+ * and the memory-size and cold-path tables on Lambda-sized CPU shares, `cdk synth` time
  * versus ts-node, and the load test. Saves reports/bench.json and rewrites the README's block
  * between `<!-- bench:start -->` and `<!-- bench:end -->`.
  *
@@ -11,6 +12,7 @@ import { runLoad } from '../load/load-test';
 import { updateReadmeFile } from '../lib/readme-block';
 import { BENCH_JSON, ROOT, machine, readReport, writeSection } from '../lib/report';
 import { measureBundles } from './bundles';
+import { measureCpu } from './cpu';
 import { measureLatency } from './latency';
 import { BenchReport, readmeBlock } from './readme-table';
 import { measureSynth } from './synth';
@@ -21,6 +23,7 @@ async function main(): Promise<void> {
   if (!process.argv.includes('--readme-only')) {
     writeSection('latency', await measureLatency());
     writeSection('bundles', await measureBundles());
+    writeSection('cpu', await measureCpu());
     writeSection('synth', measureSynth());
     writeSection('load', {
       measuredAt: new Date().toISOString(),
