@@ -204,7 +204,7 @@ describe('functions', () => {
         Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
         Timeout: 10,
-        MemorySize: 256,
+        MemorySize: 512, // the memory-size table in the README
         LoggingConfig: expect.objectContaining({ LogFormat: 'JSON' }),
         VpcConfig: expect.objectContaining({
           SubnetIds: resourcesOf(sandbox, 'AWS::EC2::Subnet').map(([id]) => ({ Ref: id })),
