@@ -46,34 +46,42 @@ export class Database {
     work: (connection: SqlConnection) => Promise<T>,
     context?: InvocationContext
   ): Promise<T> {
-    const remaining = context?.getRemainingTimeInMillis?.() ?? this.options.defaultBudgetMs ?? 8000;
-    const deadline = Date.now() + remaining - (this.options.safetyMarginMs ?? 500);
     const fetchesBefore = this.options.credentials.fetches ?? 0;
     const metrics: InvocationMetrics = { credentialFetches: 0, connectionRetries: 0 };
     try {
-      const { connection, credentials } = await this.connect(deadline, metrics);
-      metrics.connectMs = connection.connectMs;
-      metrics.tlsResumed = connection.tlsResumed;
-      let succeeded = false;
-      const started = performance.now();
-      try {
-        const result = await work(connection);
-        succeeded = true;
-        return result;
-      } catch (error) {
-        throw toDataPathError(error, credentials);
-      } finally {
-        metrics.statementMs = performance.now() - started;
-        // A failed connection may be mid-statement or half-closed: drop it rather than talk to it.
-        if (succeeded) {
-          connection.close();
-        } else {
-          connection.destroy();
-        }
-      }
+      return await this.runOnce(work, context, metrics);
     } finally {
       metrics.credentialFetches = (this.options.credentials.fetches ?? 0) - fetchesBefore;
       this.options.onMetrics?.(metrics);
+    }
+  }
+
+  private async runOnce<T>(
+    work: (connection: SqlConnection) => Promise<T>,
+    context: InvocationContext | undefined,
+    metrics: InvocationMetrics
+  ): Promise<T> {
+    const remaining = context?.getRemainingTimeInMillis?.() ?? this.options.defaultBudgetMs ?? 8000;
+    const deadline = Date.now() + remaining - (this.options.safetyMarginMs ?? 500);
+    const { connection, credentials } = await this.connect(deadline, metrics);
+    metrics.connectMs = connection.connectMs;
+    metrics.tlsResumed = connection.tlsResumed;
+    const started = performance.now();
+    let succeeded = false;
+    try {
+      const result = await work(connection);
+      succeeded = true;
+      return result;
+    } catch (error) {
+      throw toDataPathError(error, credentials);
+    } finally {
+      metrics.statementMs = performance.now() - started;
+      // A failed connection may be mid-statement or half-closed: drop it rather than talk to it.
+      if (succeeded) {
+        connection.close();
+      } else {
+        connection.destroy();
+      }
     }
   }
 

@@ -103,9 +103,9 @@ interface Setup {
  */
 export async function measureCpu(
   {
-    warmInvocations = 300,
+    warmInvocations = 2000,
     coldEnvironments = 3,
-    memoryWarmInvocations = 40,
+    memoryWarmInvocations = 100,
     coldPathRuns = 5,
     support = probeCpuShares(),
   }: {
