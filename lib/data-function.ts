@@ -31,8 +31,8 @@ export interface DataFunctionProps {
   /**
    * Memory in MiB; Lambda gives CPU in proportion (1,769 MB = one vCPU), and a connection per
    * invocation is CPU-bound (TLS, TCP). `npm run bench` (README, "Memory size"): at 512 MB the
-   * warm p90 and the cold path are several times shorter than at 256 MB for about the same
-   * cost per million invocations, because the shorter duration pays for the larger size.
+   * cold path is about half of 256 MB's for about the same cost per million invocations,
+   * because the shorter duration pays for the larger size.
    * @default 512
    */
   readonly memorySize?: number;

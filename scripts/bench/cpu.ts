@@ -105,7 +105,7 @@ export async function measureCpu(
   {
     warmInvocations = 2000,
     coldEnvironments = 3,
-    memoryWarmInvocations = 100,
+    memoryWarmInvocations = 300,
     coldPathRuns = 5,
     support = probeCpuShares(),
   }: {
