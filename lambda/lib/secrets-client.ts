@@ -80,11 +80,11 @@ export interface SigV4SecretsClientOptions {
 }
 
 /**
- * GetSecretValue over HTTPS with SigV4, in about a hundred lines instead of the AWS SDK.
+ * GetSecretValue over HTTPS with SigV4, in one small file instead of the AWS SDK.
  *
- * Why not the SDK: loading @aws-sdk/client-secrets-manager and making its first call cost
- * ~500 ms of a 256 MB function's ~1 s cold start (measured by `npm run bench`; at a full vCPU,
- * 56 ms of a 98 ms module init). The functions need one call, with the credentials Lambda puts in
+ * Why not the SDK: loading @aws-sdk/client-secrets-manager and making its first call were about
+ * half of a 256 MB function's cold start, 500–700 ms (`npm run bench`, cold-path table; at a
+ * full vCPU, 56 ms of a 98 ms module init). The functions need one call, with the credentials Lambda puts in
  * the environment; the signature is tested against the SDK's own (test/lambda/secrets-client.test.ts).
  * Not supported, unlike the SDK: credential sources other than the environment (profiles, SSO,
  * IMDS), FIPS endpoints, clock-skew correction.
