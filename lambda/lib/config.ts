@@ -21,6 +21,10 @@ export interface TlsSettings {
   /** mysql2 skips the host-name check unless asked; a trusted CA alone is not enough. */
   readonly verifyIdentity: true;
   readonly minVersion: 'TLSv1.2';
+  // Key-exchange groups stay Node's defaults (X25519MLKEM768, X25519, ...). Offering X25519 only
+  // measured ~0.1 ms less CPU per connection, but mysql2 passes no groups option through this
+  // object, and the process-wide default would also drop the post-quantum hybrid group from the
+  // Secrets Manager connection: not worth the trade.
 }
 
 export type DatabaseConfig =
