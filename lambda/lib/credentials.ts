@@ -1,6 +1,7 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DbCredentials } from './config';
 import { ConfigurationError, CredentialsUnavailableError } from './errors';
-import { SecretsClient, SigV4SecretsClient } from './secrets-client';
+import { secretsManagerClient } from './secrets-manager-client';
 
 /** Supplies database credentials; the connection layer asks for alternatives when denied. */
 export interface CredentialsSource {
@@ -34,7 +35,7 @@ export class StaticCredentials implements CredentialsSource {
 
 export interface SecretsManagerCredentialsOptions {
   /** @default - a client with short timeouts, so an outage fails fast instead of hanging */
-  readonly client?: SecretsClient;
+  readonly client?: SecretsManagerClient;
   /** How long cached credentials are used before the secret is read again. @default 5 minutes */
   readonly ttlMs?: number;
   /** @default Date.now */
@@ -53,7 +54,7 @@ export class SecretsManagerCredentials implements CredentialsSource {
   private cached?: { credentials: DbCredentials; expiresAt: number };
   /** GetSecretValue calls so far, successful or not. */
   public fetches = 0;
-  private readonly client: SecretsClient;
+  private readonly client: SecretsManagerClient;
   private readonly ttlMs: number;
   private readonly now: () => number;
 
@@ -61,7 +62,7 @@ export class SecretsManagerCredentials implements CredentialsSource {
     private readonly secretId: string,
     options: SecretsManagerCredentialsOptions = {}
   ) {
-    this.client = options.client ?? defaultClient();
+    this.client = options.client ?? secretsManagerClient();
     this.ttlMs = options.ttlMs ?? 5 * 60_000;
     this.now = options.now ?? Date.now;
   }
@@ -98,7 +99,10 @@ export class SecretsManagerCredentials implements CredentialsSource {
     let secretString: string | undefined;
     this.fetches++;
     try {
-      secretString = await this.client.getSecretString(this.secretId, stage);
+      const result = await this.client.send(
+        new GetSecretValueCommand({ SecretId: this.secretId, VersionStage: stage })
+      );
+      secretString = result.SecretString;
     } catch (error) {
       const name = (error as Error).name;
       if (stage === 'AWSPENDING' && name === 'ResourceNotFoundException') {
@@ -140,11 +144,4 @@ export function parseRdsSecret(secretId: string, secretString: string | undefine
 
 function same(a: DbCredentials, b: DbCredentials): boolean {
   return a.user === b.user && a.password === b.password && a.host === b.host && a.port === b.port;
-}
-
-function defaultClient(): SecretsClient {
-  // Bounded, so a cold start during a Secrets Manager outage fails within ~3 s, not at the
-  // function timeout. Region, endpoint (AWS_ENDPOINT_URL_SECRETS_MANAGER) and credentials
-  // come from the Lambda environment. Not the AWS SDK: see secrets-client.ts for why.
-  return new SigV4SecretsClient({ maxAttempts: 2, connectTimeoutMs: 1000, requestTimeoutMs: 1500 });
 }

@@ -5,14 +5,15 @@
  * versus ts-node, and the load test. Saves reports/bench.json and rewrites the README's block
  * between `<!-- bench:start -->` and `<!-- bench:end -->`.
  *
- * `npm run bench -- --readme-only` only re-renders the README block from reports/bench.json.
+ * `npm run bench -- --readme-only` only re-renders the README block from reports/bench.json;
+ * `npm run bench -- --cold-path-only` prints the cold-path table at 256 MB and saves nothing.
  */
 import * as path from 'node:path';
 import { runLoad } from '../load/load-test';
 import { updateReadmeFile } from '../lib/readme-block';
 import { BENCH_JSON, ROOT, machine, readReport, writeSection } from '../lib/report';
 import { measureBundles } from './bundles';
-import { measureCpu } from './cpu';
+import { measureColdPathOnly, measureCpu } from './cpu';
 import { measureLatency } from './latency';
 import { BenchReport, readmeBlock } from './readme-table';
 import { measureSynth } from './synth';
@@ -20,6 +21,10 @@ import { measureSynth } from './synth';
 async function main(): Promise<void> {
   process.env.AWS_EC2_METADATA_DISABLED = 'true';
   const started = Date.now();
+  if (process.argv.includes('--cold-path-only')) {
+    console.table((await measureColdPathOnly()).rows);
+    return;
+  }
   if (!process.argv.includes('--readme-only')) {
     writeSection('latency', await measureLatency());
     writeSection('bundles', await measureBundles());

@@ -35,15 +35,18 @@ export interface BundleResult {
 
 /** The conventional counterparts of the modules that cut the cold path (scripts/bench/conventional). */
 const CONVENTIONAL: Record<string, string> = {
-  'secrets-client': path.join(ROOT, 'scripts', 'bench', 'conventional', 'sdk-secrets-client.ts'),
+  'secrets-manager-client': path.join(ROOT, 'scripts', 'bench', 'conventional', 'sdk-client.ts'),
   'rds-ca': path.join(ROOT, 'scripts', 'bench', 'conventional', 'whole-bundle-ca.ts'),
 };
 
-/** An esbuild plugin that builds the handlers as conventionally written: AWS SDK, whole CA bundle. */
+/**
+ * An esbuild plugin that builds the handlers as conventionally written: the AWS SDK client with
+ * its default credential chain, the whole CA bundle.
+ */
 const conventionalCode: Plugin = {
   name: 'conventional-code',
   setup(pluginBuild) {
-    pluginBuild.onResolve({ filter: /^\.\/(secrets-client|rds-ca)$/ }, (args) => ({
+    pluginBuild.onResolve({ filter: /^\.\/(secrets-manager-client|rds-ca)$/ }, (args) => ({
       path: CONVENTIONAL[args.path.slice(2)],
     }));
   },
@@ -51,8 +54,8 @@ const conventionalCode: Plugin = {
 
 /**
  * What `new NodejsFunction(...)` does with no bundling options, for the same entry; with
- * `conventional`, of the handlers as conventionally written (the AWS SDK v3 client for the
- * secret, the whole RDS CA bundle), the baseline of the cold path.
+ * `conventional`, of the handlers as conventionally written (the AWS SDK v3 client with its
+ * defaults for the secret, the whole RDS CA bundle), the baseline of the cold path.
  */
 export async function buildDefault(
   entry: string,

@@ -101,6 +101,25 @@ interface Setup {
  * The shipped functions read their secret from a local Secrets Manager endpoint with the real
  * SDK, so the cold path includes the SDK's work.
  */
+/** Only the cold-path table (`npm run bench -- --cold-path-only`), for iterating on init. */
+export async function measureColdPathOnly(
+  { runs = 5, support = probeCpuShares() }: { runs?: number; support?: CpuShareSupport } = {},
+  progress = new Progress('bench cold path')
+): Promise<NonNullable<CpuResult['coldPath']>> {
+  if (!support.supported) {
+    throw new Error(`The cold path needs a CPU share: ${support.reason}`);
+  }
+  progress.update('starting the database and bundling the handlers');
+  const setup = await prepare();
+  try {
+    const coldPath = await measureColdPath(setup, support, runs, progress);
+    progress.done('cold path measured');
+    return coldPath;
+  } finally {
+    await dispose(setup);
+  }
+}
+
 export async function measureCpu(
   {
     warmInvocations = 2000,
@@ -136,12 +155,16 @@ export async function measureCpu(
     progress.done('CPU measured');
     return { ...warm, memory, coldPath };
   } finally {
-    await setup.secrets.stop();
-    await setup.db.dispose().catch(() => undefined);
-    await setup.run.close();
-    setup.bundles.dispose();
-    rmSync(path.dirname(path.dirname(setup.defaultReader)), { recursive: true, force: true });
+    await dispose(setup);
   }
+}
+
+async function dispose(setup: Setup): Promise<void> {
+  await setup.secrets.stop();
+  await setup.db.dispose().catch(() => undefined);
+  await setup.run.close();
+  setup.bundles.dispose();
+  rmSync(path.dirname(path.dirname(setup.defaultReader)), { recursive: true, force: true });
 }
 
 async function prepare(): Promise<Setup> {

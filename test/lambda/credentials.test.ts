@@ -5,9 +5,8 @@ import { LambdaEnvironment } from '../support/lambda-environment';
 import { SecretsEndpoint } from '../support/secrets-endpoint';
 
 /**
- * Functions configured with DB_SECRET_ARN read the RDS-format secret through their Secrets
- * Manager client (lambda/lib/secrets-client.ts, signed like the SDK), pointed at a local
- * endpoint (AWS_ENDPOINT_URL_SECRETS_MANAGER).
+ * Functions configured with DB_SECRET_ARN read the RDS-format secret through the real Secrets
+ * Manager SDK client, pointed at a local endpoint (AWS_ENDPOINT_URL_SECRETS_MANAGER).
  */
 describe('credentials from Secrets Manager', () => {
   let db: AppDatabase;
