@@ -6,7 +6,8 @@
  * between `<!-- bench:start -->` and `<!-- bench:end -->`.
  *
  * `npm run bench -- --readme-only` only re-renders the README block from reports/bench.json;
- * `npm run bench -- --cold-path-only` prints the cold-path table at 256 MB and saves nothing.
+ * `npm run bench -- --cold-path-only [--runs=5]` prints the cold-path table at 256 MB and saves
+ * nothing.
  */
 import * as path from 'node:path';
 import { runLoad } from '../load/load-test';
@@ -22,7 +23,10 @@ async function main(): Promise<void> {
   process.env.AWS_EC2_METADATA_DISABLED = 'true';
   const started = Date.now();
   if (process.argv.includes('--cold-path-only')) {
-    console.table((await measureColdPathOnly()).rows);
+    const runs = Number(
+      /^--runs=(\d+)$/.exec(process.argv.find((a) => a.startsWith('--runs=')) ?? '')?.[1] ?? 5
+    );
+    console.table((await measureColdPathOnly({ runs })).rows);
     return;
   }
   if (!process.argv.includes('--readme-only')) {
