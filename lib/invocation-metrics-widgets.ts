@@ -1,0 +1,62 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { METRIC, METRICS_NAMESPACE } from '../lambda/lib/metrics';
+
+/** A function as the dashboard labels it. */
+export interface FunctionWithLabel {
+  readonly label: string;
+  readonly function: lambda.IFunction;
+}
+
+/**
+ * Dashboard widgets for the metrics each invocation writes as EMF (lambda/lib/metrics.ts):
+ * connect and statement time, the share of TLS handshakes resumed, secret reads and connection
+ * retries, per function, so the README's benchmark figures can be compared with the account's.
+ */
+export function invocationMetricsWidgets(functions: FunctionWithLabel[]): cloudwatch.IWidget[] {
+  return [
+    new cloudwatch.TextWidget({
+      markdown:
+        `**Data path per invocation** (namespace \`${METRICS_NAMESPACE}\`, written by the functions). ` +
+        "Compare with the README's Performance section: connect time is TCP + TLS + authentication; " +
+        'TLS resumed should be ~1 after the first invocation of each environment.',
+      width: 24,
+      height: 2,
+    }),
+    ...functions.flatMap(({ label, function: fn }) => {
+      const metric = (metricName: string, statistic: string) =>
+        new cloudwatch.Metric({
+          namespace: METRICS_NAMESPACE,
+          metricName,
+          dimensionsMap: { FunctionName: fn.functionName },
+          statistic,
+          period: Duration.minutes(1),
+          label: `${metricName} ${statistic}`,
+        });
+      return [
+        new cloudwatch.GraphWidget({
+          title: `${label}: connect and statement time (ms)`,
+          left: [
+            metric(METRIC.connectTime, 'p50'),
+            metric(METRIC.connectTime, 'p90'),
+            metric(METRIC.statementTime, 'p50'),
+            metric(METRIC.statementTime, 'p90'),
+          ],
+          width: 8,
+        }),
+        new cloudwatch.GraphWidget({
+          title: `${label}: share of TLS handshakes resumed`,
+          left: [metric(METRIC.tlsResumed, 'Average')],
+          leftYAxis: { min: 0, max: 1 },
+          width: 8,
+        }),
+        new cloudwatch.GraphWidget({
+          title: `${label}: secret reads and connection retries (sum)`,
+          left: [metric(METRIC.credentialFetches, 'Sum'), metric(METRIC.connectionRetries, 'Sum')],
+          width: 8,
+        }),
+      ];
+    }),
+  ];
+}

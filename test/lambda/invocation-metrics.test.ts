@@ -1,0 +1,167 @@
+import { ChildProcess, fork } from 'node:child_process';
+import * as path from 'node:path';
+import { emfLine, emfSink, METRIC, METRICS_NAMESPACE } from '../../lambda/lib/metrics';
+import { AppDatabase } from '../support/app-database';
+import { SecretsEndpoint } from '../support/secrets-endpoint';
+import { readState } from '../support/state';
+
+const RUNTIME = path.join(__dirname, '..', 'support', 'lambda-runtime.js');
+
+/** The reader bundle in its own process, with its stdout (where EMF goes) captured. */
+class CapturedEnvironment {
+  private nextId = 0;
+  readonly lines: string[] = [];
+  private buffered = '';
+
+  private constructor(private readonly child: ChildProcess) {
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      const parts = (this.buffered + chunk).split('\n');
+      this.buffered = parts.pop()!;
+      this.lines.push(...parts.filter((line) => line.trim()));
+    });
+  }
+
+  static async start(env: Record<string, string>): Promise<CapturedEnvironment> {
+    const child = fork(RUNTIME, [readState().bundles.reader.file], {
+      env: {
+        PATH: process.env.PATH,
+        NODE_PATH: path.join(__dirname, '..', '..', 'node_modules'),
+        AWS_EC2_METADATA_DISABLED: 'true',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    });
+    await new Promise((resolve) => child.once('message', resolve));
+    return new CapturedEnvironment(child);
+  }
+
+  /** Invokes the handler and returns the EMF documents it printed for that invocation. */
+  async invoke(event: unknown): Promise<Record<string, unknown>[]> {
+    const before = this.lines.length;
+    const id = this.nextId++;
+    const reply = await new Promise<{ error?: { message: string } }>((resolve) => {
+      const onMessage = (message: { id?: number; error?: { message: string } }) => {
+        if (message.id === id) {
+          this.child.off('message', onMessage);
+          resolve(message);
+        }
+      };
+      this.child.on('message', onMessage);
+      this.child.send({ id, event, remainingMs: 10_000 });
+    });
+    if (reply.error) {
+      throw new Error(reply.error.message);
+    }
+    // The line is written synchronously before the handler returns, so it is in the pipe; wait
+    // for it to be read, bounded.
+    for (let i = 0; i < 200 && this.lines.length === before; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return this.lines.slice(before).map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+
+  stop(): void {
+    this.child.kill('SIGKILL');
+  }
+}
+
+describe('per-invocation metrics (CloudWatch embedded metric format)', () => {
+  let db: AppDatabase;
+  let secrets: SecretsEndpoint;
+
+  beforeAll(async () => {
+    db = await AppDatabase.create('metrics');
+    secrets = await SecretsEndpoint.start();
+    secrets.set('AWSCURRENT', {
+      host: db.server.host,
+      port: db.server.port,
+      username: db.users.reader.user,
+      password: db.users.reader.password,
+      dbname: db.database,
+    });
+  });
+
+  afterAll(async () => {
+    await secrets?.stop();
+    await db?.dispose();
+  });
+
+  const skipWithoutTls = db_hasNoTls() ? test.skip : test;
+
+  skipWithoutTls(
+    'each invocation reports connect and statement time, credential reads and retries; TLS resumes from the second invocation on',
+    async () => {
+      // GIVEN a deployed-like environment: secret, TLS, and the name Lambda sets
+      const env = await CapturedEnvironment.start({
+        ...secrets.env(),
+        DB_TLS_CA_FILE: db.server.caFile!,
+        AWS_LAMBDA_FUNCTION_NAME: 'reader-fn',
+      });
+      try {
+        // WHEN it serves three invocations
+        const documents = [];
+        for (let i = 0; i < 3; i++) {
+          documents.push(await env.invoke({ email: 'nobody@example.com' }));
+        }
+
+        // THEN each printed exactly one EMF document with all five metrics
+        for (const [doc] of documents) {
+          expect(documents.every((d) => d.length === 1)).toBe(true);
+          expect(doc).toMatchObject({
+            _aws: {
+              Timestamp: expect.any(Number),
+              CloudWatchMetrics: [
+                {
+                  Namespace: METRICS_NAMESPACE,
+                  Dimensions: [['FunctionName']],
+                  Metrics: expect.arrayContaining(
+                    Object.values(METRIC).map((Name) => expect.objectContaining({ Name }))
+                  ),
+                },
+              ],
+            },
+            FunctionName: 'reader-fn',
+            [METRIC.connectTime]: expect.any(Number),
+            [METRIC.statementTime]: expect.any(Number),
+            [METRIC.connectionRetries]: 0,
+          });
+          expect(doc[METRIC.connectTime]).toBeGreaterThan(0);
+        }
+        // the secret is read once per environment, then cached
+        expect(documents.map(([d]) => d[METRIC.credentialFetches])).toEqual([1, 0, 0]);
+        // a full handshake first, then the environment's TLS session is resumed
+        expect(documents.map(([d]) => d[METRIC.tlsResumed])).toEqual([0, 1, 1]);
+      } finally {
+        env.stop();
+      }
+    }
+  );
+
+  test('without TLS or a connection, the metrics that do not apply are left out', () => {
+    const doc = JSON.parse(
+      emfLine({ credentialFetches: 1, connectionRetries: 2 }, 'writer-fn', 1_700_000_000_000)
+    );
+    expect(doc._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name)).toEqual([
+      METRIC.credentialFetches,
+      METRIC.connectionRetries,
+    ]);
+    expect(doc).not.toHaveProperty(METRIC.tlsResumed);
+    expect(doc).not.toHaveProperty(METRIC.connectTime);
+    expect(doc).toMatchObject({ CredentialFetches: 1, ConnectionRetries: 2 });
+  });
+
+  test('outside Lambda (no AWS_LAMBDA_FUNCTION_NAME) nothing is written', () => {
+    const written: string[] = [];
+    expect(emfSink({}, (line) => written.push(line))).toBeUndefined();
+    emfSink({ AWS_LAMBDA_FUNCTION_NAME: 'f' }, (line) => written.push(line))!({
+      credentialFetches: 0,
+      connectionRetries: 0,
+    });
+    expect(written).toHaveLength(1);
+    expect(written[0].endsWith('\n')).toBe(true);
+  });
+});
+
+function db_hasNoTls(): boolean {
+  return Boolean(process.env.MYSQL_URL) && !process.env.MYSQL_TLS_CA_FILE;
+}

@@ -1,0 +1,27 @@
+import { METRIC, METRICS_NAMESPACE } from '../../lambda/lib/metrics';
+import { resourcesOf, synthesize } from './synthesize';
+
+describe('dashboard shows the per-invocation metrics the functions write', () => {
+  // GIVEN the sandbox stack
+  const { template } = synthesize('sandbox');
+  const [, dashboard] = resourcesOf(template, 'AWS::CloudWatch::Dashboard')[0];
+  const body = JSON.stringify(dashboard.Properties.DashboardBody);
+  const functionIds = resourcesOf(template, 'AWS::Lambda::Function')
+    .filter(([, fn]) => /^(Upserts|Reads) a user/.test(String(fn.Properties.Description)))
+    .map(([id]) => id);
+
+  test('each metric is graphed in the functions’ namespace', () => {
+    expect(body).toContain(METRICS_NAMESPACE);
+    for (const name of Object.values(METRIC)) {
+      // THEN once per function (writer and reader)
+      expect(body.match(new RegExp(`\\\\"${name}\\\\"`, 'g'))?.length).toBeGreaterThanOrEqual(2);
+    }
+  });
+
+  test('the metrics are filtered by each function’s name, the dimension the functions write', () => {
+    expect(functionIds).toHaveLength(2);
+    for (const id of functionIds) {
+      expect(body).toContain(`"FunctionName\\",\\"",{"Ref":"${id}"}`);
+    }
+  });
+});

@@ -1,0 +1,75 @@
+import { cpuParts, readmeBlock } from '../../scripts/bench/readme-table';
+import type { CpuResult } from '../../scripts/bench/cpu';
+
+const warm: CpuResult = {
+  warmInvocations: 1000,
+  baseline: 'module-scope',
+  rows: [
+    {
+      label: 'module-scope',
+      clientCpuMs: 0.25,
+      clientRatio: 1,
+      serverCpuMs: 0.1,
+      serverRatio: 1,
+    },
+    {
+      label: 'per invocation',
+      clientCpuMs: 1.5,
+      clientRatio: 6,
+      serverCpuMs: NaN,
+      serverRatio: NaN,
+    },
+  ],
+};
+
+describe('the CPU tables of the README block', () => {
+  test('without a writable cgroup the share tables are replaced by the reason', () => {
+    const text = cpuParts({ ...warm, skipped: '/sys/fs/cgroup/cpu is not writable' }).join('\n');
+    expect(text).toContain('| per invocation | 1.50 ms | 6.00× | n/a | n/a |');
+    expect(text).toContain('skipped: /sys/fs/cgroup/cpu is not writable');
+    expect(text).not.toContain('Memory size');
+  });
+
+  test('with shares: memory sizes with cost, the cold path against its baseline, the TLS context', () => {
+    const block = readmeBlock({
+      cpu: {
+        ...warm,
+        memory: {
+          coldEnvironments: 3,
+          warmInvocations: 40,
+          price: 'https://aws.amazon.com/lambda/pricing/',
+          rows: [
+            {
+              memoryMb: 256,
+              cpus: 0.145,
+              initMs: 350,
+              firstInvocationMs: 200,
+              warmP50Ms: 4.5,
+              warmP90Ms: 83,
+              costPerMillionUsd: 0.275,
+            },
+          ],
+        },
+        coldPath: {
+          memoryMb: 256,
+          runs: 5,
+          baseline: 'conventional',
+          rows: [
+            { label: 'conventional', initMs: 650, firstInvocationMs: 400, coldMs: 1050, ratio: 1 },
+            { label: 'shipped', initMs: 345, firstInvocationMs: 200, coldMs: 545, ratio: 0.52 },
+          ],
+          tlsContext: [
+            { trust: 'whole bundle', certificates: 120, cpuMs: 9.5, wallMs: 60 },
+            { trust: 'one root', certificates: 1, cpuMs: 0.4, wallMs: 1 },
+          ],
+        },
+      },
+    });
+    expect(block).toContain('| 256 MB | 14.5 % | 350 ms | 200 ms | 4.50 ms | 83 ms | $0.275 |');
+    expect(block).toContain('| shipped | 345 ms | 200 ms | 545 ms | 0.52× |');
+    expect(block).toContain(
+      'whole bundle, 120 certificates: 9.50 ms CPU; one root, 1 certificate:'
+    );
+    expect(block).toContain('https://aws.amazon.com/lambda/pricing/');
+  });
+});
