@@ -24,6 +24,9 @@ describe('a connection kept at module scope, compared with one per invocation', 
   beforeAll(async () => {
     db = await AppDatabase.create('bug');
     third = await adminConnect(db.server, db.database);
+    // Another application, not a function: it may wait for a row lock longer than the stack's
+    // 1 s server bound, and the story needs it to stay blocked until B's environment is reaped.
+    await third.query('SET SESSION innodb_lock_wait_timeout = 30');
   });
 
   beforeEach(async () => {

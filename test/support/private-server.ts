@@ -1,5 +1,5 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { freePort } from './ports';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -57,14 +57,23 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
   const dir = mkdtempSync(path.join(tmpdir(), 'data-path-db-'));
   const file = (name: string) => path.join(dir, name);
   await makeCertificates(dir);
-  await run('mariadb-install-db', [
-    '--no-defaults',
-    `--datadir=${file('data')}`,
-    '--user=root',
-    '--auth-root-authentication-method=normal',
-    '--skip-test-db',
-    '--innodb-log-file-size=4M',
-  ]);
+  // A tmpdir of its own: mariadbd deletes every `#sql*` file in its tmpdir when it starts, so
+  // servers sharing /tmp would delete each other's temporary tables mid-query.
+  const tmp = file('tmp');
+  mkdirSync(tmp);
+  const env = { ...process.env, TMPDIR: tmp };
+  await run(
+    'mariadb-install-db',
+    [
+      '--no-defaults',
+      `--datadir=${file('data')}`,
+      '--user=root',
+      '--auth-root-authentication-method=normal',
+      '--skip-test-db',
+      '--innodb-log-file-size=4M',
+    ],
+    { env }
+  );
   const port = await freePort();
   const child: ChildProcess = spawn(
     '/usr/sbin/mariadbd',
@@ -77,6 +86,7 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
       `--socket=${file('mysqld.sock')}`,
       `--pid-file=${file('mysqld.pid')}`,
       `--log-error=${file('error.log')}`,
+      `--tmpdir=${tmp}`,
       `--ssl-ca=${file('ca.pem')}`,
       `--ssl-cert=${file('server.pem')}`,
       `--ssl-key=${file('server.key')}`,
@@ -90,7 +100,7 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
       '--skip-log-bin',
       '--performance-schema=OFF',
     ],
-    { stdio: 'ignore', detached: true }
+    { stdio: 'ignore', detached: true, env }
   );
   child.unref();
   const info: ServerInfo = {
