@@ -24,8 +24,8 @@ const READERS = 6;
 const ROUNDS = 4;
 
 /**
- * Many environments at once (issue 9, items 1 and 2); one set of environments for both, since
- * starting them is what costs. Item 1, the pile-up: a transaction reads `users`, an ALTER TABLE queues behind it, and every
+ * Many environments at once, one set for every test here, since starting them is what costs.
+ * The metadata-lock pile-up: a transaction reads `users`, an ALTER TABLE queues behind it, and every
  * later statement on `users` waits for the metadata lock. With the parameter group's bounds
  * (server-bounds.ts, which the test server runs with) each function statement ends ON THE SERVER
  * with a named error before the client gives up, so no session outlives its invocation and no
@@ -164,7 +164,7 @@ describe('40 writer and 6 reader environments', () => {
   });
 
   /**
-   * Item 2: the writer's response is the row exactly as THIS write left it: the routine upserts
+   * The writer's own row: the response is the row exactly as THIS write left it: the routine upserts
    * and reads the row in one transaction, with the row still locked, so another writer of the
    * same email cannot slip in between. Fails with upsert_user_v1.
    */
@@ -202,7 +202,7 @@ describe('40 writer and 6 reader environments', () => {
   });
 
   /**
-   * Item 3 under load (pagination.test.ts has the deterministic case): a follower polling with
+   * Pagination under load (pagination.test.ts has the deterministic case): a follower polling with
    * its last `next` while every writer environment inserts new users sees each row exactly
    * once, in id order, once the inserts have settled.
    */

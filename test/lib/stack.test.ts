@@ -529,7 +529,7 @@ describe('the app', () => {
   });
 });
 
-// Defects that only a deploy to a real account shows (issue 8, items 1-7), each asserted for
+// Defects that only a deploy to a real account shows, each asserted for
 // both stages on the templates synthesized above.
 const MIB = 1024 ** 2;
 const getAttId = (value: { 'Fn::GetAtt'?: [string, string] }) => value['Fn::GetAtt']?.[0];
@@ -554,7 +554,7 @@ const servicePublish = (template: Template, service: string) =>
     (s) => s.Effect === 'Allow' && s.Principal?.Service === service
   );
 
-describe.each(['sandbox', 'prod'] as const)('deploy-ready (issue 8), %s stage', (stage) => {
+describe.each(['sandbox', 'prod'] as const)('deploy-ready on a real account, %s stage', (stage) => {
   const template = () => (stage === 'sandbox' ? sandbox : prod);
   const config = stageConfig(stage);
   const budget = connectionBudget({
