@@ -7,14 +7,15 @@
  *
  * `npm run bench -- --readme-only` only re-renders the README block from reports/bench.json;
  * `npm run bench -- --cold-path-only [--runs=5]` prints the cold-path table at 256 MB and saves
- * nothing.
+ * nothing; `npm run bench -- --warm-cpu-only [--invocations=2000]` prints only the client and
+ * server CPU per warm invocation (shipped vs. the module-scope connection) and saves nothing.
  */
 import * as path from 'node:path';
 import { runLoad } from '../load/load-test';
 import { updateReadmeFile } from '../lib/readme-block';
 import { BENCH_JSON, ROOT, machine, readReport, writeSection } from '../lib/report';
 import { measureBundles } from './bundles';
-import { measureColdPathOnly, measureCpu } from './cpu';
+import { measureColdPathOnly, measureCpu, measureWarmCpuOnly } from './cpu';
 import { measureLatency } from './latency';
 import { BenchReport, readmeBlock } from './readme-table';
 import { measureSynth } from './synth';
@@ -23,10 +24,13 @@ async function main(): Promise<void> {
   process.env.AWS_EC2_METADATA_DISABLED = 'true';
   const started = Date.now();
   if (process.argv.includes('--cold-path-only')) {
-    const runs = Number(
-      /^--runs=(\d+)$/.exec(process.argv.find((a) => a.startsWith('--runs=')) ?? '')?.[1] ?? 5
-    );
-    console.table((await measureColdPathOnly({ runs })).rows);
+    console.table((await measureColdPathOnly({ runs: numberArg('runs', 5) })).rows);
+    return;
+  }
+  if (process.argv.includes('--warm-cpu-only')) {
+    const warm = await measureWarmCpuOnly({ invocations: numberArg('invocations', 2000) });
+    console.log(`${warm.warmInvocations} warm invocations each; baseline: ${warm.baseline}`);
+    console.table(warm.rows);
     return;
   }
   if (!process.argv.includes('--readme-only')) {
@@ -53,6 +57,12 @@ async function main(): Promise<void> {
       ? `Updated the figures in ${path.relative(process.cwd(), readme)}.`
       : `README not updated: ${reason}`
   );
+}
+
+/** `--name=N` from the command line, or `fallback`. */
+function numberArg(name: string, fallback: number): number {
+  const value = process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  return value && /^\d+$/.test(value) ? Number(value) : fallback;
 }
 
 main().catch((error: Error) => {

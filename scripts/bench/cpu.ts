@@ -120,6 +120,22 @@ export async function measureColdPathOnly(
   }
 }
 
+/** Only client and server CPU per warm invocation (`npm run bench -- --warm-cpu-only`). */
+export async function measureWarmCpuOnly(
+  { invocations = 2000 }: { invocations?: number } = {},
+  progress = new Progress('bench warm cpu')
+): Promise<Pick<CpuResult, 'warmInvocations' | 'baseline' | 'rows'>> {
+  progress.update('starting the database and bundling the handlers');
+  const setup = await prepare();
+  try {
+    const warm = await measureWarmCpu(setup, invocations, progress);
+    progress.done('warm CPU measured');
+    return warm;
+  } finally {
+    await dispose(setup);
+  }
+}
+
 export async function measureCpu(
   {
     warmInvocations = 2000,
