@@ -15,13 +15,7 @@ describe('credentials from Secrets Manager', () => {
   let n = 0;
   const write = () =>
     writer.invoke<{ user: { name: string } }>({ email: 'rotate@example.com', name: `v${++n}` });
-  const secretFor = (password: string) => ({
-    host: db.server.host,
-    port: db.server.port,
-    username: db.users.writer.user,
-    password,
-    dbname: db.database,
-  });
+  const secretFor = (password: string) => db.secret('writer', { password });
   const setServerPassword = (password: string) =>
     db.admin.query('ALTER USER ?@? IDENTIFIED BY ?', [db.users.writer.user, '%', password]);
 

@@ -72,13 +72,7 @@ describe('per-invocation metrics (CloudWatch embedded metric format)', () => {
   beforeAll(async () => {
     db = await AppDatabase.create('metrics');
     secrets = await SecretsEndpoint.start();
-    secrets.set('AWSCURRENT', {
-      host: db.server.host,
-      port: db.server.port,
-      username: db.users.reader.user,
-      password: db.users.reader.password,
-      dbname: db.database,
-    });
+    secrets.set('AWSCURRENT', db.secret('reader'));
   });
 
   afterAll(async () => {

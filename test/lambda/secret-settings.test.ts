@@ -72,13 +72,7 @@ describe('a secret that names an unreachable database', () => {
   test('is read again once fixed, at most once per interval per environment', async () => {
     const config = readDatabaseConfig(db.env('reader'));
     if (config.kind !== 'url') throw new Error('expected DATABASE_URL configuration');
-    const settings = (port: number) => ({
-      host: db.server.host,
-      port,
-      username: db.users.reader.user,
-      password: db.users.reader.password,
-      dbname: db.database,
-    });
+    const settings = (port: number) => db.secret('reader', { port });
     secrets.set('AWSCURRENT', settings(await freePort())); // nothing listens there
     let clock = 1_000_000;
     const credentials = new SecretsManagerCredentials(secrets.secretId, {

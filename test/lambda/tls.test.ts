@@ -9,13 +9,7 @@ describe('TLS to the database', () => {
   beforeAll(async () => {
     db = await AppDatabase.create('tls');
     secrets = await SecretsEndpoint.start();
-    secrets.set('AWSCURRENT', {
-      host: db.server.host,
-      port: db.server.port,
-      username: db.users.reader.user,
-      password: db.users.reader.password,
-      dbname: db.database,
-    });
+    secrets.set('AWSCURRENT', db.secret('reader'));
   });
 
   afterAll(async () => {

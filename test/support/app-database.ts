@@ -66,6 +66,20 @@ export class AppDatabase {
     };
   }
 
+  /** The role's RDS-format secret (what Secrets Manager holds for a deployed function). */
+  secret(
+    role: AppRole,
+    overrides: { port?: number; password?: string } = {}
+  ): { host: string; port: number; username: string; password: string; dbname: string } {
+    return {
+      host: this.server.host,
+      port: overrides.port ?? this.server.port,
+      username: this.users[role].user,
+      password: overrides.password ?? this.users[role].password,
+      dbname: this.database,
+    };
+  }
+
   /** Server sessions of this file's function users (the admin connection is not counted). */
   async sessions(): Promise<Session[]> {
     const [rows] = await this.admin.query<RowDataPacket[]>(
