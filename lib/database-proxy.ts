@@ -82,7 +82,7 @@ export class DatabaseProxy extends Construct {
       idleClientTimeout: Duration.minutes(5),
       debugLogging: false,
     });
-    this.proxy.connections.allowTo(props.instance, ec2.Port.tcp(3306), 'RDS Proxy to the database');
+    // ProxyTarget.fromInstance opens the instance's security group to the proxy's (the port only).
 
     const metric = (metricName: string, statistic: string, label: string) =>
       new cloudwatch.Metric({
