@@ -1,5 +1,4 @@
 import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
-import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
 import { connectionBudget, proxyConnectionBudget } from './connection-budget';
@@ -130,13 +129,11 @@ export class LambdaRdsStack extends Stack {
         { label: 'reader', function: functions.reader.function },
       ],
       alarmEmail: props.alarmEmail,
+      additionalAlarms: proxy?.alarms,
+      additionalWidgets: proxy?.widgets,
     });
 
     if (proxy) {
-      for (const alarm of proxy.alarms) {
-        alarm.addAlarmAction(new actions.SnsAction(monitoring.alarmTopic));
-      }
-      monitoring.dashboard.addWidgets(...proxy.widgets);
       new CfnOutput(this, 'ProxyEndpoint', { value: proxy.proxy.endpoint });
     }
 
