@@ -1,7 +1,9 @@
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { connectionBudget, proxyConnectionBudget } from '../../lib/connection-budget';
+import { DatabaseProxy } from '../../lib/database-proxy';
 import { PROXY_BORROW_TIMEOUT_MS } from '../../lambda/lib/server-bounds';
 import { resourcesOf, synthesize } from './synthesize';
 
@@ -175,5 +177,25 @@ describe('RDS Proxy', () => {
       readFileSync(path.join(sandboxOnOutdir, 'validation-report.json'), 'utf8')
     );
     expect(report.pluginReports).toEqual([]);
+  });
+});
+
+describe('DatabaseProxy props', () => {
+  test('fails when the borrow timeout exceeds what the statement timeout leaves for it', () => {
+    const stack = new Stack();
+    expect(
+      () =>
+        new DatabaseProxy(stack, 'Proxy', {
+          // Validated before any of these are used.
+          vpc: undefined as never,
+          vpcSubnets: {},
+          instance: undefined as never,
+          secrets: [],
+          maxConnectionsPercent: 50,
+          maxIdleConnectionsPercent: 25,
+          clientConnectionsAlarmThreshold: 10,
+          borrowTimeout: Duration.seconds(2),
+        })
+    ).toThrow(/borrowTimeout must not exceed 1000 ms .* got 2000 ms/);
   });
 });
