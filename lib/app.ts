@@ -1,14 +1,18 @@
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { LambdaRdsStack } from './lambda-rds-stack';
-import { stageConfig } from './stage-config';
+import { stageConfig, withProxySwitch } from './stage-config';
 
 /**
  * Everything the CDK app does, kept out of bin/app.ts so the tests synthesize exactly what
- * `cdk synth` does. Reads `-c stage=` (default sandbox) and `-c alarmEmail=` from the context.
+ * `cdk synth` does. Reads `-c stage=` (default sandbox), `-c proxy=true|false` (default: the
+ * stage's) and `-c alarmEmail=` from the context.
  */
 export function defineApp(app: App): LambdaRdsStack {
-  const config = stageConfig(app.node.tryGetContext('stage') ?? 'sandbox');
+  const config = withProxySwitch(
+    stageConfig(app.node.tryGetContext('stage') ?? 'sandbox'),
+    app.node.tryGetContext('proxy')
+  );
   const alarmEmail: string | undefined = app.node.tryGetContext('alarmEmail') || undefined;
 
   // Environment-agnostic on purpose: `cdk synth` needs no credentials and makes no lookups;

@@ -91,3 +91,93 @@ function assertRange(name: string, value: number, min: number, max: number): voi
     throw new Error(`${name} must be between ${min} and ${max}, got ${value}.`);
   }
 }
+
+/**
+ * RDS Proxy in front of the instance: what the connection budget becomes.
+ *
+ * The functions then connect to the proxy, not to MySQL. The proxy keeps its own pool of server
+ * connections, at most `maxConnectionsPercent` of `max_connections`
+ * (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy-connections.html), and lends
+ * one to a client connection for each transaction only: with autocommit and no pinning (see
+ * test/lambda/proxy-pinning.test.ts) that is one statement. An invocation holds its CLIENT
+ * connection for its whole life (TLS, login, statement, close), but a SERVER connection only
+ * while its one statement runs. So reserved concurrency is no longer tied to `max_connections`:
+ *
+ * - server side: `maxConnectionsPercent` is chosen so the proxy leaves `reservedForOperators`
+ *   connections free for the migration, rotation and people, which still connect directly;
+ * - what bounds concurrency is how many invocations can WAIT for a server connection without
+ *   one of them waiting longer than `connectionBorrowTimeout`: `clientsPerServerConnection`
+ *   client connections per pooled server connection (an assumption; the dashboard's borrow
+ *   latency and the AvailabilityPercentage metrics say whether it holds; lower it if they
+ *   do not);
+ * - client side: RDS Proxy publishes no fixed limit on client connections; its quotas page
+ *   (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html#RDS_Limits.Limits)
+ *   limits proxies per account and secrets per proxy, so the Lambda account concurrency
+ *   (1,000 by default, shared by every function of the account and region) is the other cap:
+ *   `accountConcurrencyShare` of it.
+ */
+export interface ProxyConnectionBudgetInput {
+  /** The direct budget of the instance (its `max_connections`). */
+  readonly direct: ConnectionBudget;
+  /** As in ConnectionBudgetInput: connections left to clients that bypass the proxy. */
+  readonly reservedForOperators: number;
+  /** Share of the functions' concurrency that goes to the writer (0..1). */
+  readonly writerShare: number;
+  /** Client connections one pooled server connection serves (1..20). */
+  readonly clientsPerServerConnection: number;
+  /** The most reserved concurrency the two functions may take together (the account's share). */
+  readonly concurrencyCap: number;
+}
+
+export interface ProxyConnectionBudget {
+  /** The proxy's `MaxConnectionsPercent` of `max_connections`. */
+  readonly maxConnectionsPercent: number;
+  /** The proxy's `MaxIdleConnectionsPercent`: half its pool stays open when quiet. */
+  readonly maxIdleConnectionsPercent: number;
+  /** Server connections the proxy may open: floor(maxConnections × percent / 100). */
+  readonly serverConnections: number;
+  readonly writerConcurrency: number;
+  readonly readerConcurrency: number;
+  /** ClientConnections alarm threshold: 80 % of the functions' reserved concurrency. */
+  readonly clientConnectionsAlarmThreshold: number;
+}
+
+/**
+ * maxConnectionsPercent = floor(100 × (maxConnections − reservedForOperators) / maxConnections)
+ * serverConnections     = floor(maxConnections × maxConnectionsPercent / 100)
+ * functions             = min(serverConnections × clientsPerServerConnection, concurrencyCap)
+ * writerConcurrency     = max(1, floor(functions × writerShare)); readerConcurrency = the rest
+ */
+export function proxyConnectionBudget(input: ProxyConnectionBudgetInput): ProxyConnectionBudget {
+  const { direct, reservedForOperators, writerShare, clientsPerServerConnection, concurrencyCap } =
+    input;
+  assertRange('writerShare', writerShare, 0.01, 0.99);
+  assertRange('clientsPerServerConnection', clientsPerServerConnection, 1, 20);
+  assertRange('concurrencyCap', concurrencyCap, 2, 100_000);
+  const max = direct.maxConnections;
+  if (
+    !Number.isInteger(reservedForOperators) ||
+    reservedForOperators < 1 ||
+    reservedForOperators > max - 2
+  ) {
+    throw new Error(
+      `reservedForOperators must be a whole number from 1 to ${max - 2} (max_connections is ${max}), ` +
+        `got ${reservedForOperators}.`
+    );
+  }
+  const maxConnectionsPercent = Math.floor((100 * (max - reservedForOperators)) / max);
+  const serverConnections = Math.floor((max * maxConnectionsPercent) / 100);
+  const functions = Math.min(
+    Math.floor(serverConnections * clientsPerServerConnection),
+    Math.floor(concurrencyCap)
+  );
+  const writerConcurrency = Math.max(1, Math.floor(functions * writerShare));
+  return {
+    maxConnectionsPercent,
+    maxIdleConnectionsPercent: Math.max(1, Math.floor(maxConnectionsPercent / 2)),
+    serverConnections,
+    writerConcurrency,
+    readerConcurrency: functions - writerConcurrency,
+    clientConnectionsAlarmThreshold: Math.ceil(functions * 0.8),
+  };
+}

@@ -74,6 +74,20 @@ export interface DatabaseBinding {
    * @default rds.CaCertificate.RDS_CA_RSA2048_G1 — what the Database construct sets
    */
   readonly caCertificate?: rds.CaCertificate;
+  /**
+   * RDS Proxy to connect through instead of the instance: its endpoint reaches the function as
+   * DB_PROXY_HOST (it overrides the secret's host) and only the proxy is opened to it.
+   * @default - the function connects to the instance directly
+   */
+  readonly proxy?: ProxyBinding;
+}
+
+/** What a function needs to reach the database through an RDS Proxy. */
+export interface ProxyBinding {
+  /** The proxy's endpoint host name. */
+  readonly endpoint: string;
+  /** The proxy (its security group is opened to the function on 3306). */
+  readonly connections: ec2.IConnectable;
 }
 
 /**
@@ -137,10 +151,19 @@ export class DataFunction extends Construct {
       (binding.caCertificate ?? rds.CaCertificate.RDS_CA_RSA2048_G1).toString()
     );
     binding.secret.grantRead(this.function);
-    binding.database.connections.allowDefaultPortFrom(
-      this.securityGroup,
-      `from the ${this.node.id} function`
-    );
+    if (binding.proxy) {
+      this.function.addEnvironment('DB_PROXY_HOST', binding.proxy.endpoint);
+      binding.proxy.connections.connections.allowFrom(
+        this.securityGroup,
+        ec2.Port.tcp(3306),
+        `from the ${this.node.id} function`
+      );
+    } else {
+      binding.database.connections.allowDefaultPortFrom(
+        this.securityGroup,
+        `from the ${this.node.id} function`
+      );
+    }
     binding.secretsManagerEndpoint.connections.allowDefaultPortFrom(
       this.securityGroup,
       `${this.node.id} function reads its database secret`

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { DatabaseClientProps, DataFunction } from './data-function';
+import { DatabaseClientProps, DataFunction, ProxyBinding } from './data-function';
 
 const LAMBDA_DIR = path.join(__dirname, '..', 'lambda');
 
@@ -14,6 +14,11 @@ export interface DataFunctionsProps extends DatabaseClientProps {
   readonly writerConcurrency: number;
   /** Reserved concurrency of the reader (= connections it can hold), from `connectionBudget()`. */
   readonly readerConcurrency: number;
+  /**
+   * RDS Proxy both functions connect through.
+   * @default - they connect to the instance directly
+   */
+  readonly proxy?: ProxyBinding;
 }
 
 /** The writer and reader functions, each opening its own connection inside the handler. */
@@ -40,6 +45,7 @@ export class DataFunctions extends Construct {
       secret: props.writerSecret,
       database: props.database,
       secretsManagerEndpoint: props.secretsManagerEndpoint,
+      proxy: props.proxy,
     });
 
     this.reader = new DataFunction(this, 'Reader', {
@@ -53,6 +59,7 @@ export class DataFunctions extends Construct {
       secret: props.readerSecret,
       database: props.database,
       secretsManagerEndpoint: props.secretsManagerEndpoint,
+      proxy: props.proxy,
     });
   }
 }

@@ -1,9 +1,10 @@
 import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
-import { connectionBudget } from './connection-budget';
+import { connectionBudget, proxyConnectionBudget } from './connection-budget';
 import { Database } from './database';
 import { DataFunctions } from './data-functions';
+import { DatabaseProxy } from './database-proxy';
 import { Monitoring } from './monitoring';
 import { Network } from './network';
 import { SchemaMigration } from './schema-migration';
@@ -69,6 +70,30 @@ export class LambdaRdsStack extends Stack {
       logRetention: config.logRetention,
     });
 
+    // With a proxy the functions' concurrency is bounded by the proxy's pool, not max_connections.
+    const proxyBudget = config.proxy
+      ? proxyConnectionBudget({
+          direct: budget,
+          reservedForOperators: 10,
+          writerShare: 1 / 3,
+          clientsPerServerConnection: 4,
+          // Lambda's default account quota is 1,000 concurrent executions and 100 of them must
+          // stay unreserved; 300 leaves room for the account's other functions.
+          concurrencyCap: 300,
+        })
+      : undefined;
+    const proxy = proxyBudget
+      ? new DatabaseProxy(this, 'Proxy', {
+          vpc: network.vpc,
+          vpcSubnets: network.isolatedSubnets,
+          instance: database.instance,
+          secrets: [writerSecret, readerSecret],
+          maxConnectionsPercent: proxyBudget.maxConnectionsPercent,
+          maxIdleConnectionsPercent: proxyBudget.maxIdleConnectionsPercent,
+          clientConnectionsAlarmThreshold: proxyBudget.clientConnectionsAlarmThreshold,
+        })
+      : undefined;
+
     const functions = new DataFunctions(this, 'Functions', {
       vpc: network.vpc,
       vpcSubnets: network.isolatedSubnets,
@@ -76,8 +101,9 @@ export class LambdaRdsStack extends Stack {
       secretsManagerEndpoint: network.secretsManagerEndpoint,
       writerSecret,
       readerSecret,
-      writerConcurrency: budget.writerConcurrency,
-      readerConcurrency: budget.readerConcurrency,
+      writerConcurrency: (proxyBudget ?? budget).writerConcurrency,
+      readerConcurrency: (proxyBudget ?? budget).readerConcurrency,
+      proxy: proxy && { endpoint: proxy.proxy.endpoint, connections: proxy.proxy },
       logRetention: config.logRetention,
     });
 
@@ -87,6 +113,7 @@ export class LambdaRdsStack extends Stack {
       functions.reader.function,
       writer.rotationSchedule,
       reader.rotationSchedule,
+      ...(proxy ? [proxy.proxy] : []),
     ]) {
       dependent.node.addDependency(migration.resource);
     }
@@ -102,7 +129,13 @@ export class LambdaRdsStack extends Stack {
         { label: 'reader', function: functions.reader.function },
       ],
       alarmEmail: props.alarmEmail,
+      additionalAlarms: proxy?.alarms,
+      additionalWidgets: proxy?.widgets,
     });
+
+    if (proxy) {
+      new CfnOutput(this, 'ProxyEndpoint', { value: proxy.proxy.endpoint });
+    }
 
     new CfnOutput(this, 'WriterFunctionName', { value: functions.writer.function.functionName });
     new CfnOutput(this, 'ReaderFunctionName', { value: functions.reader.function.functionName });

@@ -46,6 +46,16 @@ export interface MonitoringProps {
    * @default - `<stack name>-<region>-database`
    */
   readonly dashboardName?: string;
+  /**
+   * Alarms of other constructs (the RDS Proxy's) that notify the topic like the ones here.
+   * @default - none
+   */
+  readonly additionalAlarms?: cloudwatch.Alarm[];
+  /**
+   * Widgets appended to the dashboard.
+   * @default - none
+   */
+  readonly additionalWidgets?: cloudwatch.IWidget[];
 }
 
 const MINUTE = Duration.minutes(1);
@@ -152,6 +162,11 @@ export class Monitoring extends Construct {
       });
     }
 
+    for (const alarm of props.additionalAlarms ?? []) {
+      alarm.addAlarmAction(new actions.SnsAction(this.alarmTopic));
+      alarm.addOkAction(new actions.SnsAction(this.alarmTopic));
+      this.alarms.push(alarm);
+    }
     this.rotationFailedRule = this.notifyRotationFailures();
     this.allowPublishFrom(
       'cloudwatch.amazonaws.com',
@@ -187,7 +202,8 @@ export class Monitoring extends Construct {
       }),
       new cloudwatch.GraphWidget({ title: 'Free storage (bytes)', left: [freeStorage], width: 12 }),
       ...props.functions.flatMap(({ label, function: fn }) => functionWidgets(label, fn)),
-      ...invocationMetricsWidgets(props.functions)
+      ...invocationMetricsWidgets(props.functions),
+      ...(props.additionalWidgets ?? [])
     );
   }
 

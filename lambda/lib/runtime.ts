@@ -23,7 +23,7 @@ export function createDatabase(
   const config = readDatabaseConfig();
   const credentials: CredentialsSource =
     config.kind === 'secret'
-      ? new SecretsManagerCredentials(config.secretId)
+      ? new SecretsManagerCredentials(config.secretId, { host: config.proxyHost })
       : new StaticCredentials(config.credentials);
   return new Database({ onMetrics: emfSink(), ...options, credentials, tls: config.tls });
 }

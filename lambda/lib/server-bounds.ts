@@ -65,11 +65,23 @@ export const READ_SERVER_BOUND_MS = L + SERVER_BOUNDS.maxExecutionTimeMs;
 const CLIENT_MARGIN_MS = 1000;
 
 /**
- * How long the client waits for a statement's answer. Longer than every server bound above, so
- * when it fires the server is not merely waiting on a lock: it is stalled or unreachable.
+ * RDS Proxy's `ConnectionBorrowTimeout` (lib/database-proxy.ts): how long a statement may queue
+ * in the proxy for a pooled server connection before the proxy answers with an error. It comes
+ * BEFORE the server bounds, so the client's statement timeout includes it: a statement the
+ * client gave up on has then either failed in the proxy or ended on the server.
+ * https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy-connections.html
+ */
+export const PROXY_BORROW_TIMEOUT_MS = 1000;
+
+/**
+ * How long the client waits for a statement's answer. Longer than every server bound above plus
+ * a proxy's borrow wait, so when it fires the server is not merely waiting on a lock: it is
+ * stalled or unreachable.
  */
 export const STATEMENT_TIMEOUT_MS =
-  Math.max(WRITE_SERVER_BOUND_MS, READ_SERVER_BOUND_MS) + CLIENT_MARGIN_MS;
+  PROXY_BORROW_TIMEOUT_MS +
+  Math.max(WRITE_SERVER_BOUND_MS, READ_SERVER_BOUND_MS) +
+  CLIENT_MARGIN_MS;
 
 /** How long the client waits for TCP + TLS + authentication. */
 export const CONNECT_TIMEOUT_MS = 3000;

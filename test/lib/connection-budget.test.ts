@@ -1,5 +1,6 @@
 import {
   connectionBudget,
+  proxyConnectionBudget,
   RDS_MYSQL_BYTES_PER_CONNECTION,
   RDS_USABLE_MEMORY_SHARE,
 } from '../../lib/connection-budget';
@@ -68,5 +69,51 @@ describe('connectionBudget', () => {
     ['instanceMemoryMiB', { instanceMemoryMiB: Number.NaN }, /instanceMemoryMiB must be between/],
   ])('fails when %s is out of range', (_name, override, message) => {
     expect(() => connectionBudget({ ...sandbox, ...override })).toThrow(message);
+  });
+});
+
+describe('proxyConnectionBudget', () => {
+  const direct = connectionBudget(sandbox);
+  const proxied = {
+    direct,
+    reservedForOperators: 10,
+    writerShare: 1 / 3,
+    clientsPerServerConnection: 4,
+    concurrencyCap: 300,
+  };
+
+  test('leaves the operators their connections: the proxy pool plus them fits in max_connections', () => {
+    const budget = proxyConnectionBudget(proxied);
+    expect(budget.maxConnectionsPercent).toBe(84);
+    expect(budget.serverConnections).toBe(53);
+    expect(budget.serverConnections + 10).toBeLessThanOrEqual(direct.maxConnections);
+    expect(budget.maxIdleConnectionsPercent).toBeLessThanOrEqual(budget.maxConnectionsPercent);
+  });
+
+  test('bounds concurrency by the pool times clients per server connection, not by max_connections', () => {
+    const budget = proxyConnectionBudget(proxied);
+    expect(budget.writerConcurrency + budget.readerConcurrency).toBe(53 * 4);
+    expect(budget.writerConcurrency + budget.readerConcurrency).toBeGreaterThan(
+      direct.writerConcurrency + direct.readerConcurrency
+    );
+    expect(budget.clientConnectionsAlarmThreshold).toBe(Math.ceil(212 * 0.8));
+  });
+
+  test('never exceeds the concurrency cap (the Lambda account share)', () => {
+    const prod = proxyConnectionBudget({
+      ...proxied,
+      direct: connectionBudget({ ...sandbox, instanceMemoryMiB: 4096 }),
+    });
+    expect(prod.writerConcurrency + prod.readerConcurrency).toBe(300);
+    expect(prod.writerConcurrency).toBe(100);
+  });
+
+  test('fails when reservedForOperators leaves the proxy no pool', () => {
+    expect(() => proxyConnectionBudget({ ...proxied, reservedForOperators: 63 })).toThrow(
+      /reservedForOperators must be a whole number from 1 to 62/
+    );
+    expect(() => proxyConnectionBudget({ ...proxied, clientsPerServerConnection: 0 })).toThrow(
+      /clientsPerServerConnection/
+    );
   });
 });

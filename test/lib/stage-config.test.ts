@@ -1,5 +1,5 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { stageConfig } from '../../lib/stage-config';
+import { stageConfig, withProxySwitch } from '../../lib/stage-config';
 
 describe('stageConfig', () => {
   test('sandbox is small and destroyable', () => {
@@ -27,5 +27,27 @@ describe('stageConfig', () => {
       /Unknown stage "staging". Use one of: sandbox, prod/
     );
     expect(() => stageConfig('toString')).toThrow(/Unknown stage/);
+  });
+});
+
+describe('the proxy switch', () => {
+  test('is off in sandbox and on in prod', () => {
+    expect(stageConfig('sandbox').proxy).toBe(false);
+    expect(stageConfig('prod').proxy).toBe(true);
+  });
+
+  test('-c proxy=true|false overrides the stage, and nothing else changes', () => {
+    expect(withProxySwitch(stageConfig('sandbox'), 'true')).toEqual({
+      ...stageConfig('sandbox'),
+      proxy: true,
+    });
+    expect(withProxySwitch(stageConfig('prod'), 'false').proxy).toBe(false);
+    expect(withProxySwitch(stageConfig('prod'), undefined)).toBe(stageConfig('prod'));
+  });
+
+  test('fails when -c proxy is neither true nor false', () => {
+    expect(() => withProxySwitch(stageConfig('sandbox'), 'yes')).toThrow(
+      /-c proxy must be true or false, got "yes"/
+    );
   });
 });
