@@ -1,14 +1,17 @@
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { LambdaRdsStack } from './lambda-rds-stack';
-import { stageConfig } from './stage-config';
+import { stageConfig, withReadReplicas } from './stage-config';
 
 /**
  * Everything the CDK app does, kept out of bin/app.ts so the tests synthesize exactly what
- * `cdk synth` does. Reads `-c stage=` (default sandbox) and `-c alarmEmail=` from the context.
+ * `cdk synth` does. Reads `-c stage=` (default sandbox), `-c readReplicas=` and `-c alarmEmail=` from the context.
  */
 export function defineApp(app: App): LambdaRdsStack {
-  const config = stageConfig(app.node.tryGetContext('stage') ?? 'sandbox');
+  const config = withReadReplicas(
+    stageConfig(app.node.tryGetContext('stage') ?? 'sandbox'),
+    app.node.tryGetContext('readReplicas')
+  );
   const alarmEmail: string | undefined = app.node.tryGetContext('alarmEmail') || undefined;
 
   // Environment-agnostic on purpose: `cdk synth` needs no credentials and makes no lookups;

@@ -30,6 +30,11 @@ export interface StageConfig {
   readonly secretsEndpointAzs: number;
   /** CloudFormation refuses to delete the stack until this is turned off. */
   readonly terminationProtection: boolean;
+  /**
+   * RDS read replicas of the instance's class, for the reader's `minVersion` and eventual reads
+   * (README, "Read replicas"); `-c readReplicas=N` overrides it.
+   */
+  readonly readReplicas: number;
 }
 
 export const STAGES: Readonly<Record<string, StageConfig>> = {
@@ -47,6 +52,7 @@ export const STAGES: Readonly<Record<string, StageConfig>> = {
     logRetention: RetentionDays.ONE_WEEK,
     secretsEndpointAzs: 1,
     terminationProtection: false,
+    readReplicas: 0,
   },
   /** Highly available and hard to delete by accident. */
   prod: {
@@ -62,6 +68,7 @@ export const STAGES: Readonly<Record<string, StageConfig>> = {
     logRetention: RetentionDays.THREE_MONTHS,
     secretsEndpointAzs: 2,
     terminationProtection: true,
+    readReplicas: 1,
   },
 };
 
@@ -75,4 +82,22 @@ export function stageConfig(stage: string): StageConfig {
     );
   }
   return config;
+}
+
+/**
+ * `-c readReplicas=N` on top of the stage's setting: a whole number from 0 to 15, else an error
+ * that says what to pass.
+ */
+export function withReadReplicas(config: StageConfig, value: unknown): StageConfig {
+  if (value === undefined) {
+    return config;
+  }
+  const count = typeof value === 'number' ? value : Number(String(value).trim() || NaN);
+  if (!Number.isInteger(count) || count < 0 || count > 15) {
+    throw new Error(
+      `-c readReplicas=${String(value)} is not a whole number from 0 to 15 (RDS for MySQL allows ` +
+        '15 replicas per source). Pass e.g. -c readReplicas=1, or 0 for none.'
+    );
+  }
+  return { ...config, readReplicas: count };
 }
