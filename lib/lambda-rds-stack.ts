@@ -96,8 +96,9 @@ export class LambdaRdsStack extends Stack {
     // to the primary, so every reader connection must still fit there; each replica (same class,
     // same parameter group, same max_connections) then has room for the whole reader and more.
     for (const replica of replicas.instances) {
-      replica.connections.allowDefaultPortFrom(
+      replica.connections.allowFrom(
         functions.reader.securityGroup,
+        ec2.Port.tcp(3306),
         'from the Reader function'
       );
     }
