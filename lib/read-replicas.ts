@@ -47,6 +47,7 @@ export class ReadReplicas extends Construct {
         vpcSubnets: props.vpcSubnets,
         port: 3306,
         publiclyAccessible: false,
+        storageType: rds.StorageType.GP3, // CDK's default is gp2; the primary is gp3
         parameterGroup: props.parameterGroup,
         // The function trusts one CA type (DB_CA_TYPE): the same as the primary's.
         caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,

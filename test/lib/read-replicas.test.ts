@@ -64,6 +64,7 @@ describe('read replicas', () => {
         CACertificateIdentifier: primary.Properties.CACertificateIdentifier,
         PubliclyAccessible: false,
         AutoMinorVersionUpgrade: false,
+        StorageType: 'gp3',
       });
       expect(JSON.stringify(replica.Properties.SourceDBInstanceIdentifier)).toContain(primaryId);
     }
