@@ -1,3 +1,4 @@
+import { RowDataPacket } from 'mysql2/promise';
 import { AppDatabase } from '../support/app-database';
 import { LambdaEnvironment } from '../support/lambda-environment';
 import { stopPrivateServer } from '../support/private-server';
@@ -53,6 +54,12 @@ describe('reads from a replica that is behind', () => {
     await stopReplicatedPair(pair);
   });
 
+  /** Connections the primary has accepted so far (db.admin's query opens none). */
+  const primaryConnections = async () => {
+    const [[row]] = await db.admin.query<RowDataPacket[]>("SHOW GLOBAL STATUS LIKE 'Connections'");
+    return Number(row.Value);
+  };
+
   const write = (email: string, name: string) =>
     writer.invoke<{ user: User }>({ email, name }).then((r) => r.user);
 
@@ -87,11 +94,14 @@ describe('reads from a replica that is behind', () => {
   test('once the replica has the write, minVersion reads are served by the replica', async () => {
     const written = await write('caught-up@example.com', 'Ann');
     await waitForReplica(pair);
+    const before = await primaryConnections();
     for (const reader of readers) {
       expect(
         await reader.invoke<UserRead>({ email: written.email, minVersion: written.version })
       ).toEqual({ user: written, servedBy: 'replica' });
     }
+    // Served by the replica: not a single connection was opened on the primary.
+    expect(await primaryConnections()).toBe(before);
     // Without minVersion or consistency a read stays on the primary.
     expect(await readers[0].invoke<UserRead>({ email: written.email })).toEqual({
       user: written,
@@ -114,9 +124,11 @@ describe('reads from a replica that is behind', () => {
       // Longer than the delay: only the stopped replication keeps the replica behind now.
       await new Promise((resolve) => setTimeout(resolve, (DELAY_SECONDS + 1) * 1000));
       for (const reader of readers) {
+        const before = await primaryConnections();
         expect(
           await reader.invoke<UserRead>({ email: written.email, minVersion: written.version })
         ).toEqual({ user: written, servedBy: 'primary' });
+        expect(await primaryConnections()).toBe(before + 1); // the one extra connection
         expect(
           await reader.invoke<UserRead>({ email: written.email, consistency: 'eventual' })
         ).toEqual({ user: null, servedBy: 'replica' });
