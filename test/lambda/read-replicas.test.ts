@@ -20,7 +20,7 @@ type ServedBy = 'primary' | 'replica';
 type UserRead = { user: User | null; servedBy: ServedBy };
 type PageRead = { users: User[]; next: number | null; servedBy: ServedBy };
 
-const DELAY_SECONDS = 2;
+const DELAY_SECONDS = 1;
 
 /**
  * A real primary and replica (two private MariaDB servers, GTID replication, the replica
