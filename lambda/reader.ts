@@ -1,10 +1,17 @@
 import { InvocationContext } from './lib/database';
-import { databaseFromEnvironment } from './lib/runtime';
-import { ReadResult, readUsers } from './lib/users-repository';
+import { routeRead, RoutedReadResult } from './lib/read-routing';
+import { readTargetsFromEnvironment } from './lib/runtime';
 import { parseReadEvent } from './lib/validation';
 
-/** `{ email }` -> `{ user | null }`; `{ limit?, after? }` -> `{ users, next }` ordered by id. */
-export async function handler(event: unknown, context?: InvocationContext): Promise<ReadResult> {
+/**
+ * `{ email, minVersion? | consistency? }` -> `{ user | null, servedBy }`;
+ * `{ limit?, after?, consistency? }` -> `{ users, next, servedBy }` ordered by id.
+ * Primary or replica: see read-routing.ts.
+ */
+export async function handler(
+  event: unknown,
+  context?: InvocationContext
+): Promise<RoutedReadResult> {
   const input = parseReadEvent(event); // before connecting: a bad event touches nothing
-  return databaseFromEnvironment().run((db) => readUsers(db, input), context);
+  return routeRead(readTargetsFromEnvironment(), input, context);
 }

@@ -1,17 +1,20 @@
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { LambdaRdsStack } from './lambda-rds-stack';
-import { stageConfig, withProxySwitch } from './stage-config';
+import { stageConfig, withProxySwitch, withReadReplicas } from './stage-config';
 
 /**
  * Everything the CDK app does, kept out of bin/app.ts so the tests synthesize exactly what
- * `cdk synth` does. Reads `-c stage=` (default sandbox), `-c proxy=true|false` (default: the
- * stage's) and `-c alarmEmail=` from the context.
+ * `cdk synth` does. Reads `-c stage=` (default sandbox), `-c proxy=true|false` and
+ * `-c readReplicas=N` (defaults: the stage's) and `-c alarmEmail=` from the context.
  */
 export function defineApp(app: App): LambdaRdsStack {
-  const config = withProxySwitch(
-    stageConfig(app.node.tryGetContext('stage') ?? 'sandbox'),
-    app.node.tryGetContext('proxy')
+  const config = withReadReplicas(
+    withProxySwitch(
+      stageConfig(app.node.tryGetContext('stage') ?? 'sandbox'),
+      app.node.tryGetContext('proxy')
+    ),
+    app.node.tryGetContext('readReplicas')
   );
   const alarmEmail: string | undefined = app.node.tryGetContext('alarmEmail') || undefined;
 

@@ -7,6 +7,7 @@ import { DataFunctions } from './data-functions';
 import { DatabaseProxy } from './database-proxy';
 import { Monitoring } from './monitoring';
 import { Network } from './network';
+import { ReadReplicas } from './read-replicas';
 import { SchemaMigration } from './schema-migration';
 import { StageConfig } from './stage-config';
 
@@ -94,6 +95,15 @@ export class LambdaRdsStack extends Stack {
         })
       : undefined;
 
+    const replicas = new ReadReplicas(this, 'ReadReplicas', {
+      source: database.instance,
+      count: config.readReplicas,
+      instanceType: new ec2.InstanceType(config.instanceType),
+      parameterGroup: database.parameterGroup,
+      vpc: network.vpc,
+      vpcSubnets: network.isolatedSubnets,
+    });
+
     const functions = new DataFunctions(this, 'Functions', {
       vpc: network.vpc,
       vpcSubnets: network.isolatedSubnets,
@@ -106,6 +116,21 @@ export class LambdaRdsStack extends Stack {
       proxy: proxy && { endpoint: proxy.proxy.endpoint, connections: proxy.proxy },
       logRetention: config.logRetention,
     });
+
+    // The reader may read any replica, and only the reader. Its reserved concurrency stays what
+    // the primary's budget gives it: a minVersion read whose replica is behind or down falls back
+    // to the primary, so every reader connection must still fit there; each replica (same class,
+    // same parameter group, same max_connections) then has room for the whole reader and more.
+    for (const replica of replicas.instances) {
+      replica.connections.allowFrom(
+        functions.reader.securityGroup,
+        ec2.Port.tcp(3306),
+        'from the Reader function'
+      );
+    }
+    if (replicas.instances.length > 0) {
+      functions.reader.function.addEnvironment('DB_REPLICA_HOSTS', replicas.hostList);
+    }
 
     // The users exist only once the migration has run: nothing may log in as them before.
     for (const dependent of [
@@ -120,6 +145,7 @@ export class LambdaRdsStack extends Stack {
 
     const monitoring = new Monitoring(this, 'Monitoring', {
       instance: database.instance,
+      replicas: replicas.instances,
       maxConnections: budget.maxConnections,
       connectionAlarmThreshold: budget.alarmThreshold,
       instanceMemoryMiB: config.instanceMemoryMiB,

@@ -19,6 +19,11 @@ export interface MonitoredFunction {
 export interface MonitoringProps {
   /** The database to watch. */
   readonly instance: rds.IDatabaseInstance;
+  /**
+   * Read replicas: each gets a ReplicaLag alarm and graph.
+   * @default - none
+   */
+  readonly replicas?: rds.IDatabaseInstance[];
   /** `max_connections` of the instance, drawn on the connections graph. */
   readonly maxConnections: number;
   /** DatabaseConnections alarm threshold, from `connectionBudget()`. */
@@ -59,6 +64,8 @@ export interface MonitoringProps {
 }
 
 const MINUTE = Duration.minutes(1);
+/** ReplicaLag alarm threshold, seconds. */
+const REPLICA_LAG_ALARM_SECONDS = 60;
 const GIB = 1024 ** 3;
 const MIB = 1024 ** 2;
 
@@ -167,6 +174,11 @@ export class Monitoring extends Construct {
       alarm.addOkAction(new actions.SnsAction(this.alarmTopic));
       this.alarms.push(alarm);
     }
+
+    const replicaLag = (props.replicas ?? []).map((replica, index) =>
+      this.replicaLagAlarms(replica, index + 1)
+    );
+
     this.rotationFailedRule = this.notifyRotationFailures();
     this.allowPublishFrom(
       'cloudwatch.amazonaws.com',
@@ -201,6 +213,17 @@ export class Monitoring extends Construct {
         width: 12,
       }),
       new cloudwatch.GraphWidget({ title: 'Free storage (bytes)', left: [freeStorage], width: 12 }),
+      ...replicaLag.map(
+        (lag, index) =>
+          new cloudwatch.GraphWidget({
+            title: `Replica ${index + 1}: ReplicaLag (s, max per minute)`,
+            left: [lag],
+            leftAnnotations: [
+              { value: REPLICA_LAG_ALARM_SECONDS, label: 'alarm', color: cloudwatch.Color.ORANGE },
+            ],
+            width: 12,
+          })
+      ),
       ...props.functions.flatMap(({ label, function: fn }) => functionWidgets(label, fn)),
       ...invocationMetricsWidgets(props.functions),
       ...(props.additionalWidgets ?? [])
@@ -259,6 +282,29 @@ export class Monitoring extends Construct {
         },
       })
     );
+  }
+
+  /**
+   * ReplicaLag is the replica's Seconds_Behind_Master; -1 means replication is not running.
+   * https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_MySQL.Replication.ReadReplicas.Monitor.html
+   * Lag only costs the reader an extra connection per minVersion read (it falls back to the
+   * primary), so the alarm is about load and staleness of eventual reads, not correctness.
+   */
+  private replicaLagAlarms(replica: rds.IDatabaseInstance, n: number): cloudwatch.IMetric {
+    const lag = replica.metric('ReplicaLag', { statistic: 'Maximum', period: MINUTE });
+    this.alarm(`Replica${n}Lag`, {
+      metric: lag,
+      threshold: REPLICA_LAG_ALARM_SECONDS,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      alarmDescription: `Read replica ${n} is ${REPLICA_LAG_ALARM_SECONDS} s or more behind: minVersion reads fall back to the primary (more primary load), eventual reads are that stale. Look for long writes on the primary or an undersized replica.`,
+    });
+    this.alarm(`Replica${n}Stopped`, {
+      metric: lag,
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      alarmDescription: `Replication to read replica ${n} is not running (ReplicaLag -1): the reader serves minVersion reads from the primary. See the replica's Replication error in the RDS console.`,
+    });
+    return lag;
   }
 
   private alarm(

@@ -35,6 +35,11 @@ export interface StageConfig {
    * overrides it. About $22 a month on a 2-vCPU class (README, "Cost").
    */
   readonly proxy: boolean;
+  /**
+   * RDS read replicas of the instance's class, for the reader's `minVersion` and eventual reads
+   * (README, "Read replicas"); `-c readReplicas=N` overrides it.
+   */
+  readonly readReplicas: number;
 }
 
 export const STAGES: Readonly<Record<string, StageConfig>> = {
@@ -53,6 +58,7 @@ export const STAGES: Readonly<Record<string, StageConfig>> = {
     secretsEndpointAzs: 1,
     terminationProtection: false,
     proxy: false,
+    readReplicas: 0,
   },
   /** Highly available and hard to delete by accident. */
   prod: {
@@ -69,6 +75,7 @@ export const STAGES: Readonly<Record<string, StageConfig>> = {
     secretsEndpointAzs: 2,
     terminationProtection: true,
     proxy: true,
+    readReplicas: 1,
   },
 };
 
@@ -96,4 +103,22 @@ export function withProxySwitch(config: StageConfig, value: unknown): StageConfi
     );
   }
   return { ...config, proxy: text === 'true' };
+}
+
+/**
+ * `-c readReplicas=N` on top of the stage's setting: a whole number from 0 to 15, else an error
+ * that says what to pass.
+ */
+export function withReadReplicas(config: StageConfig, value: unknown): StageConfig {
+  if (value === undefined) {
+    return config;
+  }
+  const count = typeof value === 'number' ? value : Number(String(value).trim() || NaN);
+  if (!Number.isInteger(count) || count < 0 || count > 15) {
+    throw new Error(
+      `-c readReplicas=${String(value)} is not a whole number from 0 to 15 (RDS for MySQL allows ` +
+        '15 replicas per source). Pass e.g. -c readReplicas=1, or 0 for none.'
+    );
+  }
+  return { ...config, readReplicas: count };
 }

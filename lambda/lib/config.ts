@@ -40,6 +40,12 @@ export type DatabaseConfig =
       readonly tls: TlsSettings;
       /** DB_PROXY_HOST: connect here instead of the secret's host (an RDS Proxy endpoint). */
       readonly proxyHost?: string;
+      /**
+       * TLS for the read replicas, which the reader reaches directly, never through the proxy:
+       * they present RDS CA certificates, not the proxy's Amazon Root CA ones. `tls` itself
+       * when there is no proxy.
+       */
+      readonly replicaTls: TlsSettings;
     }
   | { readonly kind: 'url'; readonly credentials: DbCredentials; readonly tls?: TlsSettings };
 
@@ -53,7 +59,10 @@ export type DatabaseConfig =
 export function readDatabaseConfig(env: NodeJS.ProcessEnv = process.env): DatabaseConfig {
   if (env.DB_SECRET_ARN) {
     const proxyHost = env.DB_PROXY_HOST || undefined;
-    return { kind: 'secret', secretId: env.DB_SECRET_ARN, tls: tlsSettings(env), proxyHost };
+    const tls = tlsSettings(env);
+    // Built only with a proxy: each TLS context costs CPU once per environment (rds-ca.ts).
+    const replicaTls = proxyHost ? tlsSettings({ ...env, DB_PROXY_HOST: undefined }) : tls;
+    return { kind: 'secret', secretId: env.DB_SECRET_ARN, tls, proxyHost, replicaTls };
   }
   if (env.DATABASE_URL) {
     const url = parseUrl(env.DATABASE_URL);

@@ -2,6 +2,8 @@ import { readDatabaseConfig } from './config';
 import { CredentialsSource, SecretsManagerCredentials, StaticCredentials } from './credentials';
 import { Database, DatabaseOptions } from './database';
 import { emfSink } from './metrics';
+import { ReadTargets } from './read-routing';
+import { readReplicaConfig, ReplicaCredentials } from './replica-config';
 
 // Module scope, shared by the invocations of one execution environment: configuration and the
 // credentials cache only. No connection lives here; Database opens one per invocation.
@@ -20,10 +22,40 @@ export function databaseFromEnvironment(): Database {
 export function createDatabase(
   options: Omit<DatabaseOptions, 'credentials' | 'tls'> = {}
 ): Database {
+  return createDatabases(options, false).primary;
+}
+
+let readTargets: ReadTargets | undefined;
+
+/** The reader's primary and replicas (DB_REPLICA_HOSTS / DATABASE_REPLICA_URL), built once. */
+export function readTargetsFromEnvironment(): ReadTargets {
+  readTargets ??= createDatabases();
+  return readTargets;
+}
+
+function createDatabases(
+  options: Omit<DatabaseOptions, 'credentials' | 'tls'> = {},
+  withReplicas = true
+): ReadTargets {
   const config = readDatabaseConfig();
   const credentials: CredentialsSource =
     config.kind === 'secret'
       ? new SecretsManagerCredentials(config.secretId, { host: config.proxyHost })
       : new StaticCredentials(config.credentials);
-  return new Database({ onMetrics: emfSink(), ...options, credentials, tls: config.tls });
+  const make = (source: CredentialsSource, tls = config.tls) =>
+    new Database({ onMetrics: emfSink(), ...options, credentials: source, tls });
+  const replicaConfig = withReplicas ? readReplicaConfig() : undefined;
+  // One credentials cache for all instances: a replica's host replaces the primary's.
+  const replicas =
+    replicaConfig?.kind === 'hosts'
+      ? replicaConfig.hosts.map((host) =>
+          make(
+            new ReplicaCredentials(credentials, host),
+            config.kind === 'secret' ? config.replicaTls : config.tls
+          )
+        )
+      : (replicaConfig?.replicas ?? []).map((r) =>
+          make(new StaticCredentials(r.credentials), r.tls)
+        );
+  return { primary: make(credentials), replicas };
 }

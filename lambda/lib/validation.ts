@@ -12,9 +12,26 @@ export interface WriteUserInput {
   readonly name: string;
 }
 
+/**
+ * Where a read may be answered from (lambda/lib/read-routing.ts): `strong` = the primary;
+ * `eventual` = a replica, possibly stale by its lag. `minVersion` on an email read asks for
+ * read-your-writes: a replica whose row has at least that version, else the primary.
+ */
+export type ReadConsistency = 'strong' | 'eventual';
+
 export type ReadUsersInput =
-  | { readonly kind: 'byEmail'; readonly email: string }
-  | { readonly kind: 'list'; readonly limit: number; readonly after: number | null };
+  | {
+      readonly kind: 'byEmail';
+      readonly email: string;
+      readonly consistency: ReadConsistency;
+      readonly minVersion?: number;
+    }
+  | {
+      readonly kind: 'list';
+      readonly limit: number;
+      readonly after: number | null;
+      readonly consistency: ReadConsistency;
+    };
 
 export const MAX_EMAIL_LENGTH = 254; // users.email VARCHAR(254), RFC 5321 path limit
 export const MAX_NAME_LENGTH = 200; // users.name VARCHAR(200), counted in code points like MySQL
@@ -36,21 +53,57 @@ export function parseWriteEvent(event: unknown): WriteUserInput {
 }
 
 export function parseReadEvent(event: unknown): ReadUsersInput {
-  const fields = asPlainObject(event, ['email', 'limit', 'after']);
+  const fields = asPlainObject(event, ['email', 'limit', 'after', 'minVersion', 'consistency']);
+  const consistency = 'consistency' in fields ? parseConsistency(fields.consistency) : 'strong';
   if ('email' in fields) {
     for (const other of ['limit', 'after']) {
       if (other in fields) {
         throw new ValidationError(other, 'cannot be combined with "email"');
       }
     }
-    return { kind: 'byEmail', email: parseEmail(fields.email) };
+    const email = parseEmail(fields.email);
+    if (!('minVersion' in fields)) {
+      return { kind: 'byEmail', email, consistency };
+    }
+    if ('consistency' in fields) {
+      throw new ValidationError(
+        'consistency',
+        'cannot be combined with "minVersion" (minVersion already allows a replica that has ' +
+          'your write)'
+      );
+    }
+    return { kind: 'byEmail', email, consistency, minVersion: parseMinVersion(fields.minVersion) };
+  }
+  if ('minVersion' in fields) {
+    throw new ValidationError('minVersion', 'is only allowed with "email"');
   }
   return {
     kind: 'list',
     limit: 'limit' in fields ? parseLimit(fields.limit) : DEFAULT_PAGE_SIZE,
     after:
       fields.after === undefined || fields.after === null ? null : parseId('after', fields.after),
+    consistency,
   };
+}
+
+function parseConsistency(value: unknown): ReadConsistency {
+  if (value !== 'eventual') {
+    throw new ValidationError(
+      'consistency',
+      'must be "eventual" (omit it for a strongly consistent read from the primary)'
+    );
+  }
+  return value;
+}
+
+function parseMinVersion(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new ValidationError(
+      'minVersion',
+      'must be a positive integer: the "version" of the user the writer returned'
+    );
+  }
+  return value;
 }
 
 function asPlainObject(event: unknown, allowed: readonly string[]): Record<string, unknown> {

@@ -64,12 +64,19 @@ export function factsFromTemplate(
       reserved: Number(r.Properties?.ReservedConcurrentExecutions ?? 0),
     }))
     .filter((f) => f.reserved > 0);
-  const databases = resources
-    .filter(([, r]) => r.Type === 'AWS::RDS::DBInstance')
+  const instances = resources.filter(([, r]) => r.Type === 'AWS::RDS::DBInstance');
+  // A read replica names no engine: it runs its source's, the (one) primary of the stack.
+  const primary = instances.find(([, r]) => !r.Properties?.SourceDBInstanceIdentifier)?.[1];
+  const databases = instances
     .map(([id, { Properties: p = {} }]) => ({
       id,
-      engine: literal(p.Engine, `${id}.Engine`),
-      engineVersion: literal(p.EngineVersion, `${id}.EngineVersion`),
+      p,
+      source: p.SourceDBInstanceIdentifier ? (primary?.Properties ?? {}) : p,
+    }))
+    .map(({ id, p, source }) => ({
+      id,
+      engine: literal(source.Engine, `${id}.Engine`),
+      engineVersion: literal(source.EngineVersion, `${id}.EngineVersion`),
       instanceClass: literal(p.DBInstanceClass, `${id}.DBInstanceClass`),
       multiAz: p.MultiAZ === true || p.MultiAZ === 'true',
       storageType: typeof p.StorageType === 'string' ? p.StorageType : undefined,

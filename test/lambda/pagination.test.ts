@@ -60,7 +60,7 @@ describe('walking the user list', () => {
     expect(seen).toEqual(ids);
     expect(after).toBe(ids[ids.length - 1]);
     // caught up: polling again returns nothing new and keeps the cursor
-    expect(await read(after)).toEqual({ users: [], next: after });
+    expect(await read(after)).toEqual({ users: [], next: after, servedBy: 'primary' });
     expect(await read(null)).toMatchObject({ next: ids[2] });
   });
 

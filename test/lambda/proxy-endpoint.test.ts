@@ -25,6 +25,21 @@ describe('functions behind an RDS Proxy (DB_PROXY_HOST)', () => {
     expect(config.tls).toMatchObject({ rejectUnauthorized: true, verifyIdentity: true });
   });
 
+  test('still trust the RDS root for read replicas, which the reader reaches directly', () => {
+    const config = readDatabaseConfig({
+      DB_SECRET_ARN: SECRET,
+      DB_CA_TYPE: 'rds-ca-rsa2048-g1',
+      AWS_REGION: 'eu-west-1',
+      DB_PROXY_HOST: 'p.proxy-abc.eu-west-1.rds.amazonaws.com',
+    });
+    if (config.kind !== 'secret') throw new Error('expected the secret configuration');
+    const subjects = (config.replicaTls.ca as string[]).map(
+      (pem) => new X509Certificate(pem).subject
+    );
+    expect(subjects).toEqual([expect.stringContaining('Amazon RDS eu-west-1 Root CA RSA2048 G1')]);
+    expect(config.replicaTls).toMatchObject({ rejectUnauthorized: true, verifyIdentity: true });
+  });
+
   test('without DB_PROXY_HOST nothing changes: the secret host and the RDS root', () => {
     const config = readDatabaseConfig({
       DB_SECRET_ARN: SECRET,
@@ -34,6 +49,7 @@ describe('functions behind an RDS Proxy (DB_PROXY_HOST)', () => {
     if (config.kind !== 'secret') throw new Error('expected the secret configuration');
     expect(config.proxyHost).toBeUndefined();
     expect(new X509Certificate((config.tls.ca as string[])[0]).subject).toContain('Amazon RDS');
+    expect(config.replicaTls).toBe(config.tls); // one TLS context, one session cache
   });
 
   describe('connect to the proxy host with the secret user, also after a rotation', () => {

@@ -31,7 +31,7 @@ describe('TLS to the database', () => {
   skipWithoutTls('a server certificate from the trusted CA is accepted', async () => {
     await expect(
       readWith({ ...secrets.env(), DB_TLS_CA_FILE: db.server.caFile! })
-    ).resolves.toEqual({ users: [], next: null });
+    ).resolves.toEqual({ users: [], next: null, servedBy: 'primary' });
   });
 
   skipWithoutTls('a certificate from an untrusted CA is refused (DB_SECRET_ARN)', async () => {

@@ -69,8 +69,14 @@ describe('writing and reading users', () => {
 
   test('the reader finds a user by email, or null', async () => {
     const written = await write('findme@example.com', 'Find Me');
-    expect(await reader.invoke({ email: 'FindMe@example.com' })).toEqual({ user: written });
-    expect(await reader.invoke({ email: 'nobody@example.com' })).toEqual({ user: null });
+    expect(await reader.invoke({ email: 'FindMe@example.com' })).toEqual({
+      user: written,
+      servedBy: 'primary',
+    });
+    expect(await reader.invoke({ email: 'nobody@example.com' })).toEqual({
+      user: null,
+      servedBy: 'primary',
+    });
   });
 
   test('the migration is idempotent and leaves data alone', async () => {

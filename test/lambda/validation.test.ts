@@ -71,6 +71,18 @@ describe('a bad reader event is rejected with a ValidationError naming the field
     ['after beyond 2^53', { after: 2 ** 60 }, 'after'],
     ['after as NaN', { after: NaN }, 'after'],
     ['an extra field', { offset: 10 }, 'offset'],
+    ['minVersion 0', { email: 'ann@example.com', minVersion: 0 }, 'minVersion'],
+    ['minVersion as a string', { email: 'ann@example.com', minVersion: '3' }, 'minVersion'],
+    ['minVersion as a fraction', { email: 'ann@example.com', minVersion: 1.5 }, 'minVersion'],
+    ['minVersion beyond 2^53', { email: 'ann@example.com', minVersion: 2 ** 60 }, 'minVersion'],
+    ['minVersion on a list read', { minVersion: 1 }, 'minVersion'],
+    ['consistency "strong"', { email: 'ann@example.com', consistency: 'strong' }, 'consistency'],
+    ['consistency misspelt', { consistency: 'eventually' }, 'consistency'],
+    [
+      'minVersion with consistency',
+      { email: 'ann@example.com', minVersion: 2, consistency: 'eventual' },
+      'consistency',
+    ],
   ])('%s', (_label, event, field) => {
     expect(() => parseReadEvent(event)).toThrow(
       expect.objectContaining({ name: 'ValidationError', field })
@@ -81,12 +93,39 @@ describe('a bad reader event is rejected with a ValidationError naming the field
     expect(parseReadEvent({ email: 'Ann@Example.com' })).toEqual({
       kind: 'byEmail',
       email: 'ann@example.com',
+      consistency: 'strong',
     });
-    expect(parseReadEvent({})).toEqual({ kind: 'list', limit: 20, after: null });
+    expect(parseReadEvent({})).toEqual({
+      kind: 'list',
+      limit: 20,
+      after: null,
+      consistency: 'strong',
+    });
     expect(parseReadEvent({ limit: 100, after: null })).toEqual({
       kind: 'list',
       limit: 100,
       after: null,
+      consistency: 'strong',
+    });
+  });
+
+  test('good events: read-your-writes and eventual reads', () => {
+    expect(parseReadEvent({ email: 'ann@example.com', minVersion: 3 })).toEqual({
+      kind: 'byEmail',
+      email: 'ann@example.com',
+      consistency: 'strong',
+      minVersion: 3,
+    });
+    expect(parseReadEvent({ email: 'ann@example.com', consistency: 'eventual' })).toEqual({
+      kind: 'byEmail',
+      email: 'ann@example.com',
+      consistency: 'eventual',
+    });
+    expect(parseReadEvent({ limit: 5, consistency: 'eventual' })).toEqual({
+      kind: 'list',
+      limit: 5,
+      after: null,
+      consistency: 'eventual',
     });
   });
 });

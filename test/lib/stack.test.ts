@@ -762,6 +762,7 @@ describe('npm run preflight', () => {
         .reduce((a, b) => a + b, 0);
       expect(facts.reservations).toHaveLength(3);
       expect(facts.reservations.reduce((sum, f) => sum + f.reserved, 0)).toBe(reserved);
+      // The primary, then its read replicas (same engine and class, single-AZ).
       expect(facts.databases).toEqual([
         expect.objectContaining({
           engine: 'mysql',
@@ -770,6 +771,15 @@ describe('npm run preflight', () => {
           multiAz: stage.multiAz,
           storageType: 'gp3',
         }),
+        ...Array.from({ length: stage.readReplicas }, () =>
+          expect.objectContaining({
+            engine: 'mysql',
+            engineVersion: facts.databases[0].engineVersion,
+            instanceClass: `db.${stage.instanceType}`,
+            multiAz: false,
+            storageType: 'gp3',
+          })
+        ),
       ]);
     }
   });

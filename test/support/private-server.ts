@@ -1,5 +1,5 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { freePort } from './ports';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -33,6 +33,17 @@ export interface PrivateServerOptions {
   readonly lockWaitTimeout?: number;
   /** `sql_mode`. @default - what the stack ships (SERVER_BOUNDS) */
   readonly sqlMode?: string;
+  /**
+   * Replication role (replicated-pair.ts): a `primary` writes a binary log for GTID replication;
+   * a `replica` is read-only, like an RDS read replica. @default - neither, no binary log
+   */
+  readonly replication?: { readonly role: 'primary' | 'replica'; readonly serverId: number };
+  /**
+   * Directory of another private server whose CA and certificate to reuse, so clients trust both
+   * servers with one CA file (as one RDS CA covers a primary and its replicas).
+   * @default - certificates made for this server
+   */
+  readonly certificatesFrom?: string;
 }
 
 /**
@@ -56,7 +67,13 @@ export function serverBoundOptions(options: PrivateServerOptions = {}): string[]
 export async function startPrivateServer(options: PrivateServerOptions = {}): Promise<ServerInfo> {
   const dir = mkdtempSync(path.join(tmpdir(), 'data-path-db-'));
   const file = (name: string) => path.join(dir, name);
-  await makeCertificates(dir);
+  if (options.certificatesFrom) {
+    for (const name of ['ca.pem', 'untrusted-ca.pem', 'server.pem', 'server.key']) {
+      copyFileSync(path.join(options.certificatesFrom, name), file(name));
+    }
+  } else {
+    await makeCertificates(dir);
+  }
   // A tmpdir of its own: mariadbd deletes every `#sql*` file in its tmpdir when it starts, so
   // servers sharing /tmp would delete each other's temporary tables mid-query.
   const tmp = file('tmp');
@@ -97,7 +114,7 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
       '--innodb-log-file-size=4M',
       '--innodb-buffer-pool-size=32M',
       '--innodb-flush-log-at-trx-commit=2', // a test server: speed over durability
-      '--skip-log-bin',
+      ...replicationOptions(options, file('binlog')),
       '--performance-schema=OFF',
     ],
     { stdio: 'ignore', detached: true, env }
@@ -127,6 +144,17 @@ export function serverFromUrl(value: string, caFile: string | undefined): Server
     adminPassword: decodeURIComponent(url.password),
     caFile,
   };
+}
+
+function replicationOptions(options: PrivateServerOptions, binlog: string): string[] {
+  const replication = options.replication;
+  if (!replication) {
+    return ['--skip-log-bin'];
+  }
+  const common = [`--server-id=${replication.serverId}`];
+  return replication.role === 'primary'
+    ? [...common, `--log-bin=${binlog}`, '--binlog-format=ROW']
+    : [...common, '--skip-log-bin', '--read-only=ON', '--skip-slave-start'];
 }
 
 export async function stopPrivateServer(info: ServerInfo): Promise<void> {
