@@ -1,6 +1,7 @@
 import { RowDataPacket } from 'mysql2/promise';
 import { AppDatabase } from '../support/app-database';
 import { LambdaEnvironment } from '../support/lambda-environment';
+import { startWriterAndReader, stopWriterAndReader } from '../support/writer-and-reader';
 import { pollUntil } from '../support/poll';
 import { ServerInfo, startPrivateServer, stopPrivateServer } from '../support/private-server';
 
@@ -49,11 +50,7 @@ describe('the data path never sends what pins an RDS Proxy session', () => {
 
   beforeAll(async () => {
     server = await startPrivateServer();
-    db = await AppDatabase.create('pin', server);
-    [writer, reader] = await Promise.all([
-      LambdaEnvironment.start('writer', db.env('writer')),
-      LambdaEnvironment.start('reader', db.env('reader')),
-    ]);
+    ({ db, writer, reader } = await startWriterAndReader('pin', server));
     await db.admin.query("SET GLOBAL log_output = 'TABLE'");
     await db.admin.query('TRUNCATE TABLE mysql.general_log');
     await db.admin.query('SET GLOBAL general_log = 1');
@@ -61,8 +58,7 @@ describe('the data path never sends what pins an RDS Proxy session', () => {
 
   afterAll(async () => {
     await db?.admin.query('SET GLOBAL general_log = 0').catch(() => undefined);
-    await Promise.all([writer?.stop(), reader?.stop()]);
-    await db?.dispose();
+    await stopWriterAndReader({ db, writer, reader });
     await stopPrivateServer(server);
   });
 

@@ -1,6 +1,7 @@
 import { RowDataPacket } from 'mysql2/promise';
 import { AppDatabase } from '../support/app-database';
 import { LambdaEnvironment } from '../support/lambda-environment';
+import { startWriterAndReader, stopWriterAndReader } from '../support/writer-and-reader';
 import { pollUntil } from '../support/poll';
 import { ServerInfo, startPrivateServer, stopPrivateServer } from '../support/private-server';
 
@@ -37,19 +38,14 @@ describe('statements per warm invocation', () => {
 
   beforeAll(async () => {
     server = await startPrivateServer();
-    db = await AppDatabase.create('rtt', server);
-    [writer, reader] = await Promise.all([
-      LambdaEnvironment.start('writer', db.env('writer')),
-      LambdaEnvironment.start('reader', db.env('reader')),
-    ]);
+    ({ db, writer, reader } = await startWriterAndReader('rtt', server));
     // Warm both environments (module load, credentials, TLS session cache).
     await writer.invoke({ email: 'warm@example.com', name: 'Warm' });
     await reader.invoke({ email: 'warm@example.com' });
   });
 
   afterAll(async () => {
-    await Promise.all([writer?.stop(), reader?.stop()]);
-    await db?.dispose();
+    await stopWriterAndReader({ db, writer, reader });
     await stopPrivateServer(server);
   });
 
