@@ -2,9 +2,6 @@ import { createServer, Server, Socket } from 'node:net';
 import { pollUntil } from '../support/poll';
 import { freePort } from '../support/ports';
 import { Connection, RowDataPacket } from 'mysql2/promise';
-import { readDatabaseConfig } from '../../lambda/lib/config';
-import { StaticCredentials } from '../../lambda/lib/credentials';
-import { Database } from '../../lambda/lib/database';
 import { listUsers } from '../../lambda/lib/users-repository';
 import { AppDatabase } from '../support/app-database';
 import { LambdaEnvironment } from '../support/lambda-environment';
@@ -68,13 +65,7 @@ describe('database faults give a named error, leak nothing, and the environment 
   test('a statement the server does not answer within the client timeout is DatabaseUnresponsiveError', async () => {
     // The server bounds end lock waits before the client's timeout; only a stalled server (here:
     // a statement slower than a client timeout set below it) lets the client's timeout fire.
-    const config = readDatabaseConfig(db.env('reader'));
-    if (config.kind !== 'url') throw new Error('expected DATABASE_URL configuration');
-    const database = new Database({
-      credentials: new StaticCredentials(config.credentials),
-      tls: config.tls,
-      statementTimeoutMs: 300,
-    });
+    const database = db.inProcess('reader', { statementTimeoutMs: 300 });
     await expect(database.run((c) => c.query('SELECT SLEEP(1)', []))).rejects.toMatchObject({
       name: 'DatabaseUnresponsiveError',
       message: expect.stringContaining('did not answer the statement within 300 ms'),
@@ -170,13 +161,9 @@ describe('too many connections', () => {
 
   test('the connection is retried with backoff and succeeds once a slot frees up', async () => {
     // In-process, to hear about each retry: the first one frees a slot.
-    const config = readDatabaseConfig(db.env('reader'));
-    if (config.kind !== 'url') throw new Error('expected DATABASE_URL configuration');
     const retries: number[] = [];
     const retriesReported: number[] = [];
-    const database = new Database({
-      credentials: new StaticCredentials(config.credentials),
-      tls: config.tls,
+    const database = db.inProcess('reader', {
       onRetry: (attempt) => {
         retries.push(attempt);
         void hogs.pop()?.end();

@@ -1,7 +1,4 @@
 import { RowDataPacket } from 'mysql2/promise';
-import { readDatabaseConfig } from '../../lambda/lib/config';
-import { StaticCredentials } from '../../lambda/lib/credentials';
-import { Database } from '../../lambda/lib/database';
 import {
   READ_SERVER_BOUND_MS,
   STATEMENT_TIMEOUT_MS,
@@ -27,12 +24,7 @@ describe('the relation of the bounds', () => {
   });
 
   test('a long read is stopped by the server (max_execution_time) before the client gives up', async () => {
-    const config = readDatabaseConfig(db.env('reader'));
-    if (config.kind !== 'url') throw new Error('expected DATABASE_URL configuration');
-    const database = new Database({
-      credentials: new StaticCredentials(config.credentials),
-      tls: config.tls,
-    });
+    const database = db.inProcess('reader');
     const started = Date.now();
     await expect(database.run((c) => c.query('SELECT SLEEP(30)', []))).rejects.toMatchObject({
       name: 'DatabaseStatementTimeoutError',

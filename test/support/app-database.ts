@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Connection, RowDataPacket } from 'mysql2/promise';
+import { readDatabaseConfig, TlsSettings } from '../../lambda/lib/config';
+import { StaticCredentials } from '../../lambda/lib/credentials';
+import { Database, DatabaseOptions } from '../../lambda/lib/database';
 import { AppRole, migrate, privilegesFor } from '../../lambda/migrate';
 import { pollUntil } from './poll';
 import { ServerInfo, adminConnect, withMigrationSession } from './private-server';
@@ -64,6 +67,24 @@ export class AppDatabase {
       DATABASE_URL: `mysql://${user}:${password}@${this.server.host}:${port}/${this.database}${tls}`,
       ...(this.server.caFile ? { DB_TLS_CA_FILE: this.server.caFile } : {}),
     };
+  }
+
+  /** The TLS settings the handlers use against this server (undefined without TLS). */
+  clientTls(): TlsSettings | undefined {
+    const config = readDatabaseConfig(this.env('reader'));
+    if (config.kind !== 'url') throw new Error('expected DATABASE_URL configuration');
+    return config.tls;
+  }
+
+  /** The shipped data layer, in-process, connecting as `role` (with `options` on top). */
+  inProcess(role: AppRole, options: Omit<DatabaseOptions, 'credentials' | 'tls'> = {}): Database {
+    const config = readDatabaseConfig(this.env(role));
+    if (config.kind !== 'url') throw new Error('expected DATABASE_URL configuration');
+    return new Database({
+      ...options,
+      credentials: new StaticCredentials(config.credentials),
+      tls: config.tls,
+    });
   }
 
   /** The role's RDS-format secret (what Secrets Manager holds for a deployed function). */
