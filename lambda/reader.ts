@@ -1,7 +1,10 @@
 import { InvocationContext } from './lib/database';
 import { routeRead, RoutedReadResult } from './lib/read-routing';
-import { readTargetsFromEnvironment } from './lib/runtime';
+import { prepareForFirstInvocation, readTargetsFromEnvironment } from './lib/runtime';
 import { parseReadEvent } from './lib/validation';
+
+// Init phase: the credentials are read before the first invocation (see runtime.ts).
+await prepareForFirstInvocation(() => readTargetsFromEnvironment().primary);
 
 /**
  * `{ email, minVersion? | consistency? }` -> `{ user | null, servedBy }`;

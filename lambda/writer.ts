@@ -1,7 +1,10 @@
 import { InvocationContext } from './lib/database';
-import { databaseFromEnvironment } from './lib/runtime';
+import { databaseFromEnvironment, prepareForFirstInvocation } from './lib/runtime';
 import { User, upsertUser } from './lib/users-repository';
 import { parseWriteEvent } from './lib/validation';
+
+// Init phase: the credentials are read before the first invocation (see runtime.ts).
+await prepareForFirstInvocation(databaseFromEnvironment);
 
 /** `{ email, name }` -> `{ user }`: upserts by email; repeating an event changes nothing. */
 export async function handler(

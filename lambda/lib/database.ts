@@ -58,6 +58,15 @@ const MIN_ATTEMPT_MS = 200; // below this a new connection attempt cannot succee
 export class Database {
   constructor(private readonly options: DatabaseOptions) {}
 
+  /**
+   * Reads the credentials into the source's cache without opening a connection: what an
+   * environment can do once, during Lambda's init phase, so its first invocation only connects
+   * (see prepareForFirstInvocation() in runtime.ts). Rejects as reading the credentials would.
+   */
+  async prepare(): Promise<void> {
+    await this.options.credentials.current();
+  }
+
   private get statementTimeoutMs(): number {
     return this.options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS;
   }

@@ -59,3 +59,27 @@ function createDatabases(
         );
   return { primary: make(credentials), replicas };
 }
+
+/**
+ * Reads the database credentials of `database()` during Lambda's init phase, so that the first
+ * invocation of an environment only has to connect. The handler modules `await` it at their top
+ * level (they are ES modules, and Lambda finishes an ES module's top-level await before it
+ * reports the environment initialised:
+ * https://aws.amazon.com/blogs/compute/using-node-js-es-modules-and-top-level-await-in-aws-lambda/).
+ * Work done there runs before the first request waits, and on-demand functions initialise on a
+ * full vCPU whatever their memory size (AWS Serverless Land, "Utilize initialization phase":
+ * https://serverlessland.com/content/service/lambda/guides/effectively-running-java-on-serverless/init-heavy-lifting),
+ * where the first invocation runs on the memory size's share (1/7 of a vCPU at 256 MB).
+ *
+ * No connection is opened here: connections live only inside an invocation (DESIGN.md).
+ * Never rejects: a missing configuration or an unreachable Secrets Manager is left for the
+ * invocation to report with its usual error, and the init never fails or retries because of it.
+ * The Secrets Manager client's own timeouts (secrets-manager-client.ts) bound the wait.
+ */
+export async function prepareForFirstInvocation(database: () => Database): Promise<void> {
+  try {
+    await database().prepare();
+  } catch {
+    // Reported by the invocation, which reads the credentials again.
+  }
+}

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Plugin, build } from 'esbuild';
 import { HANDLERS, HandlerName } from '../../test/support/bundle';
 import { buildRunBundles } from '../lib/bundles';
@@ -18,7 +19,7 @@ export interface BundleRow {
   readonly defaultBytes: number;
   /** shippedBytes / defaultBytes. */
   readonly sizeRatio: number;
-  /** Median time to `require` the bundle in a fresh node process (module init). */
+  /** Median time to load the bundle in a fresh node process (module init). */
   readonly shippedInitMs: number;
   /** The shipped bundle without --enable-source-maps, to show what the source maps cost at init. */
   readonly shippedNoSourceMapsInitMs: number;
@@ -77,10 +78,14 @@ export async function buildDefault(
   });
 }
 
-/** Milliseconds to require `file` in a fresh process, as the Lambda runtime does at init. */
+/** Milliseconds to load `file` in a fresh process, as the Lambda runtime does at init. */
 function initTime(file: string, nodeOptions: string): number {
-  const script = `const t=performance.now();require(${JSON.stringify(file)});process.stdout.write(String(performance.now()-t))`;
-  const out = execFileSync(process.execPath, ['-e', script], {
+  // No database configured: the handlers' init-phase credential read is skipped (runtime.ts).
+  const loader = JSON.stringify(
+    pathToFileURL(path.join(ROOT, 'test', 'support', 'load-handler.mjs')).href
+  );
+  const script = `const t=performance.now();const{loadHandler}=await import(${loader});await loadHandler(${JSON.stringify(file)});process.stdout.write(String(performance.now()-t))`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
     env: {
       PATH: process.env.PATH,
       NODE_PATH: path.join(ROOT, 'node_modules'),

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { CpuShare } from '../lib/cpu-share';
 import { ROOT } from '../lib/report';
 
-const RUNTIME = path.join(__dirname, 'share-runtime.js');
+const RUNTIME = path.join(__dirname, 'share-runtime.mjs');
 
 export interface Invocation {
   /** Handler time measured inside the environment (no IPC). */
@@ -36,15 +36,24 @@ export class ShareEnvironment {
     });
   }
 
+  /**
+   * Starts an environment and loads the bundle (init). With `share`, init runs inside it unless
+   * `initOnFullCpu`, which moves the process into the share only once init is done, as Lambda
+   * runs an on-demand function's init on a full vCPU (see prepareForFirstInvocation()).
+   */
   static async start(
     bundleFile: string,
     env: Record<string, string>,
-    share?: CpuShare
+    share?: CpuShare,
+    { initOnFullCpu = false }: { initOnFullCpu?: boolean } = {}
   ): Promise<ShareEnvironment> {
     const child = fork(RUNTIME, [bundleFile], {
+      // Not this process's flags: under tsx they load its module hooks (a loader thread, a
+      // transform per import) into every environment, which Lambda's runtime does not.
+      execArgv: [],
       env: {
         PATH: process.env.PATH,
-        NODE_PATH: path.join(ROOT, 'node_modules'), // Lambda's runtime provides the AWS SDK
+        NODE_PATH: path.join(ROOT, 'node_modules'), // the runtime's AWS SDK, for the baselines' bundles
         NODE_OPTIONS: '--enable-source-maps --disable-warning=NodeVersionSupportWarning',
         AWS_EC2_METADATA_DISABLED: 'true',
         ...env,
@@ -68,12 +77,16 @@ export class ShareEnvironment {
         });
       });
     await next('spawn');
-    if (share) {
+    if (share && !initOnFullCpu) {
       share.add(child.pid!);
     }
     const loaded = next<{ initMs: number }>('init');
     child.send({ load: true });
-    return new ShareEnvironment(child, (await loaded).initMs);
+    const { initMs } = await loaded;
+    if (share && initOnFullCpu) {
+      share.add(child.pid!);
+    }
+    return new ShareEnvironment(child, initMs);
   }
 
   get pid(): number {

@@ -5,7 +5,7 @@ import { AppDatabase } from '../support/app-database';
 import { SecretsEndpoint } from '../support/secrets-endpoint';
 import { readState } from '../support/state';
 
-const RUNTIME = path.join(__dirname, '..', 'support', 'lambda-runtime.js');
+const RUNTIME = path.join(__dirname, '..', 'support', 'lambda-runtime.mjs');
 
 /** The reader bundle in its own process, with its stdout (where EMF goes) captured. */
 class CapturedEnvironment {
@@ -23,9 +23,9 @@ class CapturedEnvironment {
 
   static async start(env: Record<string, string>): Promise<CapturedEnvironment> {
     const child = fork(RUNTIME, [readState().bundles.reader.file], {
+      execArgv: [], // a plain node, as Lambda starts it
       env: {
         PATH: process.env.PATH,
-        NODE_PATH: path.join(__dirname, '..', '..', 'node_modules'),
         AWS_EC2_METADATA_DISABLED: 'true',
         ...env,
       },
@@ -92,6 +92,9 @@ describe('per-invocation metrics (CloudWatch embedded metric format)', () => {
         AWS_LAMBDA_FUNCTION_NAME: 'reader-fn',
       });
       try {
+        // (the init phase already read the secret: prepareForFirstInvocation())
+        expect(secrets.reads).toEqual(['AWSCURRENT']);
+
         // WHEN it serves three invocations
         const documents = [];
         for (let i = 0; i < 3; i++) {
@@ -121,8 +124,9 @@ describe('per-invocation metrics (CloudWatch embedded metric format)', () => {
           });
           expect(doc[METRIC.connectTime]).toBeGreaterThan(0);
         }
-        // the secret is read once per environment, then cached
-        expect(documents.map(([d]) => d[METRIC.credentialFetches])).toEqual([1, 0, 0]);
+        // the secret was read once per environment, at init, and no invocation read it again
+        expect(documents.map(([d]) => d[METRIC.credentialFetches])).toEqual([0, 0, 0]);
+        expect(secrets.reads).toEqual(['AWSCURRENT']);
         // a full handshake first, then the environment's TLS session is resumed
         expect(documents.map(([d]) => d[METRIC.tlsResumed])).toEqual([0, 1, 1]);
       } finally {

@@ -3,8 +3,9 @@ import * as path from 'node:path';
 import { resourcesOf, synthesize } from './synthesize';
 
 // The one infra test that runs esbuild: it proves the handlers bundle locally (no Docker) into
-// a minified index.js with a source map and no AWS SDK inside (the runtime provides it).
-test('each of our functions is bundled locally into a minified index.js of at most 600 KiB without the AWS SDK', () => {
+// a minified ES module with a source map and the AWS SDK inside, at the version in
+// package-lock.json rather than the Lambda runtime's (lib/lambda-bundling.ts).
+test('each of our functions is bundled locally into a minified index.mjs of at most 1100 KiB with the AWS SDK inside', () => {
   const { template, outdir } = synthesize('sandbox', { bundle: true });
   const functions = resourcesOf(template, 'AWS::Lambda::Function').filter(
     ([, f]) => f.Properties.Handler === 'index.handler'
@@ -12,12 +13,32 @@ test('each of our functions is bundled locally into a minified index.js of at mo
   expect(functions).toHaveLength(3); // writer, reader, schema migration
   for (const [id, fn] of functions) {
     const assetDir = path.join(outdir, `asset.${fn.Properties.Code.S3Key.replace(/\.zip$/, '')}`);
-    const code = fs.readFileSync(path.join(assetDir, 'index.js'), 'utf8');
-    expect(fs.existsSync(path.join(assetDir, 'index.js.map'))).toBe(true);
-    // Minified: no indented statements left; lean: within the 600 KiB budget (cold start).
-    expect(code).not.toMatch(/^\s{2,}(const|let|function|return)\b/m);
-    expect(Buffer.byteLength(code)).toBeLessThanOrEqual(600 * 1024);
-    expect(code).not.toMatch(/node_modules\/@aws-sdk\/client-secrets-manager\/dist-cjs/);
-    expect({ id, exportsHandler: /handler/.test(code) }).toEqual({ id, exportsHandler: true });
+    expect({ id, files: fs.readdirSync(assetDir).sort() }).toEqual({
+      id,
+      files: ['index.mjs', 'index.mjs.map'],
+    });
+    const code = fs.readFileSync(path.join(assetDir, 'index.mjs'), 'utf8');
+    const map = JSON.parse(fs.readFileSync(path.join(assetDir, 'index.mjs.map'), 'utf8'));
+    // Minified: no indented statements left; within the 1100 KiB budget (the SDK is ~45 %).
+    // Booleans, not the code: a failure must not print a megabyte of it.
+    expect({ id, indented: /^\s{2,}(const|let|function|return)\b/m.test(code) }).toEqual({
+      id,
+      indented: false,
+    });
+    expect(Buffer.byteLength(code)).toBeLessThanOrEqual(1100 * 1024);
+    // Self-contained: nothing imported from outside but Node.js built-ins.
+    const imported = [...code.matchAll(/\bfrom\s*"([^"]+)"/g)].map(([, m]) => m);
+    expect({ id, notBuiltIn: imported.filter((m) => !m.startsWith('node:')) }).toEqual({
+      id,
+      notBuiltIn: [],
+    });
+    // The SDK comes from node_modules (package-lock.json's version), into the bundle.
+    expect(
+      map.sources.some((s: string) => s.includes('node_modules/@aws-sdk/client-secrets-manager/'))
+    ).toBe(true);
+    expect({ id, exportsHandler: /export\s*\{[^}]*\bhandler\b/.test(code) }).toEqual({
+      id,
+      exportsHandler: true,
+    });
   }
 });

@@ -14,7 +14,7 @@ export const HANDLERS = {
 export type HandlerName = keyof typeof HANDLERS;
 
 export interface BuiltHandler {
-  /** The bundle, ready for `require`. */
+  /** The bundle (an ES module), ready for `import()`. */
   readonly file: string;
   /** Size of the minified bundle, without its source map. */
   readonly bytes: number;
@@ -27,7 +27,8 @@ export interface BuiltHandler {
 export async function buildHandlers(outdir: string): Promise<Record<HandlerName, BuiltHandler>> {
   const built = await Promise.all(
     (Object.keys(HANDLERS) as HandlerName[]).map(async (name) => {
-      const file = path.join(outdir, name, 'index.js');
+      const extension = lambdaBundling.format === 'esm' ? 'mjs' : 'js'; // as NodejsFunction names it
+      const file = path.join(outdir, name, `index.${extension}`);
       await build({
         entryPoints: [HANDLERS[name]],
         outfile: file,
@@ -39,6 +40,8 @@ export async function buildHandlers(outdir: string): Promise<Record<HandlerName,
         sourcemap: lambdaBundling.sourceMap,
         sourcesContent: lambdaBundling.sourcesContent,
         external: lambdaBundling.externalModules,
+        mainFields: lambdaBundling.mainFields,
+        banner: lambdaBundling.banner ? { js: lambdaBundling.banner } : undefined,
         alias: lambdaAliases,
         logLevel: 'warning',
       });

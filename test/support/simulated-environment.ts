@@ -2,8 +2,7 @@ import { ChildProcess, fork } from 'node:child_process';
 import * as path from 'node:path';
 
 /** The runtime stand-in: loads a bundle once, runs invocations over IPC. */
-const RUNTIME = path.join(__dirname, 'lambda-runtime.js');
-const NODE_MODULES = path.join(__dirname, '..', '..', 'node_modules');
+const RUNTIME = path.join(__dirname, 'lambda-runtime.mjs');
 
 export interface InvocationOutcome<T = unknown> {
   readonly ok: boolean;
@@ -57,10 +56,11 @@ export class SimulatedEnvironment {
     env: Record<string, string>
   ): Promise<SimulatedEnvironment> {
     const child = fork(RUNTIME, [bundleFile], {
+      // Not this process's flags (a tsx or jest loader): a Lambda runtime starts a plain node.
+      execArgv: [],
       env: {
         PATH: process.env.PATH,
-        // Lambda puts the AWS SDK on the module path; our bundles leave it external.
-        NODE_PATH: NODE_MODULES,
+        // No NODE_PATH: the bundles carry the AWS SDK, and must not find it anywhere else.
         // As the stack sets it. The SDK's notice about Node versions older than Lambda's is noise.
         NODE_OPTIONS: '--enable-source-maps --disable-warning=NodeVersionSupportWarning',
         AWS_EC2_METADATA_DISABLED: 'true',

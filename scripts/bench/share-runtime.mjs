@@ -1,13 +1,12 @@
 // The Lambda runtime stand-in for the CPU bench, run as a child process. Unlike
-// test/support/lambda-runtime.js it waits for the parent's "load" before it requires the bundle,
+// test/support/lambda-runtime.mjs it waits for the parent's "load" before it loads the bundle,
 // so the parent can first move it into a CPU share (cgroup) and module init runs inside it,
 // and it times init and each invocation itself, so IPC is not counted.
-'use strict';
+import { loadHandler } from '../../test/support/load-handler.mjs';
 
-process.once('message', () => {
+process.once('message', async () => {
   const started = performance.now();
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loads a CJS bundle by path, as Lambda does
-  const { handler } = require(process.argv[2]);
+  const handler = await loadHandler(process.argv[2]); // init, top-level await included
   const initMs = performance.now() - started;
   process.on('message', async ({ id, event }) => {
     const context = { getRemainingTimeInMillis: () => 10_000 };
