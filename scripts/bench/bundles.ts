@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -53,8 +53,31 @@ const conventionalCode: Plugin = {
   },
 };
 
+/** The handlers' init-phase read (lambda/reader.ts, writer.ts): one top-level statement. */
+const INIT_PHASE_READ = /^await prepareForFirstInvocation\(.*\);$/m;
+
 /**
- * What `new NodejsFunction(...)` does with no bundling options, for the same entry; with
+ * An esbuild plugin that drops the handlers' top-level `await prepareForFirstInvocation(...)`:
+ * NodejsFunction's default CommonJS output cannot hold a top-level await, and code written
+ * without it reads its secret in the first invocation. Fails when the statement is not found,
+ * so a renamed call cannot silently leave the baseline measuring something else.
+ */
+const withoutInitPhaseRead: Plugin = {
+  name: 'without-init-phase-read',
+  setup(pluginBuild) {
+    pluginBuild.onLoad({ filter: /[\\/]lambda[\\/](reader|writer)\.ts$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      if (!INIT_PHASE_READ.test(source)) {
+        throw new Error(`${args.path}: no top-level prepareForFirstInvocation() to leave out`);
+      }
+      return { contents: source.replace(INIT_PHASE_READ, ''), loader: 'ts' };
+    });
+  },
+};
+
+/**
+ * What `new NodejsFunction(...)` does with no bundling options, for the same entry (without
+ * the init-phase read, which its CommonJS output cannot hold); with
  * `conventional`, of the handlers as conventionally written (the AWS SDK v3 client with its
  * defaults for the secret, the whole RDS CA bundle), the baseline of the cold path.
  */
@@ -64,7 +87,7 @@ export async function buildDefault(
   { conventional = false } = {}
 ): Promise<void> {
   await build({
-    plugins: conventional ? [conventionalCode] : [],
+    plugins: conventional ? [withoutInitPhaseRead, conventionalCode] : [withoutInitPhaseRead],
     entryPoints: [entry],
     outfile,
     bundle: true,

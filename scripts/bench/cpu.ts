@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { AppDatabase } from '../../test/support/app-database';
 import { HANDLERS } from '../../test/support/bundle';
-import { SecretsEndpoint } from '../../test/support/secrets-endpoint';
+import { SecretsEndpoint, endpointTlsOf } from '../../test/support/secrets-endpoint';
 import { RunBundles, buildRunBundles } from '../lib/bundles';
 import { CpuShare, CpuShareSupport, FULL_VCPU_MB, probeCpuShares } from '../lib/cpu-share';
 import { RunServer, openRunServer } from '../lib/database';
@@ -39,12 +39,21 @@ export interface MemoryRow {
   readonly costPerMillionUsd: number;
 }
 
+/**
+ * Where module init runs: on the memory size's CPU share, or on a full vCPU, as Lambda runs an
+ * on-demand function's init (AWS Serverless Land, "Utilize initialization phase"; not with
+ * provisioned concurrency, whose init happens before any request waits anyway).
+ */
+export type InitOn = 'share' | 'full vCPU';
+
 export interface ColdPathRow {
   readonly label: string;
+  readonly initOn: InitOn;
   readonly initMs: number;
   readonly firstInvocationMs: number;
   /** initMs + firstInvocationMs (median of the sums). */
   readonly coldMs: number;
+  /** coldMs / the baseline's coldMs with init on the same CPU. */
   readonly ratio: number;
 }
 
@@ -63,6 +72,8 @@ export interface CpuResult {
   /** Why the CPU-share tables are missing (no writable cgroup), else absent. */
   readonly skipped?: string;
   readonly memory?: {
+    /** Init runs on a full vCPU, then the invocations on the share (InitOn). */
+    readonly initOn: InitOn;
     readonly coldEnvironments: number;
     readonly warmInvocations: number;
     readonly price: string;
@@ -71,6 +82,8 @@ export interface CpuResult {
   readonly coldPath?: {
     readonly memoryMb: number;
     readonly runs: number;
+    /** How the functions reach the local Secrets Manager endpoint: HTTPS as on AWS, or HTTP. */
+    readonly secretsEndpoint: 'HTTPS' | 'HTTP';
     readonly baseline: string;
     readonly rows: ColdPathRow[];
     /** Building the TLS context once per environment, at the same share. */
@@ -83,9 +96,10 @@ interface Setup {
   readonly db: AppDatabase;
   readonly secrets: SecretsEndpoint;
   readonly bundles: RunBundles;
-  /** The reader built with NodejsFunction's defaults (no minify, no aliases). */
-  readonly defaultReader: string;
-  /** The same, of the handler as conventionally written (AWS SDK client, whole CA bundle). */
+  /**
+   * The reader as conventionally written (AWS SDK client with its defaults, whole CA bundle,
+   * secret read in the first invocation), bundled with NodejsFunction's defaults.
+   */
   readonly conventionalReader: string;
   readonly tlsProbe: string;
 }
@@ -94,12 +108,12 @@ interface Setup {
  * The cost of a connection per invocation in CPU, on a Lambda-sized CPU share:
  * 1. client and server CPU per warm invocation, shipped vs. the module-scope connection (the
  *    anti-pattern's reuse, the floor for any one-statement invocation), from /proc;
- * 2. per memory size (cgroup CPU quota = memory / 1769 MB of one CPU): init, first invocation,
- *    warm p50/p90 and cost per million invocations;
+ * 2. per memory size (cgroup CPU quota = memory / 1769 MB of one CPU): init (on a full vCPU,
+ *    as Lambda runs it), first invocation, warm p50/p90 and cost per million invocations;
  * 3. the cold path (init + first invocation) at 256 MB, shipped vs. a default NodejsFunction
- *    bundle of the same code.
- * The shipped functions read their secret from a local Secrets Manager endpoint with the real
- * SDK, so the cold path includes the SDK's work.
+ *    bundle of the code as conventionally written, with init on the share and on a full vCPU.
+ * The functions read their secret from a local Secrets Manager endpoint over HTTPS (where the
+ * run's server certificate allows) with the real SDK, so the cold path includes the SDK's work.
  */
 /** Only the cold-path table (`npm run bench -- --cold-path-only`), for iterating on init. */
 export async function measureColdPathOnly(
@@ -180,24 +194,24 @@ async function dispose(setup: Setup): Promise<void> {
   await setup.db.dispose().catch(() => undefined);
   await setup.run.close();
   setup.bundles.dispose();
-  rmSync(path.dirname(path.dirname(setup.defaultReader)), { recursive: true, force: true });
+  rmSync(path.dirname(path.dirname(setup.conventionalReader)), { recursive: true, force: true });
 }
 
 async function prepare(): Promise<Setup> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-cpu-'));
-  const defaultReader = path.join(dir, 'reader', 'index.js');
   const conventionalReader = path.join(dir, 'conventional', 'index.js');
   const tlsProbe = path.join(dir, 'tls-probe', 'index.js');
   const [run, bundles] = await Promise.all([
     openRunServer({ maxConnections: 40, waitTimeout: 60 }),
     buildRunBundles({ antiPattern: true }),
-    buildDefault(HANDLERS.reader, defaultReader),
     buildDefault(HANDLERS.reader, conventionalReader, { conventional: true }),
     buildDefault(path.join(__dirname, 'tls-context-probe.ts'), tlsProbe),
   ]);
   const db = await AppDatabase.create('cpu', run.server);
   await db.admin.query("INSERT INTO users (email, name) VALUES ('cpu@example.com', 'bench')");
-  const secrets = await SecretsEndpoint.start();
+  // HTTPS where we hold the certificate, as on AWS: the TLS handshake and Node's CA store are
+  // part of a cold start's Secrets Manager read.
+  const secrets = await SecretsEndpoint.start(undefined, { tls: endpointTlsOf(run.server) });
   secrets.set('AWSCURRENT', {
     host: run.server.host,
     port: run.server.port,
@@ -205,7 +219,7 @@ async function prepare(): Promise<Setup> {
     password: db.users.reader.password,
     dbname: db.database,
   });
-  return { run, db, secrets, bundles, defaultReader, conventionalReader, tlsProbe };
+  return { run, db, secrets, bundles, conventionalReader, tlsProbe };
 }
 
 /** The shipped reader's environment: secret from the local endpoint, the run's CA. */
@@ -291,9 +305,12 @@ async function measureWarmCpu(
 async function coldStart(
   file: string,
   env: Record<string, string>,
-  share: CpuShare
+  share: CpuShare,
+  initOn: InitOn
 ): Promise<{ env: ShareEnvironment; initMs: number; firstMs: number }> {
-  const environment = await ShareEnvironment.start(file, env, share);
+  const environment = await ShareEnvironment.start(file, env, share, {
+    initOnFullCpu: initOn === 'full vCPU',
+  });
   const first = await environment.invokeOk(READ);
   return { env: environment, initMs: environment.initMs, firstMs: first.ms };
 }
@@ -314,7 +331,12 @@ async function measureMemorySizes(
       const warm: number[] = [];
       for (let e = 0; e < coldEnvironments; e++) {
         progress.update(`${memoryMb} MB: cold environment ${e + 1} of ${coldEnvironments}`);
-        const cold = await coldStart(setup.bundles.handlers.reader.file, shippedEnv(setup), share);
+        const cold = await coldStart(
+          setup.bundles.handlers.reader.file,
+          shippedEnv(setup),
+          share,
+          'full vCPU'
+        );
         try {
           init.push(cold.initMs);
           first.push(cold.firstMs);
@@ -344,7 +366,13 @@ async function measureMemorySizes(
       await share.dispose();
     }
   }
-  return { coldEnvironments, warmInvocations, price: ARM64_PRICE.source, rows };
+  return {
+    initOn: 'full vCPU',
+    coldEnvironments,
+    warmInvocations,
+    price: ARM64_PRICE.source,
+    rows,
+  };
 }
 
 interface TlsProbe {
@@ -366,29 +394,32 @@ async function measureColdPath(
         'default NodejsFunction bundle, conventional code: AWS SDK v3 client, whole CA bundle (baseline)',
       file: setup.conventionalReader,
     },
-    { label: 'default NodejsFunction bundle, shipped code', file: setup.defaultReader },
     {
-      label: 'shipped bundle (minified, source maps, --enable-source-maps)',
+      label:
+        'shipped bundle: ES module, AWS SDK inside, secret read at init, regional CA, minified, source maps',
       file: setup.bundles.handlers.reader.file,
     },
   ];
-  const samples = cases.map(() => ({
-    init: [] as number[],
-    first: [] as number[],
-    sum: [] as number[],
-  }));
+  const models: InitOn[] = ['share', 'full vCPU'];
+  const samples = models.map(() =>
+    cases.map(() => ({ init: [] as number[], first: [] as number[], sum: [] as number[] }))
+  );
   const tls = { bundle: [] as TlsProbe[], selected: [] as TlsProbe[] };
   const share = CpuShare.create(support, memoryMb);
   try {
-    // Alternating, so machine noise hits both alike.
+    // Alternating, so machine noise hits all alike.
     for (let r = 0; r < runs; r++) {
-      for (const [i, c] of cases.entries()) {
-        progress.update(`cold path at ${memoryMb} MB: ${c.label}, run ${r + 1} of ${runs}`);
-        const cold = await coldStart(c.file, shippedEnv(setup), share);
-        await cold.env.stop();
-        samples[i].init.push(cold.initMs);
-        samples[i].first.push(cold.firstMs);
-        samples[i].sum.push(cold.initMs + cold.firstMs);
+      for (const [m, initOn] of models.entries()) {
+        for (const [i, c] of cases.entries()) {
+          progress.update(
+            `cold path at ${memoryMb} MB, init on the ${initOn}: ${c.label}, run ${r + 1} of ${runs}`
+          );
+          const cold = await coldStart(c.file, shippedEnv(setup), share, initOn);
+          await cold.env.stop();
+          samples[m][i].init.push(cold.initMs);
+          samples[m][i].first.push(cold.firstMs);
+          samples[m][i].sum.push(cold.initMs + cold.firstMs);
+        }
       }
     }
     for (const trust of ['bundle', 'selected'] as const) {
@@ -403,10 +434,12 @@ async function measureColdPath(
   } finally {
     await share.dispose();
   }
-  const base = median(samples[0].sum);
   return {
     memoryMb,
     runs,
+    secretsEndpoint: setup.secrets.env().AWS_ENDPOINT_URL_SECRETS_MANAGER.startsWith('https')
+      ? 'HTTPS'
+      : 'HTTP',
     tlsContext: (['bundle', 'selected'] as const).map((trust) => ({
       trust:
         trust === 'bundle'
@@ -417,12 +450,16 @@ async function measureColdPath(
       wallMs: round(median(tls[trust].map((t) => t.ms)), 1),
     })),
     baseline: cases[0].label,
-    rows: cases.map((c, i) => ({
-      label: c.label,
-      initMs: round(median(samples[i].init), 1),
-      firstInvocationMs: round(median(samples[i].first), 1),
-      coldMs: round(median(samples[i].sum), 1),
-      ratio: round(ratio(median(samples[i].sum), base)),
-    })),
+    rows: models.flatMap((initOn, m) => {
+      const base = median(samples[m][0].sum);
+      return cases.map((c, i) => ({
+        label: c.label,
+        initOn,
+        initMs: round(median(samples[m][i].init), 1),
+        firstInvocationMs: round(median(samples[m][i].first), 1),
+        coldMs: round(median(samples[m][i].sum), 1),
+        ratio: round(ratio(median(samples[m][i].sum), base)),
+      }));
+    }),
   };
 }

@@ -165,7 +165,7 @@ export function cpuParts(cpu: CpuResult): string[] {
   }
   const { memory, coldPath } = cpu;
   parts.push(
-    `**Memory size**: each simulated environment runs in a cgroup CPU quota of memory / 1769 MB of one CPU, as Lambda allocates it (an x86 share only approximates Graviton). Init and first invocation: median of ${memory.coldEnvironments} cold environments; warm: ${memory.warmInvocations} invocations. Cost: GB-seconds of the warm invocations plus requests, ${memory.price}:`,
+    `**Memory size**: each simulated environment runs its invocations in a cgroup CPU quota of memory / 1769 MB of one CPU, as Lambda allocates it (an x86 share only approximates Graviton); init runs on ${memory.initOn === 'share' ? 'the share' : "a full vCPU, as Lambda runs an on-demand function's init"}. Init and first invocation: median of ${memory.coldEnvironments} cold environments; warm: ${memory.warmInvocations} invocations. Cost: GB-seconds of the warm invocations plus requests, ${memory.price}:`,
     formatMarkdownTable(
       [
         'memory',
@@ -186,11 +186,12 @@ export function cpuParts(cpu: CpuResult): string[] {
         `$${r.costPerMillionUsd.toFixed(3)}`,
       ])
     ),
-    `**Cold path at ${coldPath.memoryMb} MB** (module init + first invocation, secret read from a local endpoint, median of ${coldPath.runs}, builds taking turns):`,
+    `**Cold path at ${coldPath.memoryMb} MB** (module init + first invocation, secret read from a local endpoint over ${coldPath.secretsEndpoint}, median of ${coldPath.runs}, builds taking turns). Init on a full vCPU is how Lambda runs an on-demand function's init; init on the share is the worst case, and how a function without that allowance would fare:`,
     formatMarkdownTable(
-      ['build', 'init', 'first invocation', 'cold path', 'vs baseline'],
+      ['build', 'init on', 'init', 'first invocation', 'cold path', 'vs baseline'],
       coldPath.rows.map((r) => [
         r.label,
+        r.initOn,
         ms(r.initMs),
         ms(r.firstInvocationMs),
         ms(r.coldMs),

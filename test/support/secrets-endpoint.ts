@@ -1,4 +1,8 @@
 import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import * as path from 'node:path';
+import type { ServerInfo } from './private-server';
 
 /**
  * A local stand-in for the Secrets Manager API, just GetSecretValue and DescribeSecret, reached
@@ -13,14 +17,17 @@ export class SecretsEndpoint {
 
   private constructor(
     private readonly server: Server,
-    readonly secretId: string
+    readonly secretId: string,
+    private readonly tls?: EndpointTls
   ) {}
 
+  /** With `tls`, HTTPS as the real endpoint: clients then trust `tls.caFile` (NODE_EXTRA_CA_CERTS). */
   static async start(
-    secretId = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:db-test'
+    secretId = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:db-test',
+    { tls }: { tls?: EndpointTls } = {}
   ): Promise<SecretsEndpoint> {
-    const server = createServer();
-    const endpoint = new SecretsEndpoint(server, secretId);
+    const server = tls ? createHttpsServer({ key: tls.key, cert: tls.cert }) : createServer();
+    const endpoint = new SecretsEndpoint(server, secretId, tls);
     server.on('request', (req, res) => endpoint.handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return endpoint;
@@ -31,7 +38,9 @@ export class SecretsEndpoint {
     const { port } = this.server.address() as { port: number };
     return {
       DB_SECRET_ARN: this.secretId,
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${port}`,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: `${this.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+      // Added to Node's own CA store, as the SDK's HTTPS client uses it on Lambda.
+      ...(this.tls ? { NODE_EXTRA_CA_CERTS: this.tls.caFile } : {}),
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
@@ -116,4 +125,20 @@ export class SecretsEndpoint {
       });
     });
   }
+}
+
+/** A certificate for 127.0.0.1 and the CA that signed it, PEM. */
+export interface EndpointTls {
+  readonly key: string;
+  readonly cert: string;
+  readonly caFile: string;
+}
+
+/** The certificate of a private server we started (it names 127.0.0.1), for an HTTPS endpoint. */
+export function endpointTlsOf(server: ServerInfo): EndpointTls | undefined {
+  if (!server.dir || !server.caFile) {
+    return undefined; // a server of your own: its key is not ours to use
+  }
+  const read = (name: string) => readFileSync(path.join(server.dir!, name), 'utf8');
+  return { key: read('server.key'), cert: read('server.pem'), caFile: server.caFile };
 }
