@@ -13,6 +13,7 @@ import { median, percentile, ratio, round } from '../lib/stats';
 import { buildDefault } from './bundles';
 import { ARM64_PRICE, costPerMillion } from './lambda-cost';
 import { ShareEnvironment } from './share-environment';
+import { TLS_FLOOR_LABEL, measureTlsFloor } from './tls-floor';
 
 export const MEMORY_SIZES = [128, 256, 512, 1024, 1769] as const;
 
@@ -102,6 +103,8 @@ interface Setup {
    */
   readonly conventionalReader: string;
   readonly tlsProbe: string;
+  /** tls-floor-probe.ts, bundled. */
+  readonly tlsFloorProbe: string;
 }
 
 /**
@@ -201,11 +204,13 @@ async function prepare(): Promise<Setup> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-cpu-'));
   const conventionalReader = path.join(dir, 'conventional', 'index.js');
   const tlsProbe = path.join(dir, 'tls-probe', 'index.js');
+  const tlsFloorProbe = path.join(dir, 'tls-floor-probe', 'index.js');
   const [run, bundles] = await Promise.all([
     openRunServer({ maxConnections: 40, waitTimeout: 60 }),
     buildRunBundles({ antiPattern: true }),
     buildDefault(HANDLERS.reader, conventionalReader, { conventional: true }),
     buildDefault(path.join(__dirname, 'tls-context-probe.ts'), tlsProbe),
+    buildDefault(path.join(__dirname, 'tls-floor-probe.ts'), tlsFloorProbe),
   ]);
   const db = await AppDatabase.create('cpu', run.server);
   await db.admin.query("INSERT INTO users (email, name) VALUES ('cpu@example.com', 'bench')");
@@ -219,7 +224,7 @@ async function prepare(): Promise<Setup> {
     password: db.users.reader.password,
     dbname: db.database,
   });
-  return { run, db, secrets, bundles, conventionalReader, tlsProbe };
+  return { run, db, secrets, bundles, conventionalReader, tlsProbe, tlsFloorProbe };
 }
 
 /** The shipped reader's environment: secret from the local endpoint, the run's CA. */
@@ -288,6 +293,16 @@ async function measureWarmCpu(
     client: totals[i].client / count,
     server: totals[i].server / count,
   }));
+  // What TLS alone costs a connection: no connection per invocation can go below it.
+  const tls = endpointTlsOf(setup.run.server);
+  if (tls) {
+    progress.update('warm CPU: the TLS floor');
+    const floor = await measureTlsFloor(setup.tlsFloorProbe, tls, count);
+    if (floor.resumed !== count) {
+      throw new Error(`TLS floor: ${floor.resumed} of ${count} sessions resumed; expected all`);
+    }
+    measured.push({ label: TLS_FLOOR_LABEL, client: floor.cpuMs, server: NaN });
+  }
   const [base] = measured;
   return {
     warmInvocations: count,
