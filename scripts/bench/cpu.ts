@@ -411,7 +411,7 @@ async function measureColdPath(
     },
     {
       label:
-        'shipped bundle: ES module, AWS SDK inside, secret read at init, regional CA, minified, source maps',
+        'shipped bundle: ES module, AWS SDK inside, secret read at init, regional CA, names kept, no run-time source maps',
       file: setup.bundles.handlers.reader.file,
     },
   ];

@@ -54,7 +54,7 @@ export class ShareEnvironment {
       env: {
         PATH: process.env.PATH,
         NODE_PATH: path.join(ROOT, 'node_modules'), // the runtime's AWS SDK, for the baselines' bundles
-        NODE_OPTIONS: '--enable-source-maps --disable-warning=NodeVersionSupportWarning',
+        NODE_OPTIONS: '--disable-warning=NodeVersionSupportWarning', // as the stack: no source maps
         AWS_EC2_METADATA_DISABLED: 'true',
         ...env,
       },

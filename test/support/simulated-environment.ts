@@ -61,8 +61,8 @@ export class SimulatedEnvironment {
       env: {
         PATH: process.env.PATH,
         // No NODE_PATH: the bundles carry the AWS SDK, and must not find it anywhere else.
-        // As the stack sets it. The SDK's notice about Node versions older than Lambda's is noise.
-        NODE_OPTIONS: '--enable-source-maps --disable-warning=NodeVersionSupportWarning',
+        // The SDK's notice about Node versions older than Lambda's is noise.
+        NODE_OPTIONS: '--disable-warning=NodeVersionSupportWarning',
         AWS_EC2_METADATA_DISABLED: 'true',
         ...env,
       },
