@@ -31,8 +31,8 @@ export interface DataFunctionProps {
   /**
    * Memory in MiB; Lambda gives CPU in proportion (1,769 MB = one vCPU), and a connection per
    * invocation is CPU-bound (TLS, TCP). `npm run bench` (README, "Memory size"): at 512 MB the
-   * cold path is about half of 256 MB's for about the same cost per million invocations,
-   * because the shorter duration pays for the larger size.
+   * first invocation takes about a third of 256 MB's and the warm p90 a fifth, for about the
+   * same cost per million invocations, because the shorter duration pays for the larger size.
    * @default 512
    */
   readonly memorySize?: number;
@@ -91,8 +91,9 @@ export interface ProxyBinding {
 }
 
 /**
- * A `NodejsFunction` with the house defaults: Node.js 24 on arm64, minified local esbuild bundle
- * with source maps, JSON logs, in the VPC behind its own security group with no default egress.
+ * A `NodejsFunction` with the house defaults: Node.js 24 on arm64, a local esbuild bundle (ES
+ * module, AWS SDK inside, names kept, source map beside it: lib/lambda-bundling.ts), JSON logs,
+ * in the VPC behind its own security group with no default egress.
  */
 export class DataFunction extends Construct {
   public readonly function: NodejsFunction;
