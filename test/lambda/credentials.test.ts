@@ -75,6 +75,43 @@ describe('credentials from Secrets Manager', () => {
     expect(await db.waitForNoSessions()).toEqual([]);
   });
 
+  describe('the init phase reads the secret (prepareForFirstInvocation)', () => {
+    const env = () => ({
+      ...secrets.env(),
+      ...(db.server.caFile ? { DB_TLS_CA_FILE: db.server.caFile } : {}),
+    });
+
+    test('an environment reads its secret during init, so its first invocation reads nothing', async () => {
+      await setServerPassword('init-phase');
+      secrets.set('AWSCURRENT', secretFor('init-phase'));
+      const fresh = await LambdaEnvironment.start('writer', env());
+      try {
+        expect(secrets.reads).toEqual(['AWSCURRENT']); // before any invocation
+        await fresh.invoke({ email: 'init@example.com', name: 'I' });
+        expect(secrets.reads).toEqual(['AWSCURRENT']);
+      } finally {
+        await fresh.stop();
+      }
+    });
+
+    test('a failed read fails neither the init nor, once the secret is there, the first invocation', async () => {
+      await setServerPassword('init-phase-2');
+      secrets.stages.delete('AWSCURRENT'); // the read during init finds no value
+      const fresh = await LambdaEnvironment.start('writer', env()); // init completes anyway
+      try {
+        expect(secrets.reads).toEqual(['AWSCURRENT']);
+        secrets.set('AWSCURRENT', secretFor('init-phase-2'));
+        await expect(fresh.invoke({ email: 'init@example.com', name: 'J' })).resolves.toMatchObject(
+          { user: { name: 'J' } }
+        );
+        expect(secrets.reads).toEqual(['AWSCURRENT', 'AWSCURRENT']); // read again, then worked
+      } finally {
+        await fresh.stop();
+      }
+    });
+  });
+
+  // The init's read fails too and is left to the invocation, so each case starts an environment.
   describe('a Secrets Manager outage on a cold start is a clear error, not a hang', () => {
     test('endpoint refusing connections', async () => {
       const port = await freePort(); // nothing listens there
