@@ -26,7 +26,7 @@ const REQUIRE_IN_ESM =
  *   of the readable bundle, where parsing the ~1 MiB source map cost every cold start about
  *   35 ms of CPU (`npm run bench`, bundles table). The map stays in the asset: set
  *   `NODE_OPTIONS=--enable-source-maps` on a function to get TypeScript lines while debugging.
- *   Whitespace and names cost size (about 1.9 MiB), not time: the cold path measured the same.
+ *   Whitespace and names cost size (about 1.8 MiB), not time: the cold path measured the same.
  * - ES module (`index.mjs`): the handlers `await` their init-phase work at the top level
  *   (`prepareForFirstInvocation()`, lambda/lib/runtime.ts), which CommonJS cannot.
  * - The AWS SDK is bundled, not left to the runtime's copy: the version is the one in
@@ -36,8 +36,8 @@ const REQUIRE_IN_ESM =
  * - The packages' CommonJS builds (esbuild's default `main` before `module` for Node): their
  *   `require('node:http')` stays a plain require, where the ES module builds' `import` of a
  *   built-in makes Node build its ES module facade, and node:http's facade loads undici (~25 ms
- *   of CPU, measured with a CPU profile of the cold path). Tree-shaking the ES builds saved ~140 KiB but
- *   no time.
+ *   of CPU in a profile of the cold path). Tree-shaking the ES builds saved ~140 KiB and was
+ *   slower in same-run measurements.
  * The benchmark (`npm run bench`) builds the same options to report sizes and the cold path.
  */
 export const lambdaBundling: BundlingOptions = {

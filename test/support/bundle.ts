@@ -16,7 +16,7 @@ export type HandlerName = keyof typeof HANDLERS;
 export interface BuiltHandler {
   /** The bundle (an ES module), ready for `import()`. */
   readonly file: string;
-  /** Size of the minified bundle, without its source map. */
+  /** Size of the bundle, without its source map. */
   readonly bytes: number;
 }
 
