@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { AppDatabase } from '../../test/support/app-database';
 import { HANDLERS } from '../../test/support/bundle';
-import { SecretsEndpoint, endpointTlsOf } from '../../test/support/secrets-endpoint';
+import { EndpointTls, SecretsEndpoint, endpointTlsOf } from '../../test/support/secrets-endpoint';
 import { RunBundles, buildRunBundles } from '../lib/bundles';
 import { CpuShare, CpuShareSupport, FULL_VCPU_MB, probeCpuShares } from '../lib/cpu-share';
 import { RunServer, openRunServer } from '../lib/database';
@@ -105,6 +105,8 @@ interface Setup {
   readonly tlsProbe: string;
   /** tls-floor-probe.ts, bundled. */
   readonly tlsFloorProbe: string;
+  /** The run server's certificate, for HTTPS and the TLS floor; absent for a server of your own. */
+  readonly endpointTls?: EndpointTls;
 }
 
 /**
@@ -216,7 +218,8 @@ async function prepare(): Promise<Setup> {
   await db.admin.query("INSERT INTO users (email, name) VALUES ('cpu@example.com', 'bench')");
   // HTTPS where we hold the certificate, as on AWS: the TLS handshake and Node's CA store are
   // part of a cold start's Secrets Manager read.
-  const secrets = await SecretsEndpoint.start(undefined, { tls: endpointTlsOf(run.server) });
+  const endpointTls = endpointTlsOf(run.server);
+  const secrets = await SecretsEndpoint.start(undefined, { tls: endpointTls });
   secrets.set('AWSCURRENT', {
     host: run.server.host,
     port: run.server.port,
@@ -224,7 +227,7 @@ async function prepare(): Promise<Setup> {
     password: db.users.reader.password,
     dbname: db.database,
   });
-  return { run, db, secrets, bundles, conventionalReader, tlsProbe, tlsFloorProbe };
+  return { run, db, secrets, bundles, conventionalReader, tlsProbe, tlsFloorProbe, endpointTls };
 }
 
 /** The shipped reader's environment: secret from the local endpoint, the run's CA. */
@@ -294,7 +297,7 @@ async function measureWarmCpu(
     server: totals[i].server / count,
   }));
   // What TLS alone costs a connection: no connection per invocation can go below it.
-  const tls = endpointTlsOf(setup.run.server);
+  const tls = setup.endpointTls;
   if (tls) {
     progress.update('warm CPU: the TLS floor');
     const floor = await measureTlsFloor(setup.tlsFloorProbe, tls, count);
@@ -452,9 +455,7 @@ async function measureColdPath(
   return {
     memoryMb,
     runs,
-    secretsEndpoint: setup.secrets.env().AWS_ENDPOINT_URL_SECRETS_MANAGER.startsWith('https')
-      ? 'HTTPS'
-      : 'HTTP',
+    secretsEndpoint: setup.endpointTls ? 'HTTPS' : 'HTTP',
     tlsContext: (['bundle', 'selected'] as const).map((trust) => ({
       trust:
         trust === 'bundle'

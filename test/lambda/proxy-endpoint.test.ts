@@ -9,15 +9,21 @@ import { SecretsEndpoint } from '../support/secrets-endpoint';
 
 const SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db';
 
+/** The functions' configuration from a secret in eu-west-1, with `extra` variables on top. */
+function secretConfig(extra: NodeJS.ProcessEnv = {}) {
+  const config = readDatabaseConfig({
+    DB_SECRET_ARN: SECRET,
+    DB_CA_TYPE: 'rds-ca-rsa2048-g1',
+    AWS_REGION: 'eu-west-1',
+    ...extra,
+  });
+  if (config.kind !== 'secret') throw new Error('expected the secret configuration');
+  return config;
+}
+
 describe('functions behind an RDS Proxy (DB_PROXY_HOST)', () => {
   test('trust the Amazon Root CAs the proxy presents, not the RDS roots', () => {
-    const config = readDatabaseConfig({
-      DB_SECRET_ARN: SECRET,
-      DB_CA_TYPE: 'rds-ca-rsa2048-g1',
-      AWS_REGION: 'eu-west-1',
-      DB_PROXY_HOST: 'p.proxy-abc.eu-west-1.rds.amazonaws.com',
-    });
-    if (config.kind !== 'secret') throw new Error('expected the secret configuration');
+    const config = secretConfig({ DB_PROXY_HOST: 'p.proxy-abc.eu-west-1.rds.amazonaws.com' });
     expect(config.proxyHost).toBe('p.proxy-abc.eu-west-1.rds.amazonaws.com');
     const subjects = (config.tls.ca as string[]).map((pem) => new X509Certificate(pem).subject);
     expect(subjects).toEqual(expect.arrayContaining(['C=US\nO=Amazon\nCN=Amazon Root CA 1']));
@@ -26,13 +32,7 @@ describe('functions behind an RDS Proxy (DB_PROXY_HOST)', () => {
   });
 
   test('still trust the RDS root for read replicas, which the reader reaches directly', () => {
-    const config = readDatabaseConfig({
-      DB_SECRET_ARN: SECRET,
-      DB_CA_TYPE: 'rds-ca-rsa2048-g1',
-      AWS_REGION: 'eu-west-1',
-      DB_PROXY_HOST: 'p.proxy-abc.eu-west-1.rds.amazonaws.com',
-    });
-    if (config.kind !== 'secret') throw new Error('expected the secret configuration');
+    const config = secretConfig({ DB_PROXY_HOST: 'p.proxy-abc.eu-west-1.rds.amazonaws.com' });
     const subjects = (config.replicaTls.ca as string[]).map(
       (pem) => new X509Certificate(pem).subject
     );
@@ -41,12 +41,7 @@ describe('functions behind an RDS Proxy (DB_PROXY_HOST)', () => {
   });
 
   test('without DB_PROXY_HOST nothing changes: the secret host and the RDS root', () => {
-    const config = readDatabaseConfig({
-      DB_SECRET_ARN: SECRET,
-      DB_CA_TYPE: 'rds-ca-rsa2048-g1',
-      AWS_REGION: 'eu-west-1',
-    });
-    if (config.kind !== 'secret') throw new Error('expected the secret configuration');
+    const config = secretConfig();
     expect(config.proxyHost).toBeUndefined();
     expect(new X509Certificate((config.tls.ca as string[])[0]).subject).toContain('Amazon RDS');
     expect(config.replicaTls).toBe(config.tls); // one TLS context, one session cache
