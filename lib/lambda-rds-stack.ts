@@ -23,9 +23,13 @@ export interface LambdaRdsStackProps extends StackProps {
 
 /** network -> database -> schema migration -> functions -> monitoring, each wired into the next. */
 export class LambdaRdsStack extends Stack {
+  /** The stage settings this stack was built from, with the `-c` switches applied. */
+  public readonly config: StageConfig;
+
   constructor(scope: Construct, id: string, props: LambdaRdsStackProps) {
     super(scope, id, props);
     const { config } = props;
+    this.config = config;
     const budget = connectionBudget({
       instanceMemoryMiB: config.instanceMemoryMiB,
       reservedForOperators: 10,
