@@ -14,6 +14,8 @@ module.exports = {
   // on the CPU: three workers on two cores take the run from about 66 s to about 39 s. Each
   // suite's schema and each private server's tmpdir are its own, so they do not interfere.
   maxWorkers: 3,
-  testTimeout: 20_000,
+  // For hangs only: a test or hook that runs this long is stuck. Never a speed check: on a loaded
+  // 2-core machine a suite that starts 46 environments takes several times its quiet time.
+  testTimeout: 120_000,
   reporters: ['default', '<rootDir>/test/setup/summary-reporter.js'],
 };

@@ -208,7 +208,7 @@ async function connectAs(
 }
 
 async function waitFor(condition: () => Promise<boolean>): Promise<void> {
-  if (!(await pollUntil(condition, (reached) => reached, { retries: 499 }))) {
+  if (!(await pollUntil(condition, (reached) => reached))) {
     throw new Error('condition not reached');
   }
 }

@@ -141,7 +141,7 @@ async function waitFor(
     () => (settled = true),
     (error) => ((settled = true), (failure = error))
   );
-  if (await pollUntil(condition, (reached) => reached || settled, { retries: 1499 })) return;
+  if (await pollUntil(condition, (reached) => reached || settled)) return;
   if (failure) throw failure;
   if (settled) throw new Error('the statement finished instead of waiting for the lock');
   throw new Error('condition not reached');

@@ -94,7 +94,7 @@ describe('walking the user list', () => {
           return seen;
         },
         (ids) => ids.length >= 3,
-        { retries: 100, everyMs: 100 }
+        { everyMs: 100 }
       );
       const [[lateRow]] = await db.admin.query<RowDataPacket[]>(
         "SELECT id FROM users WHERE email = 'late@example.com'"

@@ -87,8 +87,7 @@ describe('the data path never sends what pins an RDS Proxy session', () => {
     await reader.invoke({ limit: 5, after: user.id });
     await pollUntil(
       () => db.sessions(),
-      (sessions) => sessions.length === 0,
-      { retries: 200 }
+      (sessions) => sessions.length === 0
     );
 
     // THEN the functions sent one plain statement per invocation, and nothing that pins
@@ -116,8 +115,7 @@ describe('the data path never sends what pins an RDS Proxy session', () => {
     await conn.end();
     await pollUntil(
       () => db.sessions(),
-      (sessions) => sessions.length === 0,
-      { retries: 200 }
+      (sessions) => sessions.length === 0
     );
     // THEN the same check reports both
     const problems = pinningProblems(await commandsOfFunctions());

@@ -46,7 +46,7 @@ describe('reads from a replica that is behind', () => {
       LambdaEnvironment.start('reader', readerEnv),
       LambdaEnvironment.start('reader', readerEnv),
     ]);
-  }, 60_000);
+  });
 
   afterAll(async () => {
     await Promise.all([writer?.stop(), ...(readers ?? []).map((r) => r.stop())]);

@@ -77,8 +77,7 @@ describe('statements per warm invocation', () => {
         polls++;
         return db.sessions();
       },
-      (sessions) => sessions.length === 0,
-      { retries: 200 }
+      (sessions) => sessions.length === 0
     );
     const c = await counters();
     const delta = (key: keyof Cost | 'abortedClients') => c[key] - b[key] - (b[key] - a[key]);

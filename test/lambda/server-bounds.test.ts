@@ -25,11 +25,10 @@ describe('the relation of the bounds', () => {
 
   test('a long read is stopped by the server (max_execution_time) before the client gives up', async () => {
     const database = db.inProcess('reader');
-    const started = Date.now();
+    // The server's error, not the client's DatabaseUnresponsiveError: the server stopped it first.
     await expect(database.run((c) => c.query('SELECT SLEEP(30)', []))).rejects.toMatchObject({
       name: 'DatabaseStatementTimeoutError',
     });
-    expect(Date.now() - started).toBeLessThan(STATEMENT_TIMEOUT_MS);
   });
 
   test('with less time left than a statement may take, nothing is sent and nothing is written', async () => {

@@ -5,7 +5,7 @@ import { StaticCredentials } from '../../lambda/lib/credentials';
 import { Database, DatabaseOptions } from '../../lambda/lib/database';
 import { AppRole, migrate, privilegesFor } from '../../lambda/migrate';
 import { pollUntil } from './poll';
-import { ServerInfo, adminConnect, withMigrationSession } from './private-server';
+import { LEAK_CHECK_MS, ServerInfo, adminConnect, withMigrationSession } from './private-server';
 import { readState } from './state';
 
 export interface DbUser {
@@ -118,19 +118,20 @@ export class AppDatabase {
 
   /**
    * Waits until the server has no session of ours left. A closed connection's QUIT is processed
-   * by the server asynchronously, so this polls (bounded) rather than reading once.
+   * by the server asynchronously, so this polls rather than reading once; it gives up before the
+   * server's wait_timeout could close a leaked session for us (LEAK_CHECK_MS).
    */
   waitForNoSessions(): Promise<Session[]> {
     return pollUntil(
       () => this.sessions(),
       (s) => s.length === 0,
-      { retries: 200 }
+      { withinMs: LEAK_CHECK_MS }
     );
   }
 
   /** Polls until `predicate` holds for the sessions (bounded); returns the last ones seen. */
   waitForSessions(predicate: (sessions: Session[]) => boolean): Promise<Session[]> {
-    return pollUntil(() => this.sessions(), predicate, { retries: 500 });
+    return pollUntil(() => this.sessions(), predicate);
   }
 
   async dispose(): Promise<void> {

@@ -1,14 +1,24 @@
 /**
- * Reads once, then up to `retries` more times `everyMs` apart, until `done` holds; returns the
- * last value read. For conditions the server reaches asynchronously (a QUIT being processed).
+ * How long a test waits for something the server or a child process reaches asynchronously
+ * before calling it a hang. Generous on purpose: on a loaded 2-core machine a condition that
+ * takes 50 ms when idle can take seconds, and a test must fail because the code is wrong, never
+ * because the machine is busy. Only a wait whose bound is itself under test passes a smaller one.
+ */
+export const HANG_MS = 60_000;
+
+/**
+ * Reads, then reads again every `everyMs`, until `done` holds or `withinMs` has passed; returns
+ * the last value read (the caller asserts on it). For conditions the server reaches
+ * asynchronously (a QUIT being processed, a lock wait beginning).
  */
 export async function pollUntil<T>(
   read: () => Promise<T>,
   done: (value: T) => boolean,
-  { retries, everyMs = 10 }: { retries: number; everyMs?: number }
+  { withinMs = HANG_MS, everyMs = 10 }: { withinMs?: number; everyMs?: number } = {}
 ): Promise<T> {
+  const deadline = Date.now() + withinMs;
   let value = await read();
-  for (let i = 0; i < retries && !done(value); i++) {
+  while (!done(value) && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, everyMs));
     value = await read();
   }

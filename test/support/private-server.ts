@@ -1,6 +1,7 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { freePort } from './ports';
+import { HANG_MS } from './poll';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -10,6 +11,19 @@ import { migrationSessionStatement, SERVER_BOUNDS } from '../../lambda/lib/serve
 const run = promisify(execFile);
 
 /** How tests reach a server: admin credentials plus the CA its certificate chains to. */
+/**
+ * The test servers' `wait_timeout`: an idle session left open by a client is closed by the server
+ * after this long, so a check for leaked sessions must look before then (LEAK_CHECK_MS).
+ */
+export const TEST_WAIT_TIMEOUT_SECONDS = 30;
+
+/**
+ * How long a leak check waits for the server to process the QUITs of closed connections. Well
+ * under TEST_WAIT_TIMEOUT_SECONDS, so a leaked (idle, never closed) session is still there when
+ * the check gives up; long, so a busy machine's slow QUIT processing is not called a leak.
+ */
+export const LEAK_CHECK_MS = (TEST_WAIT_TIMEOUT_SECONDS - 10) * 1000;
+
 export interface ServerInfo {
   readonly host: string;
   readonly port: number;
@@ -108,7 +122,7 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
       `--ssl-cert=${file('server.pem')}`,
       `--ssl-key=${file('server.key')}`,
       '--require-secure-transport=ON',
-      `--wait-timeout=${options.waitTimeout ?? 30}`,
+      `--wait-timeout=${options.waitTimeout ?? TEST_WAIT_TIMEOUT_SECONDS}`,
       `--max-connections=${options.maxConnections ?? 60}`,
       ...serverBoundOptions(options),
       '--innodb-log-file-size=4M',
@@ -242,7 +256,9 @@ async function waitUntilReady(info: ServerInfo, child: ChildProcess): Promise<vo
   let exited = false;
   child.once('exit', () => (exited = true));
   let lastError: unknown;
-  for (let i = 0; i < 400 && !exited; i++) {
+  // Bounded for a server that hangs on start, not for speed: a loaded machine starts mariadbd slowly.
+  const deadline = Date.now() + HANG_MS;
+  while (!exited && Date.now() < deadline) {
     try {
       const connection = await adminConnect(info);
       await connection.end();
@@ -252,7 +268,10 @@ async function waitUntilReady(info: ServerInfo, child: ChildProcess): Promise<vo
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   }
-  throw new Error(`mariadbd did not start (see ${info.dir}/error.log): ${String(lastError)}`);
+  throw new Error(
+    `mariadbd ${exited ? 'exited' : `did not answer within ${HANG_MS / 1000} s`} while starting ` +
+      `(see ${info.dir}/error.log): ${String(lastError)}`
+  );
 }
 
 /**

@@ -1,3 +1,4 @@
+import { HANG_MS } from './poll';
 import { randomBytes } from 'node:crypto';
 import { RowDataPacket } from 'mysql2/promise';
 import { adminConnect, ServerInfo, startPrivateServer, stopPrivateServer } from './private-server';
@@ -54,7 +55,10 @@ export async function startReplicatedPair({ delaySeconds = 2 } = {}): Promise<Re
 }
 
 /** Waits until the replica has applied everything the primary has committed so far (bounded). */
-export async function waitForReplica(pair: ReplicatedPair, timeoutSeconds = 30): Promise<void> {
+export async function waitForReplica(
+  pair: ReplicatedPair,
+  timeoutSeconds = HANG_MS / 1000
+): Promise<void> {
   const onPrimary = await adminConnect(pair.primary);
   const onReplica = await adminConnect(pair.replica);
   try {
