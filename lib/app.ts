@@ -1,20 +1,29 @@
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { LambdaRdsStack } from './lambda-rds-stack';
-import { stageConfig, withProxySwitch, withReadReplicas } from './stage-config';
+import {
+  stageConfig,
+  withProxySwitch,
+  withReadReplicas,
+  withReplicaEngineVersion,
+} from './stage-config';
 
 /**
  * Everything the CDK app does, kept out of bin/app.ts so the tests synthesize exactly what
  * `cdk synth` does. Reads `-c stage=` (default sandbox), `-c proxy=true|false` and
- * `-c readReplicas=N` (defaults: the stage's) and `-c alarmEmail=` from the context.
+ * `-c readReplicas=N` (defaults: the stage's), `-c replicaEngineVersion=` (an upgrade's first
+ * step, docs/upgrades.md) and `-c alarmEmail=` from the context.
  */
 export function defineApp(app: App): LambdaRdsStack {
-  const config = withReadReplicas(
-    withProxySwitch(
-      stageConfig(app.node.tryGetContext('stage') ?? 'sandbox'),
-      app.node.tryGetContext('proxy')
+  const config = withReplicaEngineVersion(
+    withReadReplicas(
+      withProxySwitch(
+        stageConfig(app.node.tryGetContext('stage') ?? 'sandbox'),
+        app.node.tryGetContext('proxy')
+      ),
+      app.node.tryGetContext('readReplicas')
     ),
-    app.node.tryGetContext('readReplicas')
+    app.node.tryGetContext('replicaEngineVersion')
   );
   const alarmEmail: string | undefined = app.node.tryGetContext('alarmEmail') || undefined;
 

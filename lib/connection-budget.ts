@@ -26,64 +26,137 @@ export const RDS_MYSQL_BYTES_PER_CONNECTION = 12_582_880;
  */
 export const RDS_USABLE_MEMORY_SHARE = 0.75;
 
+/**
+ * Connections on the primary that are not the writer's or the reader's. Each is a client that
+ * connects to the instance directly, proxy or not.
+ */
+export interface ReservedConnections {
+  /** The schema migration custom resource: its function's reserved concurrency (1). */
+  readonly migration: number;
+  /**
+   * Secret rotation: one connection per rotated secret (admin, writer, reader). A single-user
+   * rotation opens one connection at a time and closes it before the next step.
+   */
+  readonly rotation: number;
+  /**
+   * People and tools: an operator's client, RDS's own `rdsadmin`, a monitoring agent. Also kept
+   * free on every read replica.
+   */
+  readonly operators: number;
+}
+
+/** What the stack reserves: 1 for the migration, 3 rotated secrets, 6 for people and RDS. */
+export const RESERVED_CONNECTIONS: ReservedConnections = {
+  migration: 1,
+  rotation: 3,
+  operators: 6,
+};
+
 export interface ConnectionBudgetInput {
   /** Memory of the DB instance class, in MiB (db.t4g.micro: 1024). */
   readonly instanceMemoryMiB: number;
-  /**
-   * Connections kept free for people and machines that are not the functions: the migration
-   * custom resource, secret rotation, an operator's client, RDS's own `rdsadmin`.
-   */
-  readonly reservedForOperators: number;
+  /** Connections kept for clients other than the writer and the reader. */
+  readonly reserved: ReservedConnections;
   /** Share of the functions' connections that goes to the writer (0..1); the reader gets the rest. */
   readonly writerShare: number;
-  /** Alarm when connections reach this share of `max_connections` (0..1). */
-  readonly alarmAtShareOfMax: number;
+  /**
+   * Read replicas the reader connects to directly (same class and parameter group as the
+   * primary, so the same `max_connections`).
+   * @default 0
+   */
+  readonly readReplicas?: number;
 }
 
 export interface ConnectionBudget {
   /** The `DBInstanceClassMemory` assumed, in bytes: nominal memory × RDS_USABLE_MEMORY_SHARE. */
   readonly usableMemoryBytes: number;
-  /** The value the parameter group sets for `max_connections`. */
+  /** The value the parameter group sets for `max_connections` (primary and replicas). */
   readonly maxConnections: number;
+  /** What the budget keeps for the migration, rotation and operators. */
+  readonly reserved: ReservedConnections;
   /** Reserved concurrency of the writer function = connections it can hold. */
   readonly writerConcurrency: number;
-  /** Reserved concurrency of the reader function = connections it can hold. */
+  /** Reserved concurrency of the reader function = connections it can hold (on any one instance). */
   readonly readerConcurrency: number;
-  /** DatabaseConnections alarm threshold (connections, Maximum over a minute). */
+  /**
+   * The most connections the stack's own clients hold on the primary at a healthy peak: the
+   * functions (or the proxy's pool), the migration and rotation.
+   */
+  readonly primaryPeakConnections: number;
+  /** DatabaseConnections alarm threshold on the primary: one above the healthy peak. */
   readonly alarmThreshold: number;
+  /** What a replica leaves the reader: `max_connections` less the operators' reserve. */
+  readonly replicaConnectionsForReader: number;
+  /** DatabaseConnections alarm threshold on each replica: one above the reader's concurrency. */
+  readonly replicaAlarmThreshold: number;
 }
 
 /**
  * usableMemory      = memory × 3/4                   (a floor under RDS's DBInstanceClassMemory)
  * maxConnections    = floor(usableMemory / 12,582,880 B)   (RDS's own formula, pinned in the parameter group)
- * functions         = maxConnections - reservedForOperators
- * writerConcurrency = max(1, floor(functions * writerShare)); readerConcurrency = the rest
- * alarmThreshold    = ceil(maxConnections * alarmAtShareOfMax)
+ * functions         = maxConnections − migration − rotation − operators
+ * writerConcurrency = max(1, floor(functions × writerShare)); readerConcurrency = the rest
+ * primaryPeak       = functions + migration + rotation   (= maxConnections − operators)
+ * alarmThreshold    = primaryPeak + 1: only a client outside the budget, or a connection the
+ *                     functions left open, can reach it
+ * replica share     = maxConnections − operators ≥ readerConcurrency: the reader, falling back
+ *                     to the primary, fits both; replicaAlarmThreshold = readerConcurrency + 1
  */
 export function connectionBudget(input: ConnectionBudgetInput): ConnectionBudget {
-  const { instanceMemoryMiB, reservedForOperators, writerShare, alarmAtShareOfMax } = input;
+  const { instanceMemoryMiB, reserved, writerShare } = input;
   assertRange('instanceMemoryMiB', instanceMemoryMiB, 256, 4_194_304);
   assertRange('writerShare', writerShare, 0.01, 0.99);
-  assertRange('alarmAtShareOfMax', alarmAtShareOfMax, 0.1, 1);
+  assertReplicas(input.readReplicas ?? 0);
 
   const usableMemoryBytes = Math.floor(instanceMemoryMiB * 1024 * 1024 * RDS_USABLE_MEMORY_SHARE);
   const maxConnections = Math.floor(usableMemoryBytes / RDS_MYSQL_BYTES_PER_CONNECTION);
-  const forFunctions = maxConnections - reservedForOperators;
-  if (!Number.isInteger(reservedForOperators) || reservedForOperators < 1 || forFunctions < 2) {
-    throw new Error(
-      `reservedForOperators must be a whole number from 1 to ${maxConnections - 2} ` +
-        `(max_connections is ${maxConnections} for ${instanceMemoryMiB} MiB), got ${reservedForOperators}. ` +
-        'Lower it, or choose a larger instance class.'
-    );
-  }
+  assertReserved(reserved, maxConnections, instanceMemoryMiB);
+  const forFunctions = maxConnections - totalReserved(reserved);
   const writerConcurrency = Math.max(1, Math.floor(forFunctions * writerShare));
+  const readerConcurrency = forFunctions - writerConcurrency;
+  const primaryPeakConnections = forFunctions + reserved.migration + reserved.rotation;
   return {
     usableMemoryBytes,
     maxConnections,
+    reserved,
     writerConcurrency,
-    readerConcurrency: forFunctions - writerConcurrency,
-    alarmThreshold: Math.ceil(maxConnections * alarmAtShareOfMax),
+    readerConcurrency,
+    primaryPeakConnections,
+    alarmThreshold: primaryPeakConnections + 1,
+    replicaConnectionsForReader: maxConnections - reserved.operators,
+    replicaAlarmThreshold: readerConcurrency + 1,
   };
+}
+
+function totalReserved(reserved: ReservedConnections): number {
+  return reserved.migration + reserved.rotation + reserved.operators;
+}
+
+function assertReserved(
+  reserved: ReservedConnections,
+  maxConnections: number,
+  instanceMemoryMiB: number
+): void {
+  for (const [name, value] of Object.entries(reserved)) {
+    if (!Number.isInteger(value) || value < (name === 'operators' ? 1 : 0)) {
+      throw new Error(
+        `reserved.${name} must be a whole number${name === 'operators' ? ' of at least 1' : ''}, got ${value}.`
+      );
+    }
+  }
+  if (maxConnections - totalReserved(reserved) < 2) {
+    throw new Error(
+      `The reserved connections (${totalReserved(reserved)}: migration, rotation, operators) leave the ` +
+        `functions fewer than 2 of max_connections ${maxConnections} (${instanceMemoryMiB} MiB). ` +
+        'Lower them, or choose a larger instance class.'
+    );
+  }
+}
+
+function assertReplicas(readReplicas: number): void {
+  if (!Number.isInteger(readReplicas) || readReplicas < 0 || readReplicas > 15) {
+    throw new Error(`readReplicas must be a whole number from 0 to 15, got ${readReplicas}.`);
+  }
 }
 
 function assertRange(name: string, value: number, min: number, max: number): void {
@@ -103,8 +176,8 @@ function assertRange(name: string, value: number, min: number, max: number): voi
  * connection for its whole life (TLS, login, statement, close), but a SERVER connection only
  * while its one statement runs. So reserved concurrency is no longer tied to `max_connections`:
  *
- * - server side: `maxConnectionsPercent` is chosen so the proxy leaves `reservedForOperators`
- *   connections free for the migration, rotation and people, which still connect directly;
+ * - server side: `maxConnectionsPercent` is chosen so the proxy leaves the reserved connections
+ *   free for the migration, rotation and people, which still connect directly;
  * - what bounds concurrency is how many invocations can WAIT for a server connection without
  *   one of them waiting longer than `connectionBorrowTimeout`: `clientsPerServerConnection`
  *   client connections per pooled server connection (an assumption; the dashboard's borrow
@@ -117,16 +190,23 @@ function assertRange(name: string, value: number, min: number, max: number): voi
  *   `accountConcurrencyShare` of it.
  */
 export interface ProxyConnectionBudgetInput {
-  /** The direct budget of the instance (its `max_connections`). */
+  /** The direct budget of the instance: its `max_connections` and reserved connections. */
   readonly direct: ConnectionBudget;
-  /** As in ConnectionBudgetInput: connections left to clients that bypass the proxy. */
-  readonly reservedForOperators: number;
   /** Share of the functions' concurrency that goes to the writer (0..1). */
   readonly writerShare: number;
   /** Client connections one pooled server connection serves (1..20). */
   readonly clientsPerServerConnection: number;
   /** The most reserved concurrency the two functions may take together (the account's share). */
   readonly concurrencyCap: number;
+  /**
+   * Read replicas the reader connects to directly: the proxy fronts the primary only ("each
+   * target group is associated with exactly one RDS DB instance",
+   * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-rds-dbproxytargetgroup.html),
+   * so each replica must hold every reader connection itself: the reader picks one replica at
+   * random per read (lambda/lib/read-routing.ts), so all of them may land on the same one.
+   * @default 0
+   */
+  readonly readReplicas?: number;
 }
 
 export interface ProxyConnectionBudget {
@@ -137,47 +217,55 @@ export interface ProxyConnectionBudget {
   /** Server connections the proxy may open: floor(maxConnections × percent / 100). */
   readonly serverConnections: number;
   readonly writerConcurrency: number;
+  /** Capped by the replicas' share when there are replicas. */
   readonly readerConcurrency: number;
   /** ClientConnections alarm threshold: 80 % of the functions' reserved concurrency. */
   readonly clientConnectionsAlarmThreshold: number;
+  /** Pool + migration + rotation: the most the primary sees at a healthy peak. */
+  readonly primaryPeakConnections: number;
+  /** DatabaseConnections alarm threshold on the primary: one above the healthy peak. */
+  readonly alarmThreshold: number;
+  /** DatabaseConnections alarm threshold on each replica: one above the reader's concurrency. */
+  readonly replicaAlarmThreshold: number;
 }
 
 /**
- * maxConnectionsPercent = floor(100 × (maxConnections − reservedForOperators) / maxConnections)
+ * maxConnectionsPercent = floor(100 × (maxConnections − migration − rotation − operators) / maxConnections)
  * serverConnections     = floor(maxConnections × maxConnectionsPercent / 100)
  * functions             = min(serverConnections × clientsPerServerConnection, concurrencyCap)
- * writerConcurrency     = max(1, floor(functions × writerShare)); readerConcurrency = the rest
+ * writerConcurrency     = max(1, floor(functions × writerShare)); reader = the rest,
+ *                         capped with replicas at the replica share (maxConnections − operators)
+ * primaryPeak           = serverConnections + migration + rotation; alarmThreshold = primaryPeak + 1
  */
 export function proxyConnectionBudget(input: ProxyConnectionBudgetInput): ProxyConnectionBudget {
-  const { direct, reservedForOperators, writerShare, clientsPerServerConnection, concurrencyCap } =
-    input;
+  const { direct, writerShare, clientsPerServerConnection, concurrencyCap } = input;
   assertRange('writerShare', writerShare, 0.01, 0.99);
   assertRange('clientsPerServerConnection', clientsPerServerConnection, 1, 20);
   assertRange('concurrencyCap', concurrencyCap, 2, 100_000);
+  const readReplicas = input.readReplicas ?? 0;
+  assertReplicas(readReplicas);
   const max = direct.maxConnections;
-  if (
-    !Number.isInteger(reservedForOperators) ||
-    reservedForOperators < 1 ||
-    reservedForOperators > max - 2
-  ) {
-    throw new Error(
-      `reservedForOperators must be a whole number from 1 to ${max - 2} (max_connections is ${max}), ` +
-        `got ${reservedForOperators}.`
-    );
-  }
-  const maxConnectionsPercent = Math.floor((100 * (max - reservedForOperators)) / max);
+  const { reserved } = direct;
+  const maxConnectionsPercent = Math.floor((100 * (max - totalReserved(reserved))) / max);
   const serverConnections = Math.floor((max * maxConnectionsPercent) / 100);
   const functions = Math.min(
     Math.floor(serverConnections * clientsPerServerConnection),
     Math.floor(concurrencyCap)
   );
   const writerConcurrency = Math.max(1, Math.floor(functions * writerShare));
+  const readerShare = functions - writerConcurrency;
+  const readerConcurrency =
+    readReplicas > 0 ? Math.min(readerShare, direct.replicaConnectionsForReader) : readerShare;
+  const primaryPeakConnections = serverConnections + reserved.migration + reserved.rotation;
   return {
     maxConnectionsPercent,
     maxIdleConnectionsPercent: Math.max(1, Math.floor(maxConnectionsPercent / 2)),
     serverConnections,
     writerConcurrency,
-    readerConcurrency: functions - writerConcurrency,
-    clientConnectionsAlarmThreshold: Math.ceil(functions * 0.8),
+    readerConcurrency,
+    clientConnectionsAlarmThreshold: Math.ceil((writerConcurrency + readerConcurrency) * 0.8),
+    primaryPeakConnections,
+    alarmThreshold: primaryPeakConnections + 1,
+    replicaAlarmThreshold: readerConcurrency + 1,
   };
 }

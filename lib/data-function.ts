@@ -1,11 +1,11 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Aspects, Duration, IAspect, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { Construct } from 'constructs';
+import { Construct, IConstruct, IDependable } from 'constructs';
 import { lambdaBundling } from './lambda-bundling';
 
 export interface DataFunctionProps {
@@ -88,6 +88,14 @@ export interface ProxyBinding {
   readonly endpoint: string;
   /** The proxy (its security group is opened to the function on 3306). */
   readonly connections: ec2.IConnectable;
+  /**
+   * What must exist before a client can use the proxy: the proxy with its target group
+   * (AWS::RDS::DBProxyTargetGroup), which registers the instance. The endpoint alone gives
+   * CloudFormation a dependency on the AWS::RDS::DBProxy only, so turning the proxy on in an
+   * update could point the function at a proxy with no target yet.
+   * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-rds-dbproxytargetgroup.html
+   */
+  readonly ready: IDependable;
 }
 
 /**
@@ -155,6 +163,7 @@ export class DataFunction extends Construct {
     binding.secret.grantRead(this.function);
     if (binding.proxy) {
       this.function.addEnvironment('DB_PROXY_HOST', binding.proxy.endpoint);
+      this.function.node.addDependency(binding.proxy.ready);
       binding.proxy.connections.connections.allowFrom(
         this.securityGroup,
         ec2.Port.tcp(3306),
@@ -170,5 +179,45 @@ export class DataFunction extends Construct {
       this.securityGroup,
       `${this.node.id} function reads its database secret`
     );
+    Aspects.of(Stack.of(this)).add(
+      new DependOnNetworkPath(this.function, [
+        this.securityGroup,
+        ...(binding.proxy?.connections.connections.securityGroups ?? []),
+      ])
+    );
+  }
+}
+
+/**
+ * Makes a function depend on every security-group rule that mentions its security group or the
+ * proxy's it goes through: its own egress, the database's (or proxy's, or a replica's) ingress
+ * from it, the proxy's path to the instance, and the Secrets Manager endpoint's. Rules between
+ * two security groups are resources of their own (AWS::EC2::SecurityGroupIngress/Egress), which
+ * CloudFormation creates in parallel with the function unless told otherwise: an update that
+ * switches the proxy off would otherwise let the function run before its new direct path
+ * exists. An aspect, because rules are added after bindDatabase() too (the replicas').
+ * DependsOn orders create, update and delete alike:
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-dependson.html
+ */
+class DependOnNetworkPath implements IAspect {
+  private readonly groupIds: string[];
+
+  constructor(
+    private readonly fn: lambda.IFunction,
+    securityGroups: ec2.ISecurityGroup[]
+  ) {
+    this.groupIds = securityGroups.map((group) => group.securityGroupId);
+  }
+
+  public visit(node: IConstruct): void {
+    const mentioned =
+      node instanceof ec2.CfnSecurityGroupIngress
+        ? [node.groupId, node.sourceSecurityGroupId]
+        : node instanceof ec2.CfnSecurityGroupEgress
+          ? [node.groupId, node.destinationSecurityGroupId]
+          : [];
+    if (mentioned.some((id) => id !== undefined && this.groupIds.includes(id))) {
+      this.fn.node.addDependency(node);
+    }
   }
 }

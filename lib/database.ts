@@ -122,6 +122,12 @@ export class Database extends Construct {
   public readonly parameterGroup: rds.ParameterGroup;
   public readonly databaseName: string;
   public readonly allocatedStorageGiB: number;
+  /** Storage autoscaling ceiling: read replicas get the same. */
+  public readonly maxAllocatedStorageGiB: number;
+  /** The engine version the instance runs (MYSQL_ENGINE_VERSION): read replicas run it too. */
+  public readonly engineVersion: string = MYSQL_ENGINE_VERSION;
+  /** Off: minors change only when MYSQL_ENGINE_VERSION does. Read replicas follow it. */
+  public readonly autoMinorVersionUpgrade = false;
   /**
    * Security groups of the hosted rotation functions (admin, then one per user secret), each
    * admitted to the database port and to the Secrets Manager endpoint on 443, with no other egress.
@@ -149,9 +155,10 @@ export class Database extends Construct {
     }
     this.databaseName = props.databaseName ?? 'app';
     this.allocatedStorageGiB = props.allocatedStorageGiB ?? 20;
+    this.maxAllocatedStorageGiB = props.maxAllocatedStorageGiB ?? 50;
     // 8.4 is the LTS line (8.0 left standard support). See MYSQL_ENGINE_VERSION for the pin.
     const engine = rds.DatabaseInstanceEngine.mysql({
-      version: rds.MysqlEngineVersion.of(MYSQL_ENGINE_VERSION, MYSQL_MAJOR_VERSION),
+      version: rds.MysqlEngineVersion.of(this.engineVersion, MYSQL_MAJOR_VERSION),
     });
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.SNAPSHOT;
     if (
@@ -239,7 +246,7 @@ export class Database extends Construct {
       caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
       storageType: rds.StorageType.GP3,
       allocatedStorage: this.allocatedStorageGiB,
-      maxAllocatedStorage: props.maxAllocatedStorageGiB ?? 50,
+      maxAllocatedStorage: this.maxAllocatedStorageGiB,
       storageEncrypted: true,
       backupRetention: props.backupRetention ?? Duration.days(7),
       copyTagsToSnapshot: true,
@@ -248,7 +255,7 @@ export class Database extends Construct {
       instanceIdentifier,
       cloudwatchLogsExports: [...EXPORTED_LOGS],
       // Minors change only when MYSQL_ENGINE_VERSION does (see there).
-      autoMinorVersionUpgrade: false,
+      autoMinorVersionUpgrade: this.autoMinorVersionUpgrade,
     });
     logGroups.forEach((logGroup) => this.instance.node.addDependency(logGroup));
     this.adminSecret = this.instance.secret!;

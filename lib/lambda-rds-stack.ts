@@ -1,7 +1,7 @@
 import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
-import { connectionBudget, proxyConnectionBudget } from './connection-budget';
+import { connectionBudget, proxyConnectionBudget, RESERVED_CONNECTIONS } from './connection-budget';
 import { Database } from './database';
 import { DataFunctions } from './data-functions';
 import { DatabaseProxy } from './database-proxy';
@@ -32,9 +32,9 @@ export class LambdaRdsStack extends Stack {
     this.config = config;
     const budget = connectionBudget({
       instanceMemoryMiB: config.instanceMemoryMiB,
-      reservedForOperators: 10,
+      reserved: RESERVED_CONNECTIONS,
       writerShare: 1 / 3,
-      alarmAtShareOfMax: 0.8,
+      readReplicas: config.readReplicas,
     });
 
     const network = new Network(this, 'Network', {
@@ -79,8 +79,8 @@ export class LambdaRdsStack extends Stack {
     const proxyBudget = config.proxy
       ? proxyConnectionBudget({
           direct: budget,
-          reservedForOperators: 10,
           writerShare: 1 / 3,
+          readReplicas: config.readReplicas,
           clientsPerServerConnection: 4,
           // Lambda's default account quota is 1,000 concurrent executions and 100 of them must
           // stay unreserved; 300 leaves room for the account's other functions.
@@ -104,10 +104,17 @@ export class LambdaRdsStack extends Stack {
       count: config.readReplicas,
       instanceType: new ec2.InstanceType(config.instanceType),
       parameterGroup: database.parameterGroup,
+      sourceEngineVersion: database.engineVersion,
+      engineVersion: config.replicaEngineVersion,
+      autoMinorVersionUpgrade: database.autoMinorVersionUpgrade,
+      maxAllocatedStorageGiB: database.maxAllocatedStorageGiB,
       vpc: network.vpc,
       vpcSubnets: network.isolatedSubnets,
     });
 
+    // Without a proxy the functions' concurrency is the direct budget's; with one, the proxy's
+    // (its reader share capped by what a replica holds, since the reader reaches replicas directly).
+    const functionsBudget = proxyBudget ?? budget;
     const functions = new DataFunctions(this, 'Functions', {
       vpc: network.vpc,
       vpcSubnets: network.isolatedSubnets,
@@ -115,16 +122,22 @@ export class LambdaRdsStack extends Stack {
       secretsManagerEndpoint: network.secretsManagerEndpoint,
       writerSecret,
       readerSecret,
-      writerConcurrency: (proxyBudget ?? budget).writerConcurrency,
-      readerConcurrency: (proxyBudget ?? budget).readerConcurrency,
-      proxy: proxy && { endpoint: proxy.proxy.endpoint, connections: proxy.proxy },
+      writerConcurrency: functionsBudget.writerConcurrency,
+      readerConcurrency: functionsBudget.readerConcurrency,
+      // The L2 proxy construct holds the AWS::RDS::DBProxy and its target group.
+      proxy: proxy && {
+        endpoint: proxy.proxy.endpoint,
+        connections: proxy.proxy,
+        ready: proxy.proxy,
+      },
       logRetention: config.logRetention,
     });
 
-    // The reader may read any replica, and only the reader. Its reserved concurrency stays what
-    // the primary's budget gives it: a minVersion read whose replica is behind or down falls back
-    // to the primary, so every reader connection must still fit there; each replica (same class,
-    // same parameter group, same max_connections) then has room for the whole reader and more.
+    // The reader may read any replica, and only the reader, directly even behind a proxy (an RDS
+    // Proxy fronts one instance). A minVersion read whose replica is behind or down falls back to
+    // the primary, so every reader connection fits there too (directly, or in the proxy's
+    // budget); each replica (same class, same parameter group, same max_connections) keeps its
+    // operators' reserve free of them (connectionBudget()).
     for (const replica of replicas.instances) {
       replica.connections.allowFrom(
         functions.reader.securityGroup,
@@ -151,9 +164,13 @@ export class LambdaRdsStack extends Stack {
       instance: database.instance,
       replicas: replicas.instances,
       maxConnections: budget.maxConnections,
-      connectionAlarmThreshold: budget.alarmThreshold,
+      healthyPeakConnections: functionsBudget.primaryPeakConnections,
+      connectionAlarmThreshold: functionsBudget.alarmThreshold,
+      proxyPoolConnections: proxyBudget?.serverConnections,
+      replicaConnectionAlarmThreshold: functionsBudget.replicaAlarmThreshold,
       instanceMemoryMiB: config.instanceMemoryMiB,
       allocatedStorageGiB: database.allocatedStorageGiB,
+      maxAllocatedStorageGiB: database.maxAllocatedStorageGiB,
       functions: [
         { label: 'writer', function: functions.writer.function },
         { label: 'reader', function: functions.reader.function },

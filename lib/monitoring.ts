@@ -20,21 +20,47 @@ export interface MonitoringProps {
   /** The database to watch. */
   readonly instance: rds.IDatabaseInstance;
   /**
-   * Read replicas: each gets a ReplicaLag alarm and graph.
+   * Read replicas: each gets ReplicaLag, DatabaseConnections and FreeStorageSpace alarms like the
+   * primary's, and a lag graph.
    * @default - none
    */
   readonly replicas?: rds.IDatabaseInstance[];
-  /** `max_connections` of the instance, drawn on the connections graph. */
+  /** `max_connections` of the instance (and of the replicas, which share its parameter group). */
   readonly maxConnections: number;
-  /** DatabaseConnections alarm threshold, from `connectionBudget()`. */
+  /**
+   * The most connections the stack's own clients hold on the instance at a healthy peak (the
+   * functions, or the proxy's pool, plus migration and rotation), from `connectionBudget()`.
+   */
+  readonly healthyPeakConnections: number;
+  /**
+   * DatabaseConnections alarm threshold, from `connectionBudget()`: above the healthy peak, so
+   * only a client outside the budget or a connection left open reaches it.
+   */
   readonly connectionAlarmThreshold: number;
+  /**
+   * Server connections the RDS Proxy's pool may open, when the functions go through one: the
+   * alarm text then names the pool, which may fill up under healthy load, instead of leaks.
+   * @default - no proxy
+   */
+  readonly proxyPoolConnections?: number;
+  /**
+   * DatabaseConnections alarm threshold on each replica, from `connectionBudget()`: one above the
+   * reader's reserved concurrency. Required with replicas.
+   * @default - no replicas
+   */
+  readonly replicaConnectionAlarmThreshold?: number;
   /**
    * Nominal memory of the instance class in MiB: the freeable-memory alarm fires below 1/16 of it
    * (64 MiB on db.t4g.micro, 256 MiB on db.t4g.medium).
    */
   readonly instanceMemoryMiB: number;
-  /** Allocated storage in GiB: the free-storage alarm fires below a tenth of it. */
+  /**
+   * Storage allocated at creation in GiB (storage never shrinks, so the least there will ever
+   * be): the free-storage alarm fires below half of RDS's autoscaling trigger for it.
+   */
   readonly allocatedStorageGiB: number;
+  /** Storage autoscaling ceiling in GiB, named in the free-storage alarm's text. */
+  readonly maxAllocatedStorageGiB: number;
   /**
    * Functions whose invocations, errors, duration, throttles and concurrency are graphed, and
    * whose errors and throttles raise alarms.
@@ -89,6 +115,15 @@ export class Monitoring extends Construct {
           `got ${props.connectionAlarmThreshold}.`
       );
     }
+    if (props.connectionAlarmThreshold <= props.healthyPeakConnections) {
+      throw new Error(
+        `connectionAlarmThreshold (${props.connectionAlarmThreshold}) must be above the healthy peak ` +
+          `(${props.healthyPeakConnections} connections), or the alarm fires under normal load.`
+      );
+    }
+    if ((props.replicas ?? []).length > 0 && props.replicaConnectionAlarmThreshold === undefined) {
+      throw new Error('replicaConnectionAlarmThreshold is required when there are replicas.');
+    }
     if (props.alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(props.alarmEmail)) {
       throw new Error(
         `alarmEmail "${props.alarmEmail}" is not an e-mail address (e.g. -c alarmEmail=ops@example.com).`
@@ -117,9 +152,7 @@ export class Monitoring extends Construct {
       metric: connections,
       threshold: props.connectionAlarmThreshold,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      alarmDescription:
-        `Database connections reached ${props.connectionAlarmThreshold} of max_connections ${props.maxConnections}. ` +
-        "Look for connections left open (SHOW PROCESSLIST: long Sleep) or a client outside the functions' reserved concurrency.",
+      alarmDescription: connectionsAlarmText(props),
     });
     const cpu = instance.metricCPUUtilization({ period: MINUTE });
     this.alarm('CPUUtilization', {
@@ -146,14 +179,7 @@ export class Monitoring extends Construct {
         `Database freeable memory below ${freeableMemoryThreshold / MIB} MiB (1/16 of the instance memory; the InnoDB buffer pool holds 3/4): ` +
         'the instance is close to swapping. Look for many connections or large temporary tables, or scale the instance class.',
     });
-    const freeStorage = instance.metricFreeStorageSpace({ period: MINUTE });
-    this.alarm('FreeStorageSpace', {
-      metric: freeStorage,
-      threshold: (props.allocatedStorageGiB * GIB) / 10,
-      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      alarmDescription:
-        'Database free storage below 10 % of allocated storage: raise allocated or max allocated storage.',
-    });
+    const freeStorage = this.freeStorageAlarm('FreeStorageSpace', instance, 'the primary', props);
     for (const { label, function: fn } of props.functions) {
       this.alarm(`${capitalize(label)}Throttles`, {
         metric: fn.metricThrottles({ period: MINUTE, statistic: 'Sum' }),
@@ -176,7 +202,7 @@ export class Monitoring extends Construct {
     }
 
     const replicaLag = (props.replicas ?? []).map((replica, index) =>
-      this.replicaLagAlarms(replica, index + 1)
+      this.replicaAlarms(replica, index + 1, props)
     );
 
     this.rotationFailedRule = this.notifyRotationFailures();
@@ -285,6 +311,63 @@ export class Monitoring extends Construct {
   }
 
   /**
+   * Storage autoscaling starts when free space is at most 10 % of the allocated storage for five
+   * minutes, and at least six hours after the last storage change or once storage optimization
+   * has completed (whichever is longer); it stops at MaxAllocatedStorage
+   * (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.Autoscaling.html).
+   * An alarm at that 10 % would fire on every autoscale. Allocated storage never shrinks, so
+   * while autoscaling works free space stays above 10 % of the initial allocation but for the
+   * minutes it takes to react; this alarm fires at half of that (5 %), which free space only
+   * reaches when autoscaling cannot help: the ceiling is reached, it is waiting out the six
+   * hours or the optimization, or the growth outruns it. FreeStorageSpace is in bytes
+   * (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-metrics.html).
+   */
+  private freeStorageAlarm(
+    id: string,
+    instance: rds.IDatabaseInstance,
+    name: string,
+    props: MonitoringProps
+  ): cloudwatch.IMetric {
+    const freeStorage = instance.metricFreeStorageSpace({ period: MINUTE });
+    const threshold = freeStorageAlarmBytes(props.allocatedStorageGiB);
+    this.alarm(id, {
+      metric: freeStorage,
+      threshold,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      alarmDescription:
+        `Free storage on ${name} below ${threshold / GIB} GiB, half of what makes storage autoscaling act: ` +
+        `autoscaling has reached its ceiling (${props.maxAllocatedStorageGiB} GiB), is waiting out the six hours ` +
+        'after its last change, or cannot keep up. Find what grows (binary logs, a table) and raise ' +
+        'maxAllocatedStorageGiB in lib/stage-config.ts, or free space.',
+    });
+    return freeStorage;
+  }
+
+  /**
+   * A replica's alarms: lag, replication stopped, and the primary's DatabaseConnections and
+   * FreeStorageSpace, since the reader connects to it directly and a full replica stops
+   * replicating.
+   */
+  private replicaAlarms(
+    replica: rds.IDatabaseInstance,
+    n: number,
+    props: MonitoringProps
+  ): cloudwatch.IMetric {
+    const threshold = props.replicaConnectionAlarmThreshold!;
+    this.alarm(`Replica${n}DatabaseConnections`, {
+      metric: replica.metricDatabaseConnections({ statistic: 'Maximum', period: MINUTE }),
+      threshold,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      alarmDescription:
+        `Connections to read replica ${n} reached ${threshold} of max_connections ${props.maxConnections}: ` +
+        `more than the reader's reserved concurrency (${threshold - 1}) can open. Look for connections ` +
+        'left open (SHOW PROCESSLIST: long Sleep) or a client outside the budget.',
+    });
+    this.freeStorageAlarm(`Replica${n}FreeStorageSpace`, replica, `read replica ${n}`, props);
+    return this.replicaLagAlarms(replica, n);
+  }
+
+  /**
    * ReplicaLag is the replica's Seconds_Behind_Master; -1 means replication is not running.
    * https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_MySQL.Replication.ReadReplicas.Monitor.html
    * Lag only costs the reader an extra connection per minVersion read (it falls back to the
@@ -347,6 +430,38 @@ function functionWidgets(label: string, fn: lambda.IFunction): cloudwatch.IWidge
       width: 8,
     }),
   ];
+}
+
+/**
+ * The free-storage alarm line in bytes: half of RDS's autoscaling trigger (10 % of the allocated
+ * storage) at the initial allocation. See Monitoring.freeStorageAlarm.
+ */
+export function freeStorageAlarmBytes(allocatedStorageGiB: number): number {
+  return (allocatedStorageGiB * GIB) / 20;
+}
+
+/**
+ * Behind a proxy the pool may legitimately fill up, so the threshold sits above pool + migration
+ * + rotation and the text blames a client that bypasses the proxy, not leaks (the proxy closes
+ * idle client connections itself). Without one it sits above what the functions' reserved
+ * concurrency, migration and rotation can hold: only a connection left open or an outside
+ * client gets there.
+ */
+function connectionsAlarmText(props: MonitoringProps): string {
+  const reached = `Database connections reached ${props.connectionAlarmThreshold} of max_connections ${props.maxConnections}`;
+  if (props.proxyPoolConnections !== undefined) {
+    return (
+      `${reached}: above what the RDS Proxy's pool (at most ${props.proxyPoolConnections}, reached under busy but ` +
+      `healthy load), the schema migration and secret rotation can open together (${props.healthyPeakConnections}). ` +
+      'A client is connecting to the instance directly: find it with SHOW PROCESSLIST (user and host) and ' +
+      "move it behind the proxy, or keep it within the operators' reserve."
+    );
+  }
+  return (
+    `${reached}: above what the functions' reserved concurrency, the schema migration and secret rotation ` +
+    `can hold together (${props.healthyPeakConnections}). Look for connections left open ` +
+    "(SHOW PROCESSLIST: long Sleep) or a client outside the functions' reserved concurrency."
+  );
 }
 
 function capitalize(s: string): string {

@@ -20,6 +20,31 @@ export interface ReadReplicasProps {
   readonly parameterGroup: rds.IParameterGroup;
   readonly vpc: ec2.IVpc;
   readonly vpcSubnets: ec2.SubnetSelection;
+  /**
+   * The primary's engine version (a full `major.minor.patch`, as MYSQL_ENGINE_VERSION): the
+   * replicas run it unless `engineVersion` says otherwise.
+   */
+  readonly sourceEngineVersion: string;
+  /**
+   * The replicas' engine version, for the first step of an upgrade (docs/upgrades.md): RDS wants
+   * read replicas upgraded before their source, and CloudFormation updates a replica only after
+   * the source it references, so the replicas go first in a deploy of their own. Never older
+   * than the source, and in the same major version (they share its parameter group).
+   * @default - `sourceEngineVersion`
+   */
+  readonly engineVersion?: string;
+  /**
+   * The primary's AutoMinorVersionUpgrade: the replicas follow it, so RDS never upgrades one side
+   * alone in a maintenance window.
+   */
+  readonly autoMinorVersionUpgrade: boolean;
+  /**
+   * Storage autoscaling ceiling in GiB: the primary's. A replica's storage does not grow with its
+   * source's; without a ceiling of its own it stays at the allocation it was created with, and
+   * a full replica stops replicating.
+   * https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.Autoscaling.html
+   */
+  readonly maxAllocatedStorageGiB: number;
   /** @default RemovalPolicy.DESTROY: a replica holds no data the primary has not */
   readonly removalPolicy?: RemovalPolicy;
 }
@@ -39,6 +64,8 @@ export class ReadReplicas extends Construct {
         `readReplicas must be a whole number from 0 to 15 (RDS for MySQL's limit per source), got ${props.count}.`
       );
     }
+    const engineVersion = props.engineVersion ?? props.sourceEngineVersion;
+    assertReplicaVersion(engineVersion, props.sourceEngineVersion);
     for (let i = 1; i <= props.count; i++) {
       const replica = new rds.DatabaseInstanceReadReplica(this, `Replica${i}`, {
         sourceDatabaseInstance: props.source,
@@ -53,10 +80,17 @@ export class ReadReplicas extends Construct {
         caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
         // No storageEncrypted: a replica inherits its source's encryption, and CloudFormation
         // rejects StorageEncrypted next to SourceDBInstanceIdentifier.
-        autoMinorVersionUpgrade: false, // follows the primary's pinned minor (database.ts)
+        autoMinorVersionUpgrade: props.autoMinorVersionUpgrade,
+        maxAllocatedStorage: props.maxAllocatedStorageGiB,
         deletionProtection: false,
         removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
       });
+      // CDK's read replica has no engine prop: without EngineVersion a replica keeps the version
+      // it was created with, and bumping MYSQL_ENGINE_VERSION would upgrade the primary only.
+      // With it, a bump is a ModifyDBInstance of the replica, which RDS accepts when the version
+      // is "the same or higher than the version that the source DB instance ... is running"
+      // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html).
+      (replica.node.defaultChild as rds.CfnDBInstance).engineVersion = engineVersion;
       Validations.of(replica).acknowledge(
         {
           id: 'AwsSolutions-RDS2',
@@ -88,6 +122,28 @@ export class ReadReplicas extends Construct {
     return Fn.join(
       ',',
       this.instances.map((replica) => replica.dbInstanceEndpointAddress)
+    );
+  }
+}
+
+/**
+ * A replica may run its source's version or a newer minor of the same major version: RDS refuses
+ * an older one (ModifyDBInstance, above), and a replica of another major version would need a
+ * parameter group of another family than the primary's, which the replicas share.
+ */
+function assertReplicaVersion(replica: string, source: string): void {
+  const parse = (v: string) => (/^\d+\.\d+\.\d+$/.test(v) ? v.split('.').map(Number) : undefined);
+  const [r, s] = [parse(replica), parse(source)];
+  if (!r || !s) {
+    throw new Error(
+      `Replica engine version "${replica}" or source version "${source}" is not a full MySQL version like 8.4.10.`
+    );
+  }
+  const sameMajor = r[0] === s[0] && r[1] === s[1];
+  if (!sameMajor || r[2] < s[2]) {
+    throw new Error(
+      `Read replicas cannot run ${replica} next to a primary on ${source}: a replica runs its source's ` +
+        `version or a newer minor of ${s[0]}.${s[1]}. For a major upgrade see docs/upgrades.md.`
     );
   }
 }

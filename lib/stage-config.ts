@@ -40,6 +40,12 @@ export interface StageConfig {
    * (README, "Read replicas"); `-c readReplicas=N` overrides it.
    */
   readonly readReplicas: number;
+  /**
+   * Engine version of the read replicas, for the first deploy of a minor upgrade: replicas go
+   * before their source (docs/upgrades.md). `-c replicaEngineVersion=8.4.x` sets it.
+   * @default - the primary's (MYSQL_ENGINE_VERSION)
+   */
+  readonly replicaEngineVersion?: string;
 }
 
 export const STAGES: Readonly<Record<string, StageConfig>> = {
@@ -121,4 +127,22 @@ export function withReadReplicas(config: StageConfig, value: unknown): StageConf
     );
   }
   return { ...config, readReplicas: count };
+}
+
+/**
+ * `-c replicaEngineVersion=8.4.x`: the replicas' engine version for the first step of an upgrade
+ * (docs/upgrades.md); whether it may run next to the primary's is checked by ReadReplicas.
+ */
+export function withReplicaEngineVersion(config: StageConfig, value: unknown): StageConfig {
+  if (value === undefined || value === null || value === '') {
+    return config;
+  }
+  const version = String(value).trim();
+  if (!/^\d+\.\d+\.\d+$/.test(version)) {
+    throw new Error(
+      `-c replicaEngineVersion=${String(value)} is not a full MySQL version. Pass e.g. ` +
+        '-c replicaEngineVersion=8.4.11 (docs/upgrades.md).'
+    );
+  }
+  return { ...config, replicaEngineVersion: version };
 }

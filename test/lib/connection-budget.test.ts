@@ -3,13 +3,15 @@ import {
   proxyConnectionBudget,
   RDS_MYSQL_BYTES_PER_CONNECTION,
   RDS_USABLE_MEMORY_SHARE,
+  RESERVED_CONNECTIONS,
 } from '../../lib/connection-budget';
 
+const reserved = { migration: 1, rotation: 3, operators: 6 };
+const reservedTotal = 10;
 const sandbox = {
   instanceMemoryMiB: 1024,
-  reservedForOperators: 10,
+  reserved,
   writerShare: 1 / 3,
-  alarmAtShareOfMax: 0.8,
 };
 
 describe('connectionBudget', () => {
@@ -35,15 +37,17 @@ describe('connectionBudget', () => {
     expect(RDS_USABLE_MEMORY_SHARE).toBeLessThan(1);
   });
 
-  test("the functions can never hold more connections than max_connections minus the operators' share", () => {
+  test('the stack reserves one connection for the migration, one per rotated secret and six for people', () => {
+    expect(RESERVED_CONNECTIONS).toEqual(reserved);
+  });
+
+  test('the functions can never hold more connections than max_connections minus the reserved ones', () => {
     for (const instanceMemoryMiB of [512, 1024, 2048, 4096, 16384]) {
       for (const writerShare of [0.1, 1 / 3, 0.5, 0.9]) {
         const b = connectionBudget({ ...sandbox, instanceMemoryMiB, writerShare });
         expect(b.writerConcurrency).toBeGreaterThanOrEqual(1);
         expect(b.readerConcurrency).toBeGreaterThanOrEqual(1);
-        expect(b.writerConcurrency + b.readerConcurrency).toBe(
-          b.maxConnections - sandbox.reservedForOperators
-        );
+        expect(b.writerConcurrency + b.readerConcurrency).toBe(b.maxConnections - reservedTotal);
       }
     }
   });
@@ -53,19 +57,36 @@ describe('connectionBudget', () => {
     expect([b.writerConcurrency, b.readerConcurrency]).toEqual([18, 36]);
   });
 
-  test('alarms at the given share of max_connections, rounded up', () => {
-    expect(connectionBudget(sandbox).alarmThreshold).toBe(52);
+  test('alarms one above the healthy peak: functions, migration and rotation all at their most', () => {
+    const b = connectionBudget(sandbox);
+    expect(b.primaryPeakConnections).toBe(54 + 1 + 3);
+    expect(b.alarmThreshold).toBe(59);
+    // Only what the operators' reserve holds can reach it.
+    expect(b.alarmThreshold).toBeLessThanOrEqual(b.maxConnections);
+    expect(b.maxConnections - b.primaryPeakConnections).toBe(reserved.operators);
+  });
+
+  test('a replica (same max_connections) holds the whole reader and keeps the operators their share', () => {
+    const b = connectionBudget({ ...sandbox, readReplicas: 2 });
+    expect(b.replicaConnectionsForReader).toBe(64 - 6);
+    expect(b.readerConcurrency).toBeLessThanOrEqual(b.replicaConnectionsForReader);
+    expect(b.replicaAlarmThreshold).toBe(b.readerConcurrency + 1);
   });
 
   test.each([
     [
-      'reservedForOperators',
-      { reservedForOperators: 0 },
-      /reservedForOperators must be a whole number from 1 to 62/,
+      'reserved.operators',
+      { reserved: { ...reserved, operators: 0 } },
+      /reserved.operators must be a whole number of at least 1, got 0/,
     ],
-    ['reservedForOperators', { reservedForOperators: 63 }, /choose a larger instance class/],
+    [
+      'reserved.migration',
+      { reserved: { ...reserved, migration: 1.5 } },
+      /reserved.migration must be a whole number, got 1.5/,
+    ],
+    ['reserved', { reserved: { ...reserved, operators: 59 } }, /choose a larger instance class/],
     ['writerShare', { writerShare: 1 }, /writerShare must be between/],
-    ['alarmAtShareOfMax', { alarmAtShareOfMax: 1.5 }, /alarmAtShareOfMax must be between/],
+    ['readReplicas', { readReplicas: 16 }, /readReplicas must be a whole number from 0 to 15/],
     ['instanceMemoryMiB', { instanceMemoryMiB: Number.NaN }, /instanceMemoryMiB must be between/],
   ])('fails when %s is out of range', (_name, override, message) => {
     expect(() => connectionBudget({ ...sandbox, ...override })).toThrow(message);
@@ -76,7 +97,6 @@ describe('proxyConnectionBudget', () => {
   const direct = connectionBudget(sandbox);
   const proxied = {
     direct,
-    reservedForOperators: 10,
     writerShare: 1 / 3,
     clientsPerServerConnection: 4,
     concurrencyCap: 300,
@@ -108,12 +128,39 @@ describe('proxyConnectionBudget', () => {
     expect(prod.writerConcurrency).toBe(100);
   });
 
-  test('fails when reservedForOperators leaves the proxy no pool', () => {
-    expect(() => proxyConnectionBudget({ ...proxied, reservedForOperators: 63 })).toThrow(
-      /reservedForOperators must be a whole number from 1 to 62/
-    );
+  test('fails when a switch is out of range', () => {
     expect(() => proxyConnectionBudget({ ...proxied, clientsPerServerConnection: 0 })).toThrow(
       /clientsPerServerConnection/
     );
+    expect(() => proxyConnectionBudget({ ...proxied, readReplicas: -1 })).toThrow(/readReplicas/);
+  });
+
+  test('the pool, the migration and rotation fill max_connections but for the operators; the alarm sits above them', () => {
+    for (const instanceMemoryMiB of [1024, 4096]) {
+      const d = connectionBudget({ ...sandbox, instanceMemoryMiB });
+      const budget = proxyConnectionBudget({ ...proxied, direct: d });
+      expect(budget.serverConnections + 1 + 3 + 6).toBeLessThanOrEqual(d.maxConnections);
+      expect(budget.primaryPeakConnections).toBe(budget.serverConnections + 1 + 3);
+      expect(budget.alarmThreshold).toBe(budget.primaryPeakConnections + 1);
+      expect(budget.alarmThreshold).toBeLessThanOrEqual(d.maxConnections);
+    }
+    expect(proxyConnectionBudget(proxied).alarmThreshold).toBe(58);
+  });
+
+  test('with replicas the reader gets no more than a replica holds, since it reads them directly', () => {
+    const withReplicas = proxyConnectionBudget({
+      ...proxied,
+      direct: connectionBudget({ ...sandbox, readReplicas: 2 }),
+      readReplicas: 2,
+    });
+    expect(withReplicas.readerConcurrency).toBe(64 - 6);
+    expect(withReplicas.writerConcurrency).toBe(70);
+    expect(withReplicas.replicaAlarmThreshold).toBe(59);
+    // Without replicas the reader keeps its share of the proxy's budget.
+    expect(proxyConnectionBudget(proxied).readerConcurrency).toBe(142);
+    // prod: 200 fit a db.t4g.medium replica (256 - 6), so nothing changes there.
+    const prodDirect = connectionBudget({ ...sandbox, instanceMemoryMiB: 4096, readReplicas: 1 });
+    const prod = proxyConnectionBudget({ ...proxied, direct: prodDirect, readReplicas: 1 });
+    expect([prod.writerConcurrency, prod.readerConcurrency]).toEqual([100, 200]);
   });
 });

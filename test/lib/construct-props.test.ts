@@ -77,9 +77,11 @@ describe('Monitoring', () => {
     return new Monitoring(stack, 'Monitoring', {
       instance,
       maxConnections: 85,
+      healthyPeakConnections: 67,
       connectionAlarmThreshold: 68,
       instanceMemoryMiB: 1024,
       allocatedStorageGiB: 20,
+      maxAllocatedStorageGiB: 50,
       functions: [],
       ...props,
     });
@@ -88,6 +90,12 @@ describe('Monitoring', () => {
   test('fails when the alarm threshold is above max_connections', () => {
     expect(() => monitoringWith({ connectionAlarmThreshold: 86 })).toThrow(
       /between 1 and maxConnections \(85\), got 86/
+    );
+  });
+
+  test('fails when the alarm threshold would fire at the healthy peak', () => {
+    expect(() => monitoringWith({ connectionAlarmThreshold: 67 })).toThrow(
+      /connectionAlarmThreshold \(67\) must be above the healthy peak \(67 connections\)/
     );
   });
 

@@ -2,7 +2,11 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { connectionBudget, proxyConnectionBudget } from '../../lib/connection-budget';
+import {
+  connectionBudget,
+  proxyConnectionBudget,
+  RESERVED_CONNECTIONS,
+} from '../../lib/connection-budget';
 import { DatabaseProxy } from '../../lib/database-proxy';
 import { PROXY_BORROW_TIMEOUT_MS } from '../../lambda/lib/server-bounds';
 import { resourcesOf, synthesize } from './synthesize';
@@ -66,11 +70,9 @@ describe('RDS Proxy', () => {
     const expected = proxyConnectionBudget({
       direct: connectionBudget({
         instanceMemoryMiB: 4096,
-        reservedForOperators: 10,
+        reserved: RESERVED_CONNECTIONS,
         writerShare: 1 / 3,
-        alarmAtShareOfMax: 0.8,
       }),
-      reservedForOperators: 10,
       writerShare: 1 / 3,
       clientsPerServerConnection: 4,
       concurrencyCap: 300,

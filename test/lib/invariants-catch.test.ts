@@ -1,0 +1,84 @@
+import * as fs from 'node:fs';
+import { CfnResource } from 'aws-cdk-lib';
+import * as path from 'node:path';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import { DataFunctions } from '../../lib/data-functions';
+import { Monitoring } from '../../lib/monitoring';
+import { ReadReplicas } from '../../lib/read-replicas';
+import { CONFIGURATIONS, synthesizeConfiguration } from './configurations';
+import { Invariant } from './invariants/invariant';
+
+// Each invariant's check catches what it is about: one configuration (the proxy and two
+// replicas: every check has something to look at), broken in five places at once, synthesized
+// once to keep the run short.
+const load = (file: string): Invariant =>
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  (require(path.join(__dirname, 'invariants', file)) as { invariant: Invariant }).invariant;
+
+const configuration = CONFIGURATIONS.find(
+  (c) => c.stage === 'sandbox' && c.context.proxy === 'true' && c.context.readReplicas === '2'
+)!;
+
+const GIB = 1024 ** 3;
+let broken: ReturnType<typeof synthesizeConfiguration>;
+beforeAll(() => {
+  broken = synthesizeConfiguration(configuration, {
+    amend: (stack) => {
+      const functions = stack.node.findChild('Functions') as DataFunctions;
+      const monitoring = stack.node.findChild('Monitoring') as Monitoring;
+      const replicas = stack.node.findChild('ReadReplicas') as ReadReplicas;
+      // More readers than a replica holds.
+      (
+        functions.reader.function.node.defaultChild as lambda.CfnFunction
+      ).reservedConcurrentExecutions = 200;
+      // An alarm below the proxy pool's healthy peak.
+      (monitoring.connectionsAlarm.node.defaultChild as cloudwatch.CfnAlarm).threshold = 10;
+      // A replica left on an older minor.
+      (replicas.instances[0].node.defaultChild as rds.CfnDBInstance).engineVersion = '8.4.9';
+      // A rule of the writer's path that the writer is not ordered after (a raw resource, which
+      // DataFunction's aspect does not recognise as a rule).
+      new CfnResource(stack, 'LateRule', {
+        type: 'AWS::EC2::SecurityGroupEgress',
+        properties: {
+          GroupId: functions.writer.securityGroup.securityGroupId,
+          IpProtocol: 'tcp',
+          FromPort: 3306,
+          ToPort: 3306,
+          DestinationSecurityGroupId: functions.reader.securityGroup.securityGroupId,
+        },
+      });
+      // A free-storage alarm at the autoscaling trigger (10 % of 20 GiB).
+      (
+        monitoring.node.findChild('FreeStorageSpaceAlarm').node.defaultChild as cloudwatch.CfnAlarm
+      ).threshold = 2 * GIB;
+    },
+  });
+});
+
+test('every invariant file is exercised here', () => {
+  const files = fs
+    .readdirSync(path.join(__dirname, 'invariants'))
+    .filter((f) => f.endsWith('.ts') && f !== 'invariant.ts');
+  expect(files).toEqual(expect.arrayContaining(Object.keys(expected)));
+});
+
+const expected: Record<string, RegExp> = {
+  'connection-budget-per-instance.ts':
+    /ReadReplicasReplica1.*direct functions FunctionsReaderFunction\w+=200.*> max_connections 64/,
+  'connection-alarms-above-healthy-peak.ts':
+    /MonitoringDatabaseConnectionsAlarm\w+ fires at 10 connections, but a healthy peak on DatabaseInstance\w+ holds 57/,
+  'replicas-mirror-primary.ts':
+    /ReadReplicasReplica1\w+\.EngineVersion is "8\.4\.9", the primary's "8\.4\.10"/,
+  'functions-depend-on-their-targets.ts':
+    /FunctionsWriterFunction\w+ does not depend on LateRule \(a security-group rule of its network path\)/,
+  'free-storage-alarm-beyond-autoscaling.ts':
+    /MonitoringFreeStorageSpaceAlarm\w+ fires below 2 GiB, but autoscaling already acts at 2 GiB/,
+};
+
+test.each(Object.entries(expected))('%s catches its violation', (file, message) => {
+  expect(load(file).check(broken)).toEqual(
+    expect.arrayContaining([expect.stringMatching(message)])
+  );
+});
