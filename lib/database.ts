@@ -1,10 +1,11 @@
-import { Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { SERVER_BOUNDS } from '../lambda/lib/server-bounds';
+import { incarnationName } from './incarnation-name';
 
 /** A database user's secret and the schedule that rotates it. */
 export interface DatabaseUserSecret {
@@ -170,7 +171,7 @@ export class Database extends Construct {
     // empty one. The stack id's suffix makes it unique per stack incarnation: prod retains its log
     // groups on delete, and a stack created again (after `cdk destroy`, or after a first create
     // that rolled back) must not collide with them ("already exists").
-    const instanceIdentifier = props.instanceIdentifier ?? defaultInstanceIdentifier(this, id);
+    const instanceIdentifier = props.instanceIdentifier ?? incarnationName(this, id);
     const logGroups = EXPORTED_LOGS.map(
       (log) =>
         new logs.LogGroup(this, `${log}Logs`, {
@@ -335,29 +336,4 @@ export class Database extends Construct {
     this.rotationSecurityGroups.push(securityGroup);
     return securityGroup;
   }
-}
-
-/**
- * `<stack name>-<construct id>-<8 hex digits of the stack id's GUID>`: a new stack (also one created
- * again under the same name) gets a new identifier, so it never meets log groups an earlier
- * incarnation retained.
- */
-function defaultInstanceIdentifier(scope: Construct, id: string): string {
-  const prefix = `${Stack.of(scope).stackName}-${id}`
-    .toLowerCase()
-    .replace(/[^a-z0-9-]/g, '-')
-    .replace(/-+/g, '-')
-    .slice(0, 54);
-  if (!/^[a-z][a-z0-9-]*[a-z0-9]$/.test(prefix)) {
-    throw new Error(
-      `The database identifier "${prefix}-<stack id>" derived from the stack name is not a valid RDS ` +
-        'identifier (letters, digits and single hyphens, starting with a letter). Pass instanceIdentifier explicitly.'
-    );
-  }
-  // arn:aws:cloudformation:<region>:<account>:stack/<name>/<guid> -> first group of <guid>.
-  const stackIdSuffix = Fn.select(
-    0,
-    Fn.split('-', Fn.select(2, Fn.split('/', Stack.of(scope).stackId)))
-  );
-  return Fn.join('-', [prefix, stackIdSuffix]);
 }

@@ -96,6 +96,7 @@ export class LambdaRdsStack extends Stack {
           maxConnectionsPercent: proxyBudget.maxConnectionsPercent,
           maxIdleConnectionsPercent: proxyBudget.maxIdleConnectionsPercent,
           clientConnectionsAlarmThreshold: proxyBudget.clientConnectionsAlarmThreshold,
+          logRetention: config.logRetention,
         })
       : undefined;
 
