@@ -3,7 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { Construct } from 'constructs';
+import { Construct, IDependable } from 'constructs';
 import { SERVER_BOUNDS } from '../lambda/lib/server-bounds';
 import { incarnationName } from './incarnation-name';
 
@@ -42,7 +42,7 @@ export interface DatabaseProps {
   /** Subnets of the instance (isolated: it never gets a public address). */
   readonly vpcSubnets: ec2.SubnetSelection;
   /** Secrets Manager endpoint the rotation functions call; it is opened to each of them on 443. */
-  readonly secretsManagerEndpoint: ec2.IConnectable;
+  readonly secretsManagerEndpoint: ec2.IConnectable & IDependable;
   /** `max_connections`, from `connectionBudget()`: the functions' concurrency is derived from it too. */
   readonly maxConnections: number;
   /**
@@ -132,7 +132,7 @@ export class Database extends Construct {
     secretsmanager.SecretRotationProps,
     'vpc' | 'vpcSubnets' | 'automaticallyAfter'
   >;
-  private readonly secretsManagerEndpoint: ec2.IConnectable;
+  private readonly secretsManagerEndpoint: ec2.IConnectable & IDependable;
 
   constructor(scope: Construct, id: string, props: DatabaseProps) {
     super(scope, id);
@@ -267,10 +267,15 @@ export class Database extends Construct {
       automaticallyAfter: props.rotatePasswordsAfter ?? Duration.days(30),
     };
     this.secretsManagerEndpoint = props.secretsManagerEndpoint;
+    const adminRotationSecurityGroup = this.rotationSecurityGroup('AdminRotationSecurityGroup');
     this.instance.addRotationSingleUser({
       ...this.rotation,
-      securityGroup: this.rotationSecurityGroup('AdminRotationSecurityGroup'),
+      securityGroup: adminRotationSecurityGroup,
     });
+    this.waitForNetworkPath(
+      this.instance.secret!.node.findChild('RotationSchedule') as secretsmanager.RotationSchedule,
+      adminRotationSecurityGroup
+    );
 
     Validations.of(this.instance).acknowledge({
       id: 'AwsSolutions-RDS11',
@@ -304,9 +309,10 @@ export class Database extends Construct {
       username,
       dbname: this.databaseName,
     }).attach(this.instance);
+    const securityGroup = this.rotationSecurityGroup(`${id}RotationSecurityGroup`);
     new secretsmanager.SecretRotation(this, `${id}Rotation`, {
       ...this.rotation,
-      securityGroup: this.rotationSecurityGroup(`${id}RotationSecurityGroup`),
+      securityGroup,
       application: secretsmanager.SecretRotationApplication.MYSQL_ROTATION_SINGLE_USER,
       secret,
       target: this.instance,
@@ -315,7 +321,23 @@ export class Database extends Construct {
     const rotationSchedule = secret.node.findChild(
       'RotationSchedule'
     ) as secretsmanager.RotationSchedule;
+    this.waitForNetworkPath(rotationSchedule, securityGroup);
     return { secret, rotationSchedule };
+  }
+
+  /**
+   * A rotation schedule created without RotateImmediatelyOnUpdate rotates at once
+   * (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-secretsmanager-rotationschedule.html):
+   * its function must find its whole network path in place, or the first rotation times out and
+   * fails. The function's egress rules (children of its security group), the instance's ingress
+   * rule for it (in the instance's construct) and the endpoint with its rules are otherwise created
+   * in parallel with the schedule.
+   */
+  private waitForNetworkPath(
+    schedule: secretsmanager.RotationSchedule,
+    securityGroup: ec2.SecurityGroup
+  ): void {
+    schedule.node.addDependency(securityGroup, this.instance, this.secretsManagerEndpoint);
   }
 
   /**
