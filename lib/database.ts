@@ -1,7 +1,8 @@
-import { Duration, Fn, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { CfnResource, Duration, Fn, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
+import * as sam from 'aws-cdk-lib/aws-sam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, IDependable } from 'constructs';
 import { SERVER_BOUNDS } from '../lambda/lib/server-bounds';
@@ -92,7 +93,7 @@ export interface DatabaseProps {
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
-   * Retention of the exported error and slow-query logs.
+   * Retention of the exported error and slow-query logs, and of the rotation functions' logs.
    * @default RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
@@ -133,6 +134,7 @@ export class Database extends Construct {
     'vpc' | 'vpcSubnets' | 'automaticallyAfter'
   >;
   private readonly secretsManagerEndpoint: ec2.IConnectable & IDependable;
+  private readonly logRetention: logs.RetentionDays;
 
   constructor(scope: Construct, id: string, props: DatabaseProps) {
     super(scope, id);
@@ -267,11 +269,14 @@ export class Database extends Construct {
       automaticallyAfter: props.rotatePasswordsAfter ?? Duration.days(30),
     };
     this.secretsManagerEndpoint = props.secretsManagerEndpoint;
+    this.logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     const adminRotationSecurityGroup = this.rotationSecurityGroup('AdminRotationSecurityGroup');
-    this.instance.addRotationSingleUser({
-      ...this.rotation,
-      securityGroup: adminRotationSecurityGroup,
-    });
+    this.ownRotationLogs(
+      this.instance.addRotationSingleUser({
+        ...this.rotation,
+        securityGroup: adminRotationSecurityGroup,
+      })
+    );
     this.waitForNetworkPath(
       this.instance.secret!.node.findChild('RotationSchedule') as secretsmanager.RotationSchedule,
       adminRotationSecurityGroup
@@ -310,19 +315,43 @@ export class Database extends Construct {
       dbname: this.databaseName,
     }).attach(this.instance);
     const securityGroup = this.rotationSecurityGroup(`${id}RotationSecurityGroup`);
-    new secretsmanager.SecretRotation(this, `${id}Rotation`, {
+    const rotation = new secretsmanager.SecretRotation(this, `${id}Rotation`, {
       ...this.rotation,
       securityGroup,
       application: secretsmanager.SecretRotationApplication.MYSQL_ROTATION_SINGLE_USER,
       secret,
       target: this.instance,
     });
+    this.ownRotationLogs(rotation);
     // SecretRotation schedules through secret.addRotationSchedule('RotationSchedule').
     const rotationSchedule = secret.node.findChild(
       'RotationSchedule'
     ) as secretsmanager.RotationSchedule;
     this.waitForNetworkPath(rotationSchedule, securityGroup);
     return { secret, rotationSchedule };
+  }
+
+  /**
+   * The hosted rotation function (in the application's nested stack) logs to /aws/lambda/<its
+   * functionName parameter>, a group Lambda would create on first invocation with no retention,
+   * left behind by `cdk destroy`
+   * (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-loggroups.html).
+   * With the name known in the template, the stack creates that group first, with a retention.
+   */
+  private ownRotationLogs(rotation: secretsmanager.SecretRotation): void {
+    const application = rotation.node.defaultChild as sam.CfnApplication;
+    // CDK names the function after the construct path, a fixed name: the function (in the
+    // application's nested stack) could then never be replaced, nor its log group be created
+    // again by a new stack of the same name. A per-incarnation name (64 characters at most for
+    // Lambda) avoids both (lib/incarnation-name.ts).
+    const functionName = incarnationName(rotation, `${rotation.node.id}`, 64 - 9);
+    application.addPropertyOverride('Parameters.functionName', functionName);
+    const logGroup = new logs.LogGroup(rotation, 'Logs', {
+      logGroupName: Fn.join('', ['/aws/lambda/', functionName]),
+      retention: this.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    application.addDependency(logGroup.node.defaultChild as CfnResource);
   }
 
   /**

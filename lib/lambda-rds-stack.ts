@@ -40,6 +40,7 @@ export class LambdaRdsStack extends Stack {
     const network = new Network(this, 'Network', {
       secretsEndpointAzs: config.secretsEndpointAzs,
       flowLogRetention: config.logRetention,
+      providerLogRetention: config.logRetention,
     });
 
     const database = new Database(this, 'Database', {

@@ -44,8 +44,15 @@ export const invariant: Invariant = {
     const graph = new TemplateGraph(template);
     const problems: string[] = [];
     for (const [id, resource] of Object.entries(graph.resources)) {
-      for (const property of PHYSICAL_NAMES[resource.Type] ?? []) {
-        const name = resource.Properties?.[property];
+      const names: [string, Json][] = (PHYSICAL_NAMES[resource.Type] ?? []).map((property) => [
+        property,
+        resource.Properties?.[property],
+      ]);
+      // A hosted rotation application names the function of its nested stack.
+      if (resource.Type === 'AWS::Serverless::Application') {
+        names.push(['Parameters.functionName', resource.Properties?.Parameters?.functionName]);
+      }
+      for (const [property, name] of names) {
         if (name !== undefined && !uniquePerIncarnation(name, graph)) {
           problems.push(
             `${id} (${resource.Type}) has the fixed ${property} ${JSON.stringify(name)}: leave it ` +
