@@ -14,6 +14,13 @@ export interface DatabaseUserSecret {
   readonly rotationSchedule: secretsmanager.RotationSchedule;
 }
 
+/**
+ * Characters no generated or rotated password contains: the ones that break a password in a
+ * URL (DATABASE_URL), a shell, JSON or a MySQL string literal. CDK's default for DatabaseSecret
+ * and for the admin's rotation; stated once here so the user secrets' rotations use it too.
+ */
+export const PASSWORD_EXCLUDED_CHARACTERS = ' %+~`#$&*()|[]{}:;<>?!\'/@"\\';
+
 /** Logs RDS exports to CloudWatch: errors, and queries slower than `long_query_time`. */
 const EXPORTED_LOGS = ['error', 'slowquery'] as const;
 
@@ -236,6 +243,7 @@ export class Database extends Construct {
         new rds.DatabaseSecret(this, 'AdminSecret', {
           username: 'admin',
           dbname: this.databaseName,
+          excludeCharacters: PASSWORD_EXCLUDED_CHARACTERS,
         })
       ),
       parameterGroup: this.parameterGroup,
@@ -275,6 +283,7 @@ export class Database extends Construct {
       this.instance.addRotationSingleUser({
         ...this.rotation,
         securityGroup: adminRotationSecurityGroup,
+        excludeCharacters: PASSWORD_EXCLUDED_CHARACTERS,
       })
     );
     this.waitForNetworkPath(
@@ -313,11 +322,15 @@ export class Database extends Construct {
     const secret = new rds.DatabaseSecret(this, `${id}Secret`, {
       username,
       dbname: this.databaseName,
+      excludeCharacters: PASSWORD_EXCLUDED_CHARACTERS,
     }).attach(this.instance);
     const securityGroup = this.rotationSecurityGroup(`${id}RotationSecurityGroup`);
     const rotation = new secretsmanager.SecretRotation(this, `${id}Rotation`, {
       ...this.rotation,
       securityGroup,
+      // Without it the application generates any printable character (the admin's rotation
+      // gets CDK's default); the user passwords travel in the same places.
+      excludeCharacters: PASSWORD_EXCLUDED_CHARACTERS,
       application: secretsmanager.SecretRotationApplication.MYSQL_ROTATION_SINGLE_USER,
       secret,
       target: this.instance,
