@@ -1,4 +1,4 @@
-import { CfnResource, Duration, Fn, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
@@ -364,7 +364,7 @@ export class Database extends Construct {
       retention: this.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    application.addDependency(logGroup.node.defaultChild as CfnResource);
+    application.node.addDependency(logGroup);
   }
 
   /**
