@@ -1,10 +1,12 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { PROXY_BORROW_TIMEOUT_MS } from '../lambda/lib/server-bounds';
+import { incarnationName } from './incarnation-name';
 
 export interface DatabaseProxyProps {
   /** Network of the proxy (the instance's). */
@@ -30,6 +32,16 @@ export interface DatabaseProxyProps {
    * @default PROXY_BORROW_TIMEOUT_MS (1 s) — included in the functions' statement timeout
    */
   readonly borrowTimeout?: Duration;
+  /**
+   * Retention of the proxy's log group, `/aws/rds/proxy/<proxy name>`.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * What happens to that log group when it leaves the stack.
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
 }
 
 const MINUTE = Duration.minutes(1);
@@ -66,7 +78,24 @@ export class DatabaseProxy extends Construct {
       allowAllOutbound: false,
     });
 
+    // A per-incarnation name instead of CDK's fixed default (the construct path): any change that
+    // replaces the proxy (a create-only property such as its subnets, or a moved logical id) is
+    // done by creating the new proxy before deleting the old one, which a fixed name fails with
+    // "already exists" (lib/incarnation-name.ts;
+    // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-rds-dbproxy.html).
+    const dbProxyName = incarnationName(this, id);
+    // The proxy writes its logs to /aws/rds/proxy/<name>, a group it creates on first use with no
+    // retention, which `cdk destroy` would leave behind
+    // (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy.troubleshooting.html).
+    // Known before the proxy exists, the name lets the stack own that group and create it first.
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      logGroupName: Fn.join('', ['/aws/rds/proxy/', dbProxyName]),
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
+    });
+
     this.proxy = new rds.DatabaseProxy(this, 'Proxy', {
+      dbProxyName,
       proxyTarget: rds.ProxyTarget.fromInstance(props.instance),
       secrets: props.secrets,
       vpc: props.vpc,
@@ -82,6 +111,7 @@ export class DatabaseProxy extends Construct {
       idleClientTimeout: Duration.minutes(5),
       debugLogging: false,
     });
+    this.proxy.node.addDependency(logGroup);
     // ProxyTarget.fromInstance opens the instance's security group to the proxy's (the port only).
 
     const metric = (metricName: string, statistic: string, label: string) =>

@@ -1,16 +1,25 @@
-import { Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
+import * as sam from 'aws-cdk-lib/aws-sam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { Construct } from 'constructs';
+import { Construct, IDependable } from 'constructs';
 import { SERVER_BOUNDS } from '../lambda/lib/server-bounds';
+import { incarnationName } from './incarnation-name';
 
 /** A database user's secret and the schedule that rotates it. */
 export interface DatabaseUserSecret {
   readonly secret: secretsmanager.ISecret;
   readonly rotationSchedule: secretsmanager.RotationSchedule;
 }
+
+/**
+ * Characters no generated or rotated password contains: the ones that break a password in a
+ * URL (DATABASE_URL), a shell, JSON or a MySQL string literal. CDK's default for DatabaseSecret
+ * and for the admin's rotation; stated once here so the user secrets' rotations use it too.
+ */
+export const PASSWORD_EXCLUDED_CHARACTERS = ' %+~`#$&*()|[]{}:;<>?!\'/@"\\';
 
 /** Logs RDS exports to CloudWatch: errors, and queries slower than `long_query_time`. */
 const EXPORTED_LOGS = ['error', 'slowquery'] as const;
@@ -41,7 +50,7 @@ export interface DatabaseProps {
   /** Subnets of the instance (isolated: it never gets a public address). */
   readonly vpcSubnets: ec2.SubnetSelection;
   /** Secrets Manager endpoint the rotation functions call; it is opened to each of them on 443. */
-  readonly secretsManagerEndpoint: ec2.IConnectable;
+  readonly secretsManagerEndpoint: ec2.IConnectable & IDependable;
   /** `max_connections`, from `connectionBudget()`: the functions' concurrency is derived from it too. */
   readonly maxConnections: number;
   /**
@@ -91,7 +100,7 @@ export interface DatabaseProps {
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
-   * Retention of the exported error and slow-query logs.
+   * Retention of the exported error and slow-query logs, and of the rotation functions' logs.
    * @default RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
@@ -137,7 +146,8 @@ export class Database extends Construct {
     secretsmanager.SecretRotationProps,
     'vpc' | 'vpcSubnets' | 'automaticallyAfter'
   >;
-  private readonly secretsManagerEndpoint: ec2.IConnectable;
+  private readonly secretsManagerEndpoint: ec2.IConnectable & IDependable;
+  private readonly logRetention: logs.RetentionDays;
 
   constructor(scope: Construct, id: string, props: DatabaseProps) {
     super(scope, id);
@@ -177,7 +187,7 @@ export class Database extends Construct {
     // empty one. The stack id's suffix makes it unique per stack incarnation: prod retains its log
     // groups on delete, and a stack created again (after `cdk destroy`, or after a first create
     // that rolled back) must not collide with them ("already exists").
-    const instanceIdentifier = props.instanceIdentifier ?? defaultInstanceIdentifier(this, id);
+    const instanceIdentifier = props.instanceIdentifier ?? incarnationName(this, id);
     const logGroups = EXPORTED_LOGS.map(
       (log) =>
         new logs.LogGroup(this, `${log}Logs`, {
@@ -240,6 +250,7 @@ export class Database extends Construct {
         new rds.DatabaseSecret(this, 'AdminSecret', {
           username: 'admin',
           dbname: this.databaseName,
+          excludeCharacters: PASSWORD_EXCLUDED_CHARACTERS,
         })
       ),
       parameterGroup: this.parameterGroup,
@@ -273,10 +284,19 @@ export class Database extends Construct {
       automaticallyAfter: props.rotatePasswordsAfter ?? Duration.days(30),
     };
     this.secretsManagerEndpoint = props.secretsManagerEndpoint;
-    this.instance.addRotationSingleUser({
-      ...this.rotation,
-      securityGroup: this.rotationSecurityGroup('AdminRotationSecurityGroup'),
-    });
+    this.logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const adminRotationSecurityGroup = this.rotationSecurityGroup('AdminRotationSecurityGroup');
+    this.ownRotationLogs(
+      this.instance.addRotationSingleUser({
+        ...this.rotation,
+        securityGroup: adminRotationSecurityGroup,
+        excludeCharacters: PASSWORD_EXCLUDED_CHARACTERS,
+      })
+    );
+    this.waitForNetworkPath(
+      this.instance.secret!.node.findChild('RotationSchedule') as secretsmanager.RotationSchedule,
+      adminRotationSecurityGroup
+    );
 
     Validations.of(this.instance).acknowledge({
       id: 'AwsSolutions-RDS11',
@@ -309,19 +329,64 @@ export class Database extends Construct {
     const secret = new rds.DatabaseSecret(this, `${id}Secret`, {
       username,
       dbname: this.databaseName,
+      excludeCharacters: PASSWORD_EXCLUDED_CHARACTERS,
     }).attach(this.instance);
-    new secretsmanager.SecretRotation(this, `${id}Rotation`, {
+    const securityGroup = this.rotationSecurityGroup(`${id}RotationSecurityGroup`);
+    const rotation = new secretsmanager.SecretRotation(this, `${id}Rotation`, {
       ...this.rotation,
-      securityGroup: this.rotationSecurityGroup(`${id}RotationSecurityGroup`),
+      securityGroup,
+      // Without it the application generates any printable character (the admin's rotation
+      // gets CDK's default); the user passwords travel in the same places.
+      excludeCharacters: PASSWORD_EXCLUDED_CHARACTERS,
       application: secretsmanager.SecretRotationApplication.MYSQL_ROTATION_SINGLE_USER,
       secret,
       target: this.instance,
     });
+    this.ownRotationLogs(rotation);
     // SecretRotation schedules through secret.addRotationSchedule('RotationSchedule').
     const rotationSchedule = secret.node.findChild(
       'RotationSchedule'
     ) as secretsmanager.RotationSchedule;
+    this.waitForNetworkPath(rotationSchedule, securityGroup);
     return { secret, rotationSchedule };
+  }
+
+  /**
+   * The hosted rotation function (in the application's nested stack) logs to /aws/lambda/<its
+   * functionName parameter>, a group Lambda would create on first invocation with no retention,
+   * left behind by `cdk destroy`
+   * (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-loggroups.html).
+   * With the name known in the template, the stack creates that group first, with a retention.
+   */
+  private ownRotationLogs(rotation: secretsmanager.SecretRotation): void {
+    const application = rotation.node.defaultChild as sam.CfnApplication;
+    // CDK names the function after the construct path, a fixed name: the function (in the
+    // application's nested stack) could then never be replaced, nor its log group be created
+    // again by a new stack of the same name. A per-incarnation name (64 characters at most for
+    // Lambda) avoids both (lib/incarnation-name.ts).
+    const functionName = incarnationName(rotation, `${rotation.node.id}`, 64 - 9);
+    application.addPropertyOverride('Parameters.functionName', functionName);
+    const logGroup = new logs.LogGroup(rotation, 'Logs', {
+      logGroupName: Fn.join('', ['/aws/lambda/', functionName]),
+      retention: this.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    application.node.addDependency(logGroup);
+  }
+
+  /**
+   * A rotation schedule created without RotateImmediatelyOnUpdate rotates at once
+   * (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-secretsmanager-rotationschedule.html):
+   * its function must find its whole network path in place, or the first rotation times out and
+   * fails. The function's egress rules (children of its security group), the instance's ingress
+   * rule for it (in the instance's construct) and the endpoint with its rules are otherwise created
+   * in parallel with the schedule.
+   */
+  private waitForNetworkPath(
+    schedule: secretsmanager.RotationSchedule,
+    securityGroup: ec2.SecurityGroup
+  ): void {
+    schedule.node.addDependency(securityGroup, this.instance, this.secretsManagerEndpoint);
   }
 
   /**
@@ -342,29 +407,4 @@ export class Database extends Construct {
     this.rotationSecurityGroups.push(securityGroup);
     return securityGroup;
   }
-}
-
-/**
- * `<stack name>-<construct id>-<8 hex digits of the stack id's GUID>`: a new stack (also one created
- * again under the same name) gets a new identifier, so it never meets log groups an earlier
- * incarnation retained.
- */
-function defaultInstanceIdentifier(scope: Construct, id: string): string {
-  const prefix = `${Stack.of(scope).stackName}-${id}`
-    .toLowerCase()
-    .replace(/[^a-z0-9-]/g, '-')
-    .replace(/-+/g, '-')
-    .slice(0, 54);
-  if (!/^[a-z][a-z0-9-]*[a-z0-9]$/.test(prefix)) {
-    throw new Error(
-      `The database identifier "${prefix}-<stack id>" derived from the stack name is not a valid RDS ` +
-        'identifier (letters, digits and single hyphens, starting with a letter). Pass instanceIdentifier explicitly.'
-    );
-  }
-  // arn:aws:cloudformation:<region>:<account>:stack/<name>/<guid> -> first group of <guid>.
-  const stackIdSuffix = Fn.select(
-    0,
-    Fn.split('-', Fn.select(2, Fn.split('/', Stack.of(scope).stackId)))
-  );
-  return Fn.join('-', [prefix, stackIdSuffix]);
 }

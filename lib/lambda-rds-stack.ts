@@ -40,6 +40,7 @@ export class LambdaRdsStack extends Stack {
     const network = new Network(this, 'Network', {
       secretsEndpointAzs: config.secretsEndpointAzs,
       flowLogRetention: config.logRetention,
+      providerLogRetention: config.logRetention,
     });
 
     const database = new Database(this, 'Database', {
@@ -96,6 +97,7 @@ export class LambdaRdsStack extends Stack {
           maxConnectionsPercent: proxyBudget.maxConnectionsPercent,
           maxIdleConnectionsPercent: proxyBudget.maxIdleConnectionsPercent,
           clientConnectionsAlarmThreshold: proxyBudget.clientConnectionsAlarmThreshold,
+          logRetention: config.logRetention,
         })
       : undefined;
 

@@ -9,6 +9,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { invocationMetricsWidgets } from './invocation-metrics-widgets';
+import { stackIncarnationId } from './incarnation-name';
 
 export interface MonitoredFunction {
   /** Label on the dashboard, e.g. "writer". */
@@ -73,8 +74,9 @@ export interface MonitoringProps {
   readonly alarmEmail?: string;
   /**
    * Name of the CloudWatch dashboard. Dashboards are global per account, so the name must differ
-   * between regions.
-   * @default - `<stack name>-<region>-database`
+   * between regions; a fixed one would also collide with itself when CloudFormation replaces the
+   * dashboard (lib/incarnation-name.ts).
+   * @default - `<stack name>-<region>-database-<8 hex digits of the stack id>`
    */
   readonly dashboardName?: string;
   /**
@@ -213,7 +215,8 @@ export class Monitoring extends Construct {
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName:
-        props.dashboardName ?? Fn.join('-', [Stack.of(this).stackName, Aws.REGION, 'database']),
+        props.dashboardName ??
+        Fn.join('-', [Stack.of(this).stackName, Aws.REGION, 'database', stackIncarnationId(this)]),
       defaultInterval: Duration.hours(3),
     });
     this.dashboard.addWidgets(

@@ -1,6 +1,6 @@
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { CfnResource, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 
 export interface NetworkProps {
@@ -20,6 +20,11 @@ export interface NetworkProps {
    * @default RetentionDays.ONE_WEEK
    */
   readonly flowLogRetention?: logs.RetentionDays;
+  /**
+   * Retention of the log group of the function CDK adds to strip the VPC's default security group.
+   * @default RetentionDays.ONE_WEEK
+   */
+  readonly providerLogRetention?: logs.RetentionDays;
 }
 
 /**
@@ -64,6 +69,8 @@ export class Network extends Construct {
       },
     });
 
+    this.ownDefaultSecurityGroupProviderLogs(props.providerLogRetention);
+
     this.secretsManagerEndpoint = this.vpc.addInterfaceEndpoint('SecretsManager', {
       service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
       privateDnsEnabled: true,
@@ -71,5 +78,27 @@ export class Network extends Construct {
       open: false,
       subnets: { subnets: this.vpc.isolatedSubnets.slice(0, endpointAzs) },
     });
+  }
+
+  /**
+   * With @aws-cdk/aws-ec2:restrictDefaultSecurityGroup (cdk.json), CDK strips the VPC's default
+   * security group with a custom resource whose function would log to /aws/lambda/<its name>, a
+   * group Lambda creates on first invocation with no retention and `cdk destroy` leaves behind
+   * (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-loggroups.html). The
+   * provider offers no log group option, so its function is pointed at one of ours (LoggingConfig);
+   * the reference makes CloudFormation create the group first. Its role has
+   * AWSLambdaBasicExecutionRole, which may write to any group.
+   */
+  private ownDefaultSecurityGroupProviderLogs(retention?: logs.RetentionDays): void {
+    const provider = Stack.of(this).node.tryFindChild(
+      'Custom::VpcRestrictDefaultSGCustomResourceProvider'
+    );
+    const handler = provider?.node.tryFindChild('Handler') as CfnResource | undefined;
+    if (!handler) return; // the feature flag is off: no such function
+    const logGroup = new logs.LogGroup(this, 'RestrictDefaultSecurityGroupLogs', {
+      retention: retention ?? logs.RetentionDays.ONE_WEEK,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    handler.addPropertyOverride('LoggingConfig.LogGroup', logGroup.logGroupName);
   }
 }

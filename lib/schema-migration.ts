@@ -11,7 +11,7 @@ import {
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
-import { Construct } from 'constructs';
+import { Construct, IDependable } from 'constructs';
 import { usersSchemaStatements } from '../lambda/lib/users-schema';
 import { AppRole, privilegesFor } from '../lambda/migrate';
 import { DatabaseClientProps, DataFunction } from './data-function';
@@ -28,6 +28,8 @@ export interface SchemaMigrationProps extends DatabaseClientProps {
   readonly adminSecret: secretsmanager.ISecret;
   /** The least-privilege users to create, one per function. */
   readonly users: DatabaseUser[];
+  /** The Secrets Manager endpoint: the migration waits for it and its rules before it runs. */
+  readonly secretsManagerEndpoint: DatabaseClientProps['secretsManagerEndpoint'] & IDependable;
 }
 
 /**
@@ -79,8 +81,16 @@ export class SchemaMigration extends Construct {
         SchemaVersion: schemaVersion(),
       },
     });
-    // After the instance and everything in it, its security group's rule for this function included.
-    this.resource.node.addDependency(props.database);
+    // Not before its whole network path exists: the instance and its security group's rule for
+    // this function, the function's own egress rules (created in parallel otherwise, and a late
+    // one is a connect timeout that fails the create and rolls the stack back), and the Secrets
+    // Manager endpoint with its ingress rules. A DependsOn on a construct covers every resource
+    // in it (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-dependson.html).
+    this.resource.node.addDependency(
+      props.database,
+      this.handler.securityGroup,
+      props.secretsManagerEndpoint
+    );
   }
 }
 
