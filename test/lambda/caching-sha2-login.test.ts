@@ -1,6 +1,10 @@
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { StaticCredentials } from '../../lambda/lib/credentials';
 import { Database } from '../../lambda/lib/database';
+import { canLogIn, readUserSecretState } from '../../lambda/lib/user-secret';
 import { listUsers } from '../../lambda/lib/users-repository';
+import { handleMigrationEvent } from '../../lambda/migration-resource';
 import { AppDatabase } from '../support/app-database';
 import { CachingSha2Front, LoginRecord } from '../support/caching-sha2-front';
 import { LambdaEnvironment } from '../support/lambda-environment';
@@ -167,6 +171,72 @@ describe('logging in to MySQL 8.4 with caching_sha2_password', () => {
         { user: db.users.reader.user, path: 'fast', ok: true, secure: false },
       ]);
       expect(sentPassword()).toBe(false);
+    });
+  });
+
+  describe('the migration creates the function users with the plugin named', () => {
+    let mysql: CachingSha2Front;
+    beforeAll(async () => {
+      if (db.server.dir) mysql = await CachingSha2Front.start(db.server, { mysqlAccounts: true });
+    });
+    afterAll(() => mysql?.stop());
+
+    it('on MySQL 8.4: IDENTIFIED WITH caching_sha2_password, and the users log in with it', async () => {
+      const suffix = Math.random().toString(16).slice(2, 8);
+      const users = { writer: `mwriter_${suffix}`, reader: `mreader_${suffix}` };
+      const endpoint = await SecretsEndpoint.start();
+      for (const role of ['writer', 'reader'] as const) {
+        endpoint.addSecret(`arn:${role}`, {
+          ...db.secret(role, { port: mysql.port, password: `pw-${role}-${suffix}` }),
+          username: users[role],
+        });
+      }
+      const client = new SecretsManagerClient({
+        endpoint: endpoint.env().AWS_ENDPOINT_URL_SECRETS_MANAGER,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      });
+      const tls = db.clientTls();
+      const admin = new Database({
+        credentials: new StaticCredentials({
+          host: '127.0.0.1',
+          port: mysql.port,
+          user: db.server.adminUser,
+          password: db.server.adminPassword,
+          database: db.database,
+        }),
+        tls,
+      });
+      const event = {
+        RequestType: 'Create',
+        ResourceProperties: {
+          ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:provider',
+          SchemaVersion: 'v1',
+          Users: [
+            { Role: 'writer', SecretArn: 'arn:writer' },
+            { Role: 'reader', SecretArn: 'arn:reader' },
+          ],
+        },
+      } as unknown as CloudFormationCustomResourceEvent;
+      try {
+        await handleMigrationEvent(event, {
+          admin,
+          readUserSecret: (arn) => readUserSecretState(client, arn),
+          canLogIn: (credentials) => canLogIn(credentials, tls),
+          log: () => undefined,
+        });
+        expect(mysql.accountPlugins.get(users.writer)).toBe('caching_sha2_password');
+        expect(mysql.accountPlugins.get(users.reader)).toBe('caching_sha2_password');
+        // The migration's own check that each user opens the database: a full authentication.
+        expect(mysql.logins.filter((l) => l.user === users.writer)).toEqual([
+          { user: users.writer, path: 'full', ok: true, secure: true },
+        ]);
+      } finally {
+        await endpoint.stop();
+        for (const user of Object.values(users)) {
+          await db.admin.query('DROP USER IF EXISTS ?@?', [user, '%']);
+        }
+      }
     });
   });
 });

@@ -61,6 +61,11 @@ export class CachingSha2Front {
   readonly logins: LoginRecord[] = [];
   /** Every byte each client sent before its session was relayed, as it crossed the wire. */
   readonly wireBytes: Buffer[] = [];
+  /**
+   * With `mysqlAccounts`: per user, the plugin its last CREATE USER / ALTER USER ... IDENTIFIED
+   * named, or `(server default)` when it named none.
+   */
+  readonly accountPlugins = new Map<string, string>();
   private readonly cache = new Map<string, { hash: Buffer; password: string }>();
   private readonly sockets = new Set<Socket>();
   private rsa?: { privateKey: KeyObject; publicKeyPem: string };
@@ -68,17 +73,20 @@ export class CachingSha2Front {
   private constructor(
     private readonly server: Server,
     private readonly backend: ServerInfo,
-    private readonly tls: { key: Buffer; cert: Buffer } | undefined
+    private readonly tls: { key: Buffer; cert: Buffer } | undefined,
+    private readonly mysqlAccounts: boolean
   ) {}
 
   /**
    * Listens on a free loopback port in front of `backend` (a private server we started: its
    * certificate, which names 127.0.0.1, is the front's). `tls: false` offers no TLS, like a
-   * server without certificates.
+   * server without certificates. `mysqlAccounts: true` stands in for MySQL's account statements
+   * too: `VERSION()` says 8.4.7, and the plugin a CREATE USER / ALTER USER names is recorded in
+   * `accountPlugins` and dropped before MariaDB (which has no caching_sha2_password) runs it.
    */
   static async start(
     backend: ServerInfo,
-    { tls = true }: { tls?: boolean } = {}
+    { tls = true, mysqlAccounts = false }: { tls?: boolean; mysqlAccounts?: boolean } = {}
   ): Promise<CachingSha2Front> {
     if (!backend.dir || !backend.caFile) {
       throw new Error('The caching_sha2_password front needs a private server with TLS.');
@@ -86,7 +94,7 @@ export class CachingSha2Front {
     const read = (name: string) => readFileSync(path.join(backend.dir!, name));
     const material = { key: read('server.key'), cert: read('server.pem') };
     const server = createServer();
-    const front = new CachingSha2Front(server, backend, tls ? material : undefined);
+    const front = new CachingSha2Front(server, backend, tls ? material : undefined, mysqlAccounts);
     server.on('connection', (socket) => front.accept(socket));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return front;
@@ -121,7 +129,7 @@ export class CachingSha2Front {
         socket.off('data', record);
         this.wireBytes.push(Buffer.concat(wire));
         relay(client, leftover.client, backend!, leftover.backend, (sql) =>
-          this.evict(sql, backend!.user)
+          this.statement(sql, backend!.user)
         );
       })
       .catch(() => {
@@ -269,6 +277,20 @@ export class CachingSha2Front {
     return this.rsa;
   }
 
+  /** Looks at a statement on its way to MariaDB; returns what MariaDB is to run. */
+  private statement(sql: string, sessionUser: string): string {
+    this.evict(sql, sessionUser);
+    if (!this.mysqlAccounts) return sql;
+    const account =
+      /^\s*(?:CREATE|ALTER)\s+USER\b.*?['`"]([^'`"]+)['`"]\s*@\s*\S+\s+IDENTIFIED\s+(?:WITH\s+(\w+)\s+)?BY\b/is.exec(
+        sql
+      );
+    if (account) this.accountPlugins.set(account[1], account[2] ?? '(server default)');
+    return sql
+      .replace(/\bVERSION\(\)/gi, "'8.4.7'")
+      .replace(/\bIDENTIFIED\s+WITH\s+caching_sha2_password\s+BY\b/gi, 'IDENTIFIED BY');
+  }
+
   /** What MySQL does to the cache when a statement changes or reloads accounts. */
   private evict(sql: string, sessionUser: string): void {
     if (/^\s*FLUSH\s+PRIVILEGES/i.test(sql)) {
@@ -403,13 +425,16 @@ function serverTls(socket: Socket, alreadyRead: Buffer, tls: { key: Buffer; cert
   return secure;
 }
 
-/** Relays the command phase both ways, reading the client's statements for account changes. */
+/**
+ * Relays the command phase both ways. The client's packets are passed on whole, each statement
+ * (COM_QUERY) as `onStatement` returns it.
+ */
 function relay(
   client: Duplex,
   clientRest: Buffer,
   backend: Backend,
   backendRest: Buffer,
-  onStatement: (sql: string) => void
+  onStatement: (sql: string) => string
 ): void {
   const server = backend.stream!;
   let pending = Buffer.alloc(0);
@@ -418,11 +443,17 @@ function relay(
     while (pending.length >= 4) {
       const length = pending.readUIntLE(0, 3);
       if (pending.length < 4 + length) break;
-      const payload = pending.subarray(4, 4 + length);
-      if (payload[0] === 0x03) onStatement(payload.toString('utf8', 1));
+      const seq = pending[3];
+      let payload = pending.subarray(4, 4 + length);
       pending = pending.subarray(4 + length);
+      // 0xffffff-long packets continue in the next one: never split a statement across them.
+      if (payload[0] === 0x03 && length < 0xffffff) {
+        const sql = payload.toString('utf8', 1);
+        const sent = onStatement(sql);
+        if (sent !== sql) payload = Buffer.concat([Buffer.from([0x03]), Buffer.from(sent)]);
+      }
+      writePacket(server, seq, payload);
     }
-    server.write(chunk);
   };
   if (backendRest.length > 0) client.write(backendRest);
   if (clientRest.length > 0) forward(clientRest);
