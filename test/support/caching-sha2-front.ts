@@ -55,6 +55,8 @@ import type { ServerInfo } from './private-server';
  * cache entry, because after a fast authentication it must still log in to MariaDB as that user
  * (the fast-auth decision itself uses only the hash); a statement evicts when it is sent, not
  * when it succeeds; the cache is keyed by user name (every account here is `user@'%'`).
+ * With `mysqlAccounts` it also answers `VERSION()` as MySQL and strips the plugin MariaDB lacks
+ * from account statements (recorded in `accountPlugins`): SQL rewriting MySQL would not do.
  */
 export class CachingSha2Front {
   /** One entry per login attempt, in order. */
