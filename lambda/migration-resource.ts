@@ -5,6 +5,7 @@ import { SqlConnection } from './lib/connection';
 import { Database, InvocationContext } from './lib/database';
 import { ConfigurationError } from './lib/errors';
 import { createDatabase } from './lib/runtime';
+import { passwordClause } from './lib/password-clause';
 import { MIGRATION_DATABASE_OPTIONS } from './lib/server-bounds';
 import { UserSecretState, canLogIn, readUserSecretState } from './lib/user-secret';
 import { AppRole, migrate, privilegesFor } from './migrate';
@@ -72,10 +73,12 @@ export async function handleMigrationEvent(
     }))
   );
   const database = await deps.admin.run(async (connection) => {
-    const [{ schema }] = await connection.query<{ schema: string }[]>(
-      'SELECT DATABASE() AS `schema`',
+    // VERSION() in the same round trip: the database session's, not a greeting's.
+    const [{ schema, version }] = await connection.query<{ schema: string; version: string }[]>(
+      'SELECT DATABASE() AS `schema`, VERSION() AS `version`',
       []
     );
+    const identified = passwordClause(version);
     if (!schema) {
       throw new ConfigurationError(
         'The admin secret names no database (dbname): cannot tell which schema to migrate.'
@@ -86,9 +89,9 @@ export async function handleMigrationEvent(
       await connection.query(statement, []);
     }
     for (const { role, secretArn, state } of userSecrets) {
-      await ensureUser(connection, role, state.current, schema);
+      await ensureUser(connection, role, state.current, schema, identified);
       // While the admin session is open: the check is one more short connection, as that user.
-      await restoreLockedOutUser(connection, deps, role, secretArn, state);
+      await restoreLockedOutUser(connection, deps, role, secretArn, state, identified);
     }
     return schema;
   }, context);
@@ -97,20 +100,22 @@ export async function handleMigrationEvent(
 
 /**
  * Creates the user with its secret's password, or brings an existing one back to TLS-only and
- * its grants. An existing user's password is left to `restoreLockedOutUser`.
+ * its grants. An existing user's password is left to `restoreLockedOutUser`. `identified` is
+ * `passwordClause()`'s: the plugin named on MySQL.
  */
 async function ensureUser(
   connection: SqlConnection,
   role: AppRole,
   { user, password }: DbCredentials,
-  schema: string
+  schema: string,
+  identified: string
 ) {
   if (!USERNAME.test(user)) {
     throw new ConfigurationError(
       `The ${role} secret's username "${user}" is not a plain MySQL user name (a-z, 0-9, _).`
     );
   }
-  await connection.query("CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY ? REQUIRE SSL", [
+  await connection.query(`CREATE USER IF NOT EXISTS ?@'%' ${identified} REQUIRE SSL`, [
     user,
     password,
   ]);
@@ -132,7 +137,8 @@ async function restoreLockedOutUser(
   deps: MigrationDependencies,
   role: AppRole,
   secretArn: string,
-  state: UserSecretState
+  state: UserSecretState,
+  identified: string
 ): Promise<void> {
   const log = deps.log ?? ((message: string) => console.warn(message));
   if (await opensTheDatabase(deps, state)) return;
@@ -154,7 +160,7 @@ async function restoreLockedOutUser(
       `The ${role} secret ${secretArn} changed its username while the migration ran; deploy again.`
     );
   }
-  await connection.query("ALTER USER ?@'%' IDENTIFIED BY ?", [
+  await connection.query(`ALTER USER ?@'%' ${identified}`, [
     fresh.current.user,
     fresh.current.password,
   ]);

@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import {
   DescribeDBEngineVersionsCommand,
+  DescribeDBProxiesCommand,
   DescribeOrderableDBInstanceOptionsCommand,
   OrderableDBInstanceOption,
   RDSClient,
@@ -73,6 +74,13 @@ export async function runPreflight(
       )
     )),
     await guarded('CDK bootstrap', () => checkBootstrap(clients.ssm, facts, region)),
+    ...(await Promise.all(
+      (facts.proxies ?? []).map((proxy) =>
+        guarded(`RDS Proxy ${proxy.engineFamily}`, () =>
+          checkProxy(clients.rds, facts.databases, region)
+        )
+      )
+    )),
   ];
   return { region, results };
 }
@@ -266,5 +274,67 @@ async function checkBootstrap(
   return {
     ok: true,
     message: `bootstrap version ${version} (this app needs ${minVersion} or later).`,
+  };
+}
+
+/**
+ * RDS Proxies a region allows an account by default: "Each AWS account ID is limited to 20
+ * proxies" (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy.html, quotas and
+ * limitations; raised through Service Quotas).
+ */
+export const DEFAULT_PROXY_QUOTA = 20;
+
+const PROXY_ENGINES_PAGE =
+  'https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.RDS_Fea_Regions_DB-eng.Feature.RDSProxy.html';
+
+/**
+ * What the API can tell about an RDS Proxy before the deploy: that the region answers the RDS
+ * Proxy API (DescribeDBProxies) and how many proxies the account already has there, against the
+ * default quota. RDS documents no API field that says "RDS Proxy supports this engine
+ * version and instance class in this region": that stays the documentation's table.
+ */
+async function checkProxy(
+  rds: RDSClient,
+  databases: readonly DatabaseFacts[],
+  region: string
+): Promise<Omit<CheckResult, 'check'>> {
+  let existing = 0;
+  let Marker: string | undefined;
+  try {
+    do {
+      const page = await rds.send(new DescribeDBProxiesCommand({ Marker }));
+      existing += page.DBProxies?.length ?? 0;
+      Marker = page.Marker;
+    } while (Marker);
+  } catch (error) {
+    const { name, message } = error as Error;
+    if (/AccessDenied|not authorized/i.test(`${name} ${message}`)) throw error;
+    return {
+      ok: false,
+      message:
+        `RDS Proxy does not answer in ${region} (${name}: ${message}). See ${PROXY_ENGINES_PAGE} for ` +
+        'the regions that offer it, or deploy with -c proxy=false.',
+    };
+  }
+  if (existing >= DEFAULT_PROXY_QUOTA) {
+    return {
+      ok: false,
+      message:
+        `the account already has ${existing} RDS Proxies in ${region}; the default quota is ` +
+        `${DEFAULT_PROXY_QUOTA}. Check yours: aws service-quotas list-service-quotas --service-code rds ` +
+        `--region ${region} (look for Proxies), ask for more, or deploy with -c proxy=false.`,
+    };
+  }
+  const primary = databases[0];
+  const engine = primary
+    ? `${primary.engine} ${primary.engineVersion} on ${primary.instanceClass}`
+    : 'the engine';
+  return {
+    ok: true,
+    message:
+      `${region} answers the RDS Proxy API; the account has ${existing} of ${DEFAULT_PROXY_QUOTA} proxies ` +
+      `(default quota). No RDS API field says whether RDS Proxy supports ${engine} here ` +
+      `(DescribeDBEngineVersions' SupportedFeatureNames documents no proxy feature): check ` +
+      `${region}'s row in ${PROXY_ENGINES_PAGE}.`,
   };
 }

@@ -10,6 +10,8 @@ export interface StageFacts {
   /** Every function with reserved concurrency, by logical id without its hash. */
   readonly reservations: readonly { readonly id: string; readonly reserved: number }[];
   readonly databases: readonly DatabaseFacts[];
+  /** Every RDS Proxy of the stack (none unless `-c proxy=true` or a stage turns it on). */
+  readonly proxies?: readonly { readonly id: string; readonly engineFamily: string }[];
   /** The SSM parameter the deploy reads the bootstrap version from, and the least it accepts. */
   readonly bootstrap: { readonly parameter: string; readonly minVersion: number };
 }
@@ -81,7 +83,13 @@ export function factsFromTemplate(
       multiAz: p.MultiAZ === true || p.MultiAZ === 'true',
       storageType: typeof p.StorageType === 'string' ? p.StorageType : undefined,
     }));
-  return { stackName, reservations, databases, bootstrap };
+  const proxies = resources
+    .filter(([, r]) => r.Type === 'AWS::RDS::DBProxy')
+    .map(([id, r]) => ({
+      id,
+      engineFamily: literal(r.Properties?.EngineFamily, `${id}.EngineFamily`),
+    }));
+  return { stackName, reservations, databases, proxies, bootstrap };
 }
 
 /** The checks compare plain values; a token here would mean the template changed shape. */

@@ -66,6 +66,15 @@ describe('RDS Proxy', () => {
     }
   });
 
+  test('clients log in with caching_sha2_password, the plugin the migration names on MySQL 8.4', () => {
+    for (const t of [sandboxOn, prodOn]) {
+      const auth = resourcesOf(t, 'AWS::RDS::DBProxy')[0][1].Properties.Auth;
+      expect(
+        auth.map((a: { ClientPasswordAuthType?: string }) => a.ClientPasswordAuthType)
+      ).toEqual(['MYSQL_CACHING_SHA2_PASSWORD', 'MYSQL_CACHING_SHA2_PASSWORD']);
+    }
+  });
+
   test('sizes its pool from the budget and borrows within the statement timeout', () => {
     const expected = proxyConnectionBudget({
       direct: connectionBudget({

@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import {
   DescribeDBEngineVersionsCommand,
+  DescribeDBProxiesCommand,
   DescribeOrderableDBInstanceOptionsCommand,
   RDSClient,
 } from '@aws-sdk/client-rds';
@@ -15,11 +16,16 @@ import { STAGES } from '../../lib/stage-config';
 import { parseArgs } from '../../scripts/preflight/args';
 import {
   CheckResult,
+  DEFAULT_PROXY_QUOTA,
   PreflightClients,
   formatReport,
   runPreflight,
 } from '../../scripts/preflight/checks';
-import { StageFacts, synthesizeStage } from '../../scripts/preflight/stage-facts';
+import {
+  StageFacts,
+  factsFromTemplate,
+  synthesizeStage,
+} from '../../scripts/preflight/stage-facts';
 
 // `npm run preflight` without AWS: the SDK clients are stubbed at their boundary
 // (aws-sdk-client-mock); the facts come from the real synthesized sandbox template.
@@ -261,6 +267,65 @@ describe('npm run preflight', () => {
     expect(() => parseArgs(['--profile', 'x'])).toThrow(
       /Unknown option --profile\. Usage: npm run preflight/
     );
+  });
+});
+
+describe('npm run preflight with the proxy on', () => {
+  const withProxy: StageFacts = { ...facts, proxies: [{ id: 'Proxy', engineFamily: 'MYSQL' }] };
+
+  test('without a proxy in the template, nothing asks about RDS Proxy', async () => {
+    healthyAccount();
+    const { results } = await runPreflight(clients(), facts);
+    expect(results.some((r) => /Proxy/.test(r.check))).toBe(false);
+    expect(rds.commandCalls(DescribeDBProxiesCommand)).toHaveLength(0);
+  });
+
+  test('a region that answers, with room under the quota, passes and points at the engine table', async () => {
+    healthyAccount();
+    rds
+      .on(DescribeDBProxiesCommand, { Marker: undefined })
+      .resolves({ DBProxies: [{}], Marker: 'page-2' })
+      .on(DescribeDBProxiesCommand, { Marker: 'page-2' })
+      .resolves({ DBProxies: [{}] });
+    const proxy = result((await runPreflight(clients(), withProxy)).results, /RDS Proxy/);
+    expect(proxy).toMatchObject({ check: 'RDS Proxy MYSQL', ok: true });
+    expect(proxy.message).toMatch(/has 2 of 20 proxies/);
+    expect(proxy.message).toMatch(
+      /supports mysql 8\.4\.10 on db\.t4g\.micro here .*\/Concepts\.RDS_Fea_Regions_DB-eng\.Feature\.RDSProxy\.html/
+    );
+  });
+
+  test('an account at the default proxy quota fails, with how to check its quota', async () => {
+    healthyAccount();
+    rds
+      .on(DescribeDBProxiesCommand)
+      .resolves({ DBProxies: Array.from({ length: DEFAULT_PROXY_QUOTA }, () => ({})) });
+    const proxy = result((await runPreflight(clients(), withProxy)).results, /RDS Proxy/);
+    expect(proxy.ok).toBe(false);
+    expect(proxy.message).toMatch(
+      /already has 20 RDS Proxies in eu-west-1.*service-quotas list-service-quotas --service-code rds.*-c proxy=false/
+    );
+  });
+
+  test('a region where the RDS Proxy API does not answer fails, naming the documentation', async () => {
+    healthyAccount();
+    rds
+      .on(DescribeDBProxiesCommand)
+      .rejects(Object.assign(new Error('not available in this region'), { name: 'InvalidAction' }));
+    const proxy = result((await runPreflight(clients(), withProxy)).results, /RDS Proxy/);
+    expect(proxy.ok).toBe(false);
+    expect(proxy.message).toMatch(/RDS Proxy does not answer in eu-west-1 \(InvalidAction/);
+  });
+
+  test('the template names its proxies and their engine family', () => {
+    const template = {
+      Resources: {
+        ProxyABCD1234: { Type: 'AWS::RDS::DBProxy', Properties: { EngineFamily: 'MYSQL' } },
+      },
+    };
+    expect(factsFromTemplate('s', template, facts.bootstrap).proxies).toEqual([
+      { id: 'ProxyABCD1234', engineFamily: 'MYSQL' },
+    ]);
   });
 });
 
