@@ -6,6 +6,7 @@ import { Database, InvocationContext } from './lib/database';
 import { ConfigurationError } from './lib/errors';
 import { createDatabase } from './lib/runtime';
 import { MIGRATION_DATABASE_OPTIONS } from './lib/server-bounds';
+import { accountText } from './lib/sql-literals';
 import { UserSecretState, canLogIn, readUserSecretState } from './lib/user-secret';
 import { AppRole, migrate, privilegesFor } from './migrate';
 
@@ -110,13 +111,14 @@ async function ensureUser(
       `The ${role} secret's username "${user}" is not a plain MySQL user name (a-z, 0-9, _).`
     );
   }
+  // Account names and passwords must be quoted strings in MySQL's grammar (sql-literals.ts).
   await connection.query("CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY ? REQUIRE SSL", [
-    user,
-    password,
+    accountText(user),
+    accountText(password),
   ]);
-  await connection.query("ALTER USER ?@'%' REQUIRE SSL", [user]);
+  await connection.query("ALTER USER ?@'%' REQUIRE SSL", [accountText(user)]);
   for (const privileges of privilegesFor(role, schema)) {
-    await connection.query(`GRANT ${privileges} TO ?@'%'`, [user]);
+    await connection.query(`GRANT ${privileges} TO ?@'%'`, [accountText(user)]);
   }
 }
 
@@ -155,8 +157,8 @@ async function restoreLockedOutUser(
     );
   }
   await connection.query("ALTER USER ?@'%' IDENTIFIED BY ?", [
-    fresh.current.user,
-    fresh.current.password,
+    accountText(fresh.current.user),
+    accountText(fresh.current.password),
   ]);
   if (!(await deps.canLogIn(fresh.current))) {
     throw new ConfigurationError(

@@ -101,22 +101,6 @@ export class NotEnoughTimeError extends DataPathError {
 }
 
 /**
- * The session runs with sql_mode NO_BACKSLASH_ESCAPES, under which mysql2's escaping of `?`
- * values is unsafe (a quote escaped with a backslash ends the string). Nothing was sent.
- */
-export class UnsafeSqlModeError extends DataPathError {
-  readonly name = 'UnsafeSqlModeError';
-
-  constructor(target: { host: string; port: number }) {
-    super(
-      `The database at ${target.host}:${target.port} runs with sql_mode NO_BACKSLASH_ESCAPES, ` +
-        "under which the driver's escaping of values is unsafe, so no statement was sent. Remove " +
-        'NO_BACKSLASH_ESCAPES from sql_mode in the parameter group (lib/database.ts pins it).'
-    );
-  }
-}
-
-/**
  * A user id beyond 2^53 - 1 (Number.MAX_SAFE_INTEGER): JSON numbers cannot carry it exactly, so
  * it is never handed out. A write that would create one is rolled back.
  */

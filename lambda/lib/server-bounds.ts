@@ -37,8 +37,9 @@ export const SERVER_BOUNDS = {
    */
   maxExecutionTimeMs: 2000,
   /**
-   * `sql_mode`, pinned: MySQL 8.4's default, spelled out. Above all it must never contain
-   * NO_BACKSLASH_ESCAPES: mysql2 escapes `?` values with backslashes (see connection.ts).
+   * `sql_mode`, pinned: MySQL 8.4's default, spelled out. The functions do not depend on it
+   * (values go as hex literals, sql-literals.ts), but backslash-escaping clients such as the
+   * tests' admin connections and other tools do: NO_BACKSLASH_ESCAPES stays out.
    */
   sqlMode:
     'ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,' +
