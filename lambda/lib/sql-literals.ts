@@ -60,7 +60,6 @@ export function toLiteral(value: unknown): string {
     return 'NULL';
   }
   if (value instanceof AccountText) {
-    // eslint-disable-next-line no-control-regex
     if (/[\\\u0000-\u001f\u007f]/.test(value.value)) {
       throw new TypeError(
         'An account name or password contains a backslash or a control character, which ' +
