@@ -68,6 +68,15 @@ export class DatabaseLockConflictError extends DataPathError {
   readonly name = 'DatabaseLockConflictError';
 }
 
+/**
+ * The server is read-only (read_only / super_read_only, error 1290): a blue/green switchover in
+ * progress, or an endpoint that names a replica. Nothing was written; retrying is safe, and
+ * succeeds once the endpoint points at a writable primary.
+ */
+export class DatabaseReadOnlyError extends DataPathError {
+  readonly name = 'DatabaseReadOnlyError';
+}
+
 /** The TLS handshake failed: the server certificate is not trusted, or TLS is not offered. */
 export class DatabaseTlsError extends DataPathError {
   readonly name = 'DatabaseTlsError';
