@@ -32,8 +32,9 @@ export const SERVER_BOUNDS = {
    * `max_execution_time` (milliseconds): MySQL stops a read-only top-level SELECT after this
    * (https://dev.mysql.com/blog-archive/server-side-select-statement-timeouts/).
    * It does not apply to writes or to statements inside routines: those are bounded by the lock
-   * waits above (a single-row upsert does no other waiting). MariaDB calls it
-   * `max_statement_time`, in seconds, and applies it to every statement.
+   * waits above (a single-row upsert does no other waiting). MariaDB's nearest,
+   * `max_statement_time` (seconds), stops every statement, so the test server sets it on the
+   * reader's account only (test/support/private-server.ts, docs/mysql-and-mariadb.md).
    */
   maxExecutionTimeMs: 2000,
   /**
