@@ -7,6 +7,7 @@ import { ConfigurationError } from './lib/errors';
 import { createDatabase } from './lib/runtime';
 import { passwordClause } from './lib/password-clause';
 import { MIGRATION_DATABASE_OPTIONS } from './lib/server-bounds';
+import { accountText } from './lib/sql-literals';
 import { UserSecretState, canLogIn, readUserSecretState } from './lib/user-secret';
 import { AppRole, migrate, privilegesFor } from './migrate';
 
@@ -115,13 +116,14 @@ async function ensureUser(
       `The ${role} secret's username "${user}" is not a plain MySQL user name (a-z, 0-9, _).`
     );
   }
+  // Account names and passwords must be quoted strings in MySQL's grammar (sql-literals.ts).
   await connection.query(`CREATE USER IF NOT EXISTS ?@'%' ${identified} REQUIRE SSL`, [
-    user,
-    password,
+    accountText(user),
+    accountText(password),
   ]);
-  await connection.query("ALTER USER ?@'%' REQUIRE SSL", [user]);
+  await connection.query("ALTER USER ?@'%' REQUIRE SSL", [accountText(user)]);
   for (const privileges of privilegesFor(role, schema)) {
-    await connection.query(`GRANT ${privileges} TO ?@'%'`, [user]);
+    await connection.query(`GRANT ${privileges} TO ?@'%'`, [accountText(user)]);
   }
 }
 
@@ -161,8 +163,8 @@ async function restoreLockedOutUser(
     );
   }
   await connection.query(`ALTER USER ?@'%' ${identified}`, [
-    fresh.current.user,
-    fresh.current.password,
+    accountText(fresh.current.user),
+    accountText(fresh.current.password),
   ]);
   if (!(await deps.canLogIn(fresh.current))) {
     throw new ConfigurationError(

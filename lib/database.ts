@@ -221,7 +221,8 @@ export class Database extends Construct {
         lock_wait_timeout: String(SERVER_BOUNDS.lockWaitTimeoutSeconds), // metadata locks
         innodb_lock_wait_timeout: String(SERVER_BOUNDS.innodbLockWaitTimeoutSeconds), // row locks
         max_execution_time: String(SERVER_BOUNDS.maxExecutionTimeMs), // read-only SELECT, in ms
-        // Pinned: NO_BACKSLASH_ESCAPES would turn mysql2's client-side escaping into injection.
+        // Pinned to MySQL 8.4's default. The functions' values do not depend on it (they are sent
+        // as hex literals, lambda/lib/sql-literals.ts), but other clients' escaping may.
         sql_mode: SERVER_BOUNDS.sqlMode,
         // Refuse any connection that is not TLS.
         require_secure_transport: '1',

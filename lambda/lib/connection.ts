@@ -1,14 +1,16 @@
 import { connect as tcpConnect, Socket } from 'node:net';
 import { createConnection } from 'mysql2';
 import { DbCredentials, TlsSettings } from './config';
-import { NotEnoughTimeError, UnsafeSqlModeError } from './errors';
+import { NotEnoughTimeError } from './errors';
+import { bindValues } from './sql-literals';
 
 /** What the repositories need from a connection: one parameterised statement at a time. */
 export interface SqlConnection {
   /**
-   * Runs one statement through the text protocol. `?` placeholders are escaped by the client,
-   * which costs no extra round trip (a server-side prepared statement would: the statement
-   * cache of a fresh connection is always cold).
+   * Runs one statement through the text protocol. `?` placeholders become literals whose
+   * meaning does not depend on sql_mode (sql-literals.ts), which costs no extra round trip (a
+   * server-side prepared statement would: the statement cache of a fresh connection is always
+   * cold, and it would pin an RDS Proxy session).
    */
   query<T>(sql: string, values: readonly unknown[]): Promise<T>;
 }
@@ -47,11 +49,6 @@ export interface ConnectionTimeouts {
    */
   readonly deadline: number;
 }
-
-// SERVER_STATUS_NO_BACKSLASH_ESCAPES: set in the status flags of the handshake and of every OK
-// packet while the session's sql_mode contains NO_BACKSLASH_ESCAPES.
-// https://dev.mysql.com/doc/dev/mysql-server/latest/mysql__com_8h.html (enum SERVER_STATUS_flags_enum)
-const NO_BACKSLASH_ESCAPES = 0x200;
 
 /**
  * Opens one mysql2 connection: TCP, then TLS when `tls` is set, then authentication. Resolves
@@ -106,13 +103,11 @@ export function openConnection(
       reject(Object.assign(error, { tcpConnected, phase: 'connect', timeoutMs: connectTimeoutMs }));
     };
     connection.once('error', onError);
-    connection.once('connect', (handshake: { statusFlags?: number }) => {
+    connection.once('connect', () => {
       connection.off('error', onError);
       // Errors that arrive when no statement is running (the server closing an idle session)
       // need a listener, or Node would treat them as uncaught; the next query reports them.
       connection.on('error', () => undefined);
-      // The session's status as the server last reported it: handshake, then each OK packet.
-      let serverStatus = handshake?.statusFlags ?? 0;
       // After the TLS upgrade mysql2's `stream` is the TLSSocket it made over our socket.
       const secure = (connection as unknown as { stream?: { isSessionReused?(): boolean } }).stream;
       resolve({
@@ -120,18 +115,21 @@ export function openConnection(
         tlsResumed: tls ? Boolean(secure?.isSessionReused?.()) : undefined,
         query: <T>(sql: string, values: readonly unknown[]) =>
           new Promise<T>((resolveQuery, rejectQuery) => {
-            // Checked before sending, from what the server already told us: no round trip.
-            if (serverStatus & NO_BACKSLASH_ESCAPES) {
-              rejectQuery(new UnsafeSqlModeError(credentials));
-              return;
-            }
             const left = deadline - Date.now();
             if (left < statementTimeoutMs) {
               rejectQuery(new NotEnoughTimeError(left, statementTimeoutMs));
               return;
             }
-            const options = { sql, values: [...values], timeout: statementTimeoutMs };
-            connection.query(options, (error, rows) => {
+            let text: string;
+            try {
+              // Values are bound here, not by mysql2, whose backslash escaping means something
+              // else under NO_BACKSLASH_ESCAPES, a mode the greeting may not reveal (a proxy's).
+              text = bindValues(sql, values);
+            } catch (error) {
+              rejectQuery(error);
+              return;
+            }
+            connection.query({ sql: text, timeout: statementTimeoutMs }, (error, rows) => {
               if (error) {
                 const context = {
                   tcpConnected: true,
@@ -140,7 +138,6 @@ export function openConnection(
                 };
                 rejectQuery(Object.assign(error, context));
               } else {
-                serverStatus = lastServerStatus(rows) ?? serverStatus;
                 resolveQuery(rows as T);
               }
             });
@@ -150,18 +147,4 @@ export function openConnection(
       });
     });
   });
-}
-
-/**
- * The status flags of the OK packet that ended a statement: the result itself for a statement
- * without rows, the last element of a CALL's results. A plain SELECT's rows carry none.
- */
-function lastServerStatus(rows: unknown): number | undefined {
-  const callResults = Array.isArray(rows) && Array.isArray(rows[0]);
-  if (Array.isArray(rows) && !callResults) {
-    return undefined;
-  }
-  const last = callResults ? (rows as unknown[])[(rows as unknown[]).length - 1] : rows;
-  const status = (last as { serverStatus?: unknown } | undefined)?.serverStatus;
-  return typeof status === 'number' ? status : undefined;
 }

@@ -38,6 +38,11 @@ export interface DatabaseOptions {
   readonly defaultBudgetMs?: number;
   /** Kept back from the remaining time, so our error is reported before Lambda's timeout. @default SAFETY_MARGIN_MS */
   readonly safetyMarginMs?: number;
+  /**
+   * Connection attempts per invocation when the server answers "too many connections" (1040).
+   * @default MAX_CONNECT_ATTEMPTS (4: the first and three retries)
+   */
+  readonly maxConnectAttempts?: number;
   /** Told about each too-many-connections retry (logging, tests). @default - nothing */
   readonly onRetry?: (attempt: number, delayMs: number) => void;
   /** @default Math.random */
@@ -47,6 +52,19 @@ export interface DatabaseOptions {
 }
 
 const MIN_ATTEMPT_MS = 200; // below this a new connection attempt cannot succeed anyway
+
+/**
+ * Attempts per invocation while the server is at max_connections. An ordinary user's 1040 can
+ * come after TCP, TLS and authentication: MySQL 8.4 admits max_connections + 1 sessions and
+ * refuses the extra one at login unless it has CONNECTION_ADMIN (check_and_incr_conn_count(),
+ * sql/conn_handler/connection_handler_manager.cc; acl_authenticate(), sql/auth/
+ * sql_authentication.cc); only while that slot is taken are others refused right after accept,
+ * before the greeting. MariaDB 10.11 does the same (test/lambda/faults.test.ts measures both
+ * costs). Every environment retrying until its deadline would multiply full handshakes exactly
+ * when the server is busiest: the cap bounds them to this many per invocation, so at most
+ * reserved concurrency x MAX_CONNECT_ATTEMPTS per burst.
+ */
+export const MAX_CONNECT_ATTEMPTS = 4;
 
 /**
  * Runs one unit of work on a connection opened for it and closed right after.
@@ -180,8 +198,8 @@ export class Database {
   }
 
   /**
-   * Retries "too many connections" with full-jitter backoff, while a retry would still leave a
-   * whole statement timeout before the deadline.
+   * Retries "too many connections" with full-jitter backoff, at most maxConnectAttempts times in
+   * all, and only while a retry would still leave a whole statement timeout before the deadline.
    */
   private async openWithBackoff(
     credentials: DbCredentials,
@@ -191,6 +209,7 @@ export class Database {
     const connectTimeoutMs = this.options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     const statementTimeoutMs = this.statementTimeoutMs;
     const random = this.options.random ?? Math.random;
+    const maxAttempts = this.options.maxConnectAttempts ?? MAX_CONNECT_ATTEMPTS;
     for (let attempt = 1; ; attempt++) {
       const left = deadline - Date.now();
       try {
@@ -202,7 +221,11 @@ export class Database {
       } catch (error) {
         const delayMs = Math.round(random() * Math.min(1000, 50 * 2 ** attempt));
         const leftAfterDelay = deadline - Date.now() - delayMs;
-        if (!isTooManyConnections(error) || leftAfterDelay < MIN_ATTEMPT_MS + statementTimeoutMs) {
+        if (
+          !isTooManyConnections(error) ||
+          attempt >= maxAttempts ||
+          leftAfterDelay < MIN_ATTEMPT_MS + statementTimeoutMs
+        ) {
           throw error;
         }
         metrics.connectionRetries++;

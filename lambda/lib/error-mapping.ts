@@ -1,8 +1,10 @@
 import { DbCredentials } from './config';
 import { ConnectionFailure } from './connection';
 import {
+  ConfigurationError,
   DatabaseConnectionLostError,
   DatabaseError,
+  DatabaseReadOnlyError,
   DatabaseLockConflictError,
   DatabaseStatementTimeoutError,
   DatabaseTlsError,
@@ -20,14 +22,20 @@ const UNREACHABLE = new Set([
   'ENOTFOUND',
   'EAI_AGAIN',
 ]);
+// Only what MySQL 8.4 sends over the classic protocol, or the socket reports. KILL CONNECTION
+// shuts the session's socket down (THD::awake, sql/sql_class.cc): the client sees the connection
+// lost (mysql2's PROTOCOL_CONNECTION_LOST, libmysql's 2013), on MySQL and on MariaDB 10.11 alike
+// (checked); the session's own error for it is ER_SERVER_SHUTDOWN (THD::killed_state,
+// sql/sql_class.h). Not listed: MariaDB's ER_CONNECTION_KILLED (1927), which MySQL has no such
+// number for and mysql2 has no name for, and ER_SESSION_WAS_KILLED (3169), which MySQL sends
+// to X Protocol and internal sessions only.
 const CONNECTION_LOST = new Set([
   'PROTOCOL_CONNECTION_LOST',
   'ECONNRESET',
   'EPIPE',
-  'ER_CONNECTION_KILLED', // MariaDB: KILL <id>
-  'ER_QUERY_INTERRUPTED', // KILL QUERY, or the server shutting down
-  'ER_SERVER_SHUTDOWN',
-  'ER_CLIENT_INTERACTION_TIMEOUT', // MySQL 8: wait_timeout closed the session
+  'ER_QUERY_INTERRUPTED', // 1317: KILL QUERY
+  'ER_SERVER_SHUTDOWN', // 1053: the server shutting down, or the session killed
+  'ER_CLIENT_INTERACTION_TIMEOUT', // 4031, MySQL 8.0.24+: wait_timeout closed the session
 ]);
 const TLS_REFUSED = new Set([
   'HANDSHAKE_NO_SSL_SUPPORT',
@@ -79,6 +87,16 @@ export function isUnreachable(error: unknown): boolean {
   );
 }
 
+/**
+ * Whether the server refused the connection's default database: 1049 ER_BAD_DB_ERROR (it does
+ * not exist, said to users with privileges to see that) or 1044 ER_DBACCESS_DENIED_ERROR (no
+ * grant on it; MySQL also says this for a database that does not exist). Both come at login.
+ * https://dev.mysql.com/doc/mysql-errors/8.4/en/server-error-reference.html
+ */
+function isDatabaseRefused(code: string): boolean {
+  return code === 'ER_BAD_DB_ERROR' || code === 'ER_DBACCESS_DENIED_ERROR';
+}
+
 export function isTooManyConnections(error: unknown): boolean {
   return (error as ConnectionFailure)?.code === 'ER_CON_COUNT_ERROR';
 }
@@ -86,7 +104,7 @@ export function isTooManyConnections(error: unknown): boolean {
 /** Turns a driver or socket error into one of our named errors, with advice. */
 export function toDataPathError(
   error: unknown,
-  target: Pick<DbCredentials, 'host' | 'port'>
+  target: Pick<DbCredentials, 'host' | 'port'> & Partial<Pick<DbCredentials, 'user' | 'database'>>
 ): Error {
   // Duck-typed, not instanceof: Node's socket errors come from another realm under jest's vm.
   if (typeof error !== 'object' || error === null || !('code' in error || 'errno' in error)) {
@@ -113,7 +131,8 @@ export function toDataPathError(
         'It may be overloaded or blocked on locks; check its CPU, connections and long-running ' +
         'transactions, then retry' +
         (query
-          ? ' (the statement may still complete; writes are idempotent, so retrying is safe).'
+          ? ' (the outcome of a write is unknown: the server may still commit it after this ' +
+            'error; the write is an idempotent upsert, so retrying the same event is safe).'
           : '.'),
       cause
     );
@@ -136,6 +155,27 @@ export function toDataPathError(
         'the Amazon RDS CA bundle (only the root of DB_CA_TYPE for AWS_REGION when both are ' +
         'set), or to DB_TLS_CA_FILE, and match the host name; ' +
         'DATABASE_URL needs ?tls=true when the server requires TLS.',
+      cause
+    );
+  }
+  if (isDatabaseRefused(code)) {
+    return new ConfigurationError(
+      `The database at ${where} refused database "${target.database ?? ''}" to user ` +
+        `"${target.user ?? ''}" (${detail}). The secret's dbname (or the path of DATABASE_URL) ` +
+        'must name the schema the migration created, and the user needs its grants (the ' +
+        "deploy's migration custom resource, or npm run db:migrate and the user's GRANTs).",
+      cause
+    );
+  }
+  if (code === 'ER_OPTION_PREVENTS_STATEMENT') {
+    // 1290 for a write is read_only / super_read_only: an RDS blue/green switchover sets the old
+    // primary read-only before it moves the endpoint; a replica is read-only too.
+    return new DatabaseReadOnlyError(
+      `The database at ${where} is read-only and refused the write (${detail}): a blue/green ` +
+        'switchover in progress, or the endpoint names a read replica. Nothing was written; ' +
+        'retry: once the switchover has moved the endpoint to the new primary (usually within ' +
+        'a minute), the next invocation succeeds. If it persists, check that the secret or ' +
+        'DATABASE_URL names the writer endpoint.',
       cause
     );
   }
@@ -178,8 +218,9 @@ export function toDataPathError(
   }
   if (code === 'ER_CON_COUNT_ERROR') {
     return new TooManyConnectionsError(
-      `The database at ${where} is at max_connections (${detail}) and no slot freed up in the ` +
-        "time this invocation had. Lower the functions' reserved concurrency or raise the " +
+      `The database at ${where} is at max_connections (${detail}) and no slot freed up within ` +
+        "this invocation's connection attempts (capped, with backoff). Nothing was sent. Lower " +
+        "the functions' reserved concurrency or raise the " +
         'connection budget; check DatabaseConnections for leaked sessions.',
       cause
     );

@@ -68,6 +68,15 @@ export class DatabaseLockConflictError extends DataPathError {
   readonly name = 'DatabaseLockConflictError';
 }
 
+/**
+ * The server is read-only (read_only / super_read_only, error 1290): a blue/green switchover in
+ * progress, or an endpoint that names a replica. Nothing was written; retrying is safe, and
+ * succeeds once the endpoint points at a writable primary.
+ */
+export class DatabaseReadOnlyError extends DataPathError {
+  readonly name = 'DatabaseReadOnlyError';
+}
+
 /** The TLS handshake failed: the server certificate is not trusted, or TLS is not offered. */
 export class DatabaseTlsError extends DataPathError {
   readonly name = 'DatabaseTlsError';
@@ -96,22 +105,6 @@ export class NotEnoughTimeError extends DataPathError {
         `${neededMs} ms a statement may take on the server, so it was not sent: nothing was ` +
         'written and retrying is safe. If this repeats, the function timeout is too short for ' +
         'its connect and statement timeouts (see lambda/lib/server-bounds.ts).'
-    );
-  }
-}
-
-/**
- * The session runs with sql_mode NO_BACKSLASH_ESCAPES, under which mysql2's escaping of `?`
- * values is unsafe (a quote escaped with a backslash ends the string). Nothing was sent.
- */
-export class UnsafeSqlModeError extends DataPathError {
-  readonly name = 'UnsafeSqlModeError';
-
-  constructor(target: { host: string; port: number }) {
-    super(
-      `The database at ${target.host}:${target.port} runs with sql_mode NO_BACKSLASH_ESCAPES, ` +
-        "under which the driver's escaping of values is unsafe, so no statement was sent. Remove " +
-        'NO_BACKSLASH_ESCAPES from sql_mode in the parameter group (lib/database.ts pins it).'
     );
   }
 }

@@ -32,13 +32,15 @@ export const SERVER_BOUNDS = {
    * `max_execution_time` (milliseconds): MySQL stops a read-only top-level SELECT after this
    * (https://dev.mysql.com/blog-archive/server-side-select-statement-timeouts/).
    * It does not apply to writes or to statements inside routines: those are bounded by the lock
-   * waits above (a single-row upsert does no other waiting). MariaDB calls it
-   * `max_statement_time`, in seconds, and applies it to every statement.
+   * waits above (a single-row upsert does no other waiting). MariaDB's nearest,
+   * `max_statement_time` (seconds), stops every statement, so the test server sets it on the
+   * reader's account only (test/support/private-server.ts, docs/mysql-and-mariadb.md).
    */
   maxExecutionTimeMs: 2000,
   /**
-   * `sql_mode`, pinned: MySQL 8.4's default, spelled out. Above all it must never contain
-   * NO_BACKSLASH_ESCAPES: mysql2 escapes `?` values with backslashes (see connection.ts).
+   * `sql_mode`, pinned: MySQL 8.4's default, spelled out. The functions do not depend on it
+   * (values go as hex literals, sql-literals.ts), but backslash-escaping clients such as the
+   * tests' admin connections and other tools do: NO_BACKSLASH_ESCAPES stays out.
    */
   sqlMode:
     'ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,' +

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { createServer, Server, Socket } from 'node:net';
 import { pollUntil } from '../support/poll';
 import { freePort } from '../support/ports';
 import { Connection, RowDataPacket } from 'mysql2/promise';
+import { MAX_CONNECT_ATTEMPTS } from '../../lambda/lib/database';
 import { listUsers } from '../../lambda/lib/users-repository';
 import { AppDatabase } from '../support/app-database';
 import { LambdaEnvironment } from '../support/lambda-environment';
@@ -70,6 +72,24 @@ describe('database faults give a named error, leak nothing, and the environment 
       name: 'DatabaseUnresponsiveError',
       message: expect.stringContaining('did not answer the statement within 300 ms'),
     });
+  });
+
+  test('a database the user cannot use is ConfigurationError naming dbname and its value', async () => {
+    // 1044 (no grant, or MySQL's answer for a missing database too) or 1049, at login.
+    const env = db.env('writer');
+    env.DATABASE_URL = env.DATABASE_URL.replace(`/${db.database}`, '/no_such_schema');
+    const writer = await LambdaEnvironment.start('writer', env);
+    try {
+      await expect(
+        writer.invoke({ email: 'lost@example.com', name: 'Lost' }, SHORT)
+      ).rejects.toMatchObject({
+        name: 'ConfigurationError',
+        message: expect.stringMatching(/database "no_such_schema".*dbname/),
+      });
+    } finally {
+      await writer.stop();
+    }
+    expect(await db.waitForNoSessions()).toEqual([]);
   });
 
   describe('with a row locked by another client', () => {
@@ -178,6 +198,65 @@ describe('too many connections', () => {
     expect(retriesReported).toEqual([retries.length]); // the ConnectionRetries metric
   });
 
+  test('an invocation makes at most MAX_CONNECT_ATTEMPTS attempts, however long it has', async () => {
+    const reader = await LambdaEnvironment.start('reader', db.env('reader'));
+    try {
+      const before = await connectionAttempts(db);
+      await expect(reader.invoke({}, { remainingMs: 10_000 })).rejects.toMatchObject({
+        name: 'TooManyConnectionsError',
+      });
+      expect((await connectionAttempts(db)) - before).toBe(MAX_CONNECT_ATTEMPTS);
+    } finally {
+      await reader.stop();
+    }
+  });
+
+  test('what refused attempts cost the server: at login (full handshake) and at accept', async () => {
+    // Sequential attempts each take the one slot above max_connections, so each is refused
+    // after TCP, TLS and login, as on MySQL 8.4 for a user without CONNECTION_ADMIN.
+    const attempts = 40;
+    let made = 0;
+    const sequential = db.inProcess('reader', {
+      onRetry: () => made++,
+      maxConnectAttempts: attempts,
+      random: () => 0,
+      defaultBudgetMs: 60_000,
+    });
+    let refusedBefore = await connectionAttempts(db);
+    let cpuBefore = serverCpuMs(server);
+    await expect(sequential.run(() => Promise.resolve())).rejects.toMatchObject({
+      name: 'TooManyConnectionsError',
+    });
+    const atLoginCpuMs = serverCpuMs(server) - cpuBefore;
+    // Each got a session (the server's Connections counter) before it was refused.
+    expect((await connectionAttempts(db)) - refusedBefore).toBe(attempts);
+    expect(made).toBe(attempts - 1);
+
+    // With the extra slot held (here by the admin), every other attempt is refused right after
+    // accept, before the greeting: what most of a burst of environments gets.
+    const extra = await adminConnect(server);
+    try {
+      refusedBefore = await connectionAttempts(db);
+      cpuBefore = serverCpuMs(server);
+      made = 0;
+      await expect(sequential.run(() => Promise.resolve())).rejects.toMatchObject({
+        name: 'TooManyConnectionsError',
+      });
+      // None got a session: refused at accept, before the greeting.
+      expect((await connectionAttempts(db)) - refusedBefore).toBe(0);
+      expect(made).toBe(attempts - 1);
+    } finally {
+      await extra.end();
+    }
+    const atAcceptCpuMs = serverCpuMs(server) - cpuBefore;
+    // Measured, not asserted (the machine's speed is not the code's fault); figures for the docs.
+    console.log(
+      `server CPU per refused attempt: at login ${(atLoginCpuMs / attempts).toFixed(2)} ms, ` +
+        `at accept ${(atAcceptCpuMs / attempts).toFixed(2)} ms (${attempts} attempts each, ` +
+        `${1000 / CLOCK_TICKS_PER_SECOND} ms clock ticks); at most ${MAX_CONNECT_ATTEMPTS} attempts per invocation`
+    );
+  });
+
   test('when no slot frees up in time it is TooManyConnectionsError', async () => {
     const reader = await LambdaEnvironment.start('reader', db.env('reader'));
     try {
@@ -190,6 +269,21 @@ describe('too many connections', () => {
     }
   });
 });
+
+/** Connection attempts the server has seen (`Connections`: accepted or refused, at accept or login). */
+async function connectionAttempts(db: AppDatabase): Promise<number> {
+  const [[row]] = await db.admin.query<RowDataPacket[]>("SHOW GLOBAL STATUS LIKE 'Connections'");
+  return Number(row.Value);
+}
+
+/** CPU time (user + system) the server process has used, in ms, from /proc/<pid>/stat. */
+function serverCpuMs(server: ServerInfo): number {
+  const fields = readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15)
+  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
+const CLOCK_TICKS_PER_SECOND = 100; // getconf CLK_TCK on Linux
 
 async function connectAs(
   server: ServerInfo,

@@ -5,7 +5,13 @@ import { StaticCredentials } from '../../lambda/lib/credentials';
 import { Database, DatabaseOptions } from '../../lambda/lib/database';
 import { AppRole, migrate, privilegesFor } from '../../lambda/migrate';
 import { pollUntil } from './poll';
-import { LEAK_CHECK_MS, ServerInfo, adminConnect, withMigrationSession } from './private-server';
+import {
+  LEAK_CHECK_MS,
+  ServerInfo,
+  adminConnect,
+  mysqlExecutionTimeFor,
+  withMigrationSession,
+} from './private-server';
 import { readState } from './state';
 
 export interface DbUser {
@@ -53,6 +59,7 @@ export class AppDatabase {
       for (const privileges of privilegesFor(role, database)) {
         await admin.query(`GRANT ${privileges} TO ?@?`, [user.user, '%']);
       }
+      await mysqlExecutionTimeFor(admin, role, user.user);
       users[role] = user;
     }
     return new AppDatabase(server, database, users, admin);

@@ -62,16 +62,43 @@ export interface PrivateServerOptions {
 
 /**
  * The parameter group's server bounds (lambda/lib/server-bounds.ts, the same constants
- * lib/database.ts ships) as mariadbd options. MariaDB spells MySQL's `max_execution_time` (ms,
- * SELECT only) as `max_statement_time` (seconds, every statement): the closest equivalent.
+ * lib/database.ts ships) as mariadbd options. MySQL's `max_execution_time` is not among them:
+ * MariaDB's nearest, `max_statement_time`, stops every statement (a CALL, DDL, the statements
+ * inside routines), which MySQL's never does. It is set on the reader's account instead
+ * (mysqlExecutionTimeFor()).
  */
 export function serverBoundOptions(options: PrivateServerOptions = {}): string[] {
   return [
     `--lock-wait-timeout=${SERVER_BOUNDS.lockWaitTimeoutSeconds}`,
     `--innodb-lock-wait-timeout=${options.lockWaitTimeout ?? SERVER_BOUNDS.innodbLockWaitTimeoutSeconds}`,
-    `--max-statement-time=${SERVER_BOUNDS.maxExecutionTimeMs / 1000}`,
     `--sql-mode=${options.sqlMode ?? SERVER_BOUNDS.sqlMode}`,
   ];
+}
+
+/**
+ * MySQL's `max_execution_time` stops top-level read-only SELECTs only: not a CALL, not the
+ * SELECTs inside stored programs, not writes or DDL
+ * (https://dev.mysql.com/doc/refman/8.4/en/server-system-variables.html#sysvar_max_execution_time).
+ * The functions send exactly two kinds of statement: the reader's top-level SELECTs and the
+ * writer's CALL. On MariaDB the account option MAX_STATEMENT_TIME on the READER only gives the
+ * same bounds to what the functions send: this returns that `ALTER USER` for `user` when the
+ * server is MariaDB and the role is the reader, else nothing (on MySQL the parameter group's
+ * max_execution_time applies as is). Not covered: a top-level SELECT sent as the writer, which
+ * MySQL would bound and this does not (the writer sends none; test/lambda/proxy-pinning.test.ts
+ * records what it sends).
+ */
+export async function mysqlExecutionTimeFor(
+  admin: { query(sql: string, values?: unknown[]): Promise<unknown> },
+  role: 'writer' | 'reader',
+  user: string
+): Promise<void> {
+  if (role !== 'reader') return;
+  const [[{ version }]] = (await admin.query('SELECT VERSION() AS version')) as [
+    { version: string }[],
+  ];
+  if (!/MariaDB/i.test(version)) return;
+  const seconds = SERVER_BOUNDS.maxExecutionTimeMs / 1000;
+  await admin.query(`ALTER USER ?@'%' WITH MAX_STATEMENT_TIME ${seconds}`, [user]);
 }
 
 /**
@@ -289,9 +316,6 @@ export async function adminConnect(info: ServerInfo, database?: string) {
     ssl: info.caFile ? { ca: readFileSync(info.caFile, 'utf8') } : undefined,
     multipleStatements: false,
   });
-  // MariaDB's max_statement_time also stops DDL and writes, which MySQL's max_execution_time
-  // never does; the test server maps the parameter group's value to it (serverBoundOptions).
-  await connection.query('SET SESSION max_statement_time = 0').catch(() => undefined);
   return connection;
 }
 
