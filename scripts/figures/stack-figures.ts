@@ -41,6 +41,8 @@ export interface AlarmFigure {
 
 export interface StackFigures {
   readonly stage: string;
+  /** Engine and version of the primary, as the template pins them. */
+  readonly engine: string;
   readonly instanceClass: string;
   readonly multiAz: boolean;
   readonly allocatedGiB: number;
@@ -117,6 +119,7 @@ export function stackFigures(stage: string, template: TemplateJson): StackFigure
   );
   return {
     stage,
+    engine: `${p.Engine} ${p.EngineVersion}`,
     instanceClass: String(p.DBInstanceClass),
     multiAz: p.MultiAZ === true || p.MultiAZ === 'true',
     allocatedGiB: Number(p.AllocatedStorage),
@@ -228,6 +231,7 @@ export function figuresBlock(stages: readonly StackFigures[]): string {
         `${s.allocatedGiB} GiB` +
         (s.maxAllocatedGiB ? `, autoscaling to ${s.maxAllocatedGiB} GiB` : ''),
     ],
+    ['engine', (s) => `\`${s.engine}\``],
     ['`max_connections`', (s) => s.maxConnections],
     ['DatabaseConnections alarm', connectionsAlarm],
     [
