@@ -30,7 +30,7 @@ export interface DataFunctionProps {
   readonly timeout?: Duration;
   /**
    * Memory in MiB; Lambda gives CPU in proportion (1,769 MB = one vCPU), and a connection per
-   * invocation is CPU-bound (TLS, TCP). `npm run bench` (README, "Memory size"): at 512 MB the
+   * invocation is CPU-bound (TLS, TCP). `npm run bench` (docs/performance.md, "Memory size"): at 512 MB the
    * first invocation takes about a third of 256 MB's and the warm p90 a fifth, for about the
    * same cost per million invocations, because the shorter duration pays for the larger size.
    * @default 512

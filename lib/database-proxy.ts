@@ -51,7 +51,7 @@ const MINUTE = Duration.minutes(1);
  * authentication with the functions' own users, pool sized by the connection budget. Exposes
  * alarms and dashboard widgets for the Monitoring construct's topic and dashboard.
  *
- * Engine support (RDS for MySQL 8.4): see README, "RDS Proxy", and
+ * Engine support (RDS for MySQL 8.4): see docs/proxy-and-replicas.md, and
  * https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.RDS_Fea_Regions_DB-eng.Feature.RDSProxy.html
  */
 export class DatabaseProxy extends Construct {

@@ -32,12 +32,12 @@ export interface StageConfig {
   readonly terminationProtection: boolean;
   /**
    * Functions reach the instance through an RDS Proxy (lib/database-proxy.ts); `-c proxy=true|false`
-   * overrides it. About $22 a month on a 2-vCPU class (README, "Cost").
+   * overrides it. Its monthly cost: README, "Cost" (generated).
    */
   readonly proxy: boolean;
   /**
    * RDS read replicas of the instance's class, for the reader's `minVersion` and eventual reads
-   * (README, "Read replicas"); `-c readReplicas=N` overrides it.
+   * (docs/proxy-and-replicas.md); `-c readReplicas=N` overrides it.
    */
   readonly readReplicas: number;
   /**

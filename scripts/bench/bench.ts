@@ -2,7 +2,7 @@
  * `npm run bench`: warm-invocation latency in round trips (behind a 10 ms-each-way proxy, TLS),
  * bundle size and module-init time versus a default NodejsFunction bundle, CPU per invocation
  * and the memory-size and cold-path tables on Lambda-sized CPU shares, `cdk synth` time
- * versus ts-node, and the load test. Saves reports/bench.json and rewrites the README's block
+ * versus ts-node, and the load test. Saves reports/bench.json and rewrites docs/performance.md's block
  * between `<!-- bench:start -->` and `<!-- bench:end -->`.
  *
  * `npm run bench -- --readme-only` only re-renders the README block from reports/bench.json;
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   const block = readmeBlock(readReport() as BenchReport);
   console.log(`\n${block}\n`);
   console.log(`Saved ${path.relative(process.cwd(), BENCH_JSON)}.`);
-  const readme = process.env.BENCH_README ?? path.join(ROOT, 'README.md');
+  const readme = process.env.BENCH_README ?? path.join(ROOT, 'docs', 'performance.md');
   const { updated, reason } = updateReadmeFile(readme, block);
   console.log(
     updated

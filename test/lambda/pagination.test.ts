@@ -12,7 +12,7 @@ interface Page {
 }
 
 /**
- * The list's guarantee (README, "The data path's guarantees"): following `next` never skips a
+ * The list's guarantee (docs/data-path.md): following `next` never skips a
  * row and never returns one twice, including rows committed during the walk, because a page
  * ends before the first row younger than SETTLED_AFTER_MS; and a walk started that long after a
  * write returns it.
