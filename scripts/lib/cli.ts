@@ -143,3 +143,28 @@ export async function runCli(
     return 2;
   }
 }
+
+/**
+ * Runs a tool's `main` from the command line: its exit code, or for an error one line when the
+ * error explains itself (a missing prerequisite, a failed AWS call the tool describes), else
+ * "<tool> failed:" with the stack, which is a bug to report.
+ */
+export function exitWith(
+  tool: string,
+  run: Promise<number>,
+  explained: readonly string[] = ['PrerequisiteError']
+): void {
+  run.then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: Error) => {
+      console.error(
+        explained.includes(error.name)
+          ? error.message
+          : `\n${tool} failed: ${error.stack ?? error.message}`
+      );
+      process.exitCode = 1;
+    }
+  );
+}

@@ -1,5 +1,10 @@
 import { RowDataPacket } from 'mysql2/promise';
 import {
+  PrerequisiteError,
+  externalServer,
+  localDatabaseProblem,
+} from '../../test/support/prerequisites';
+import {
   ServerInfo,
   adminConnect,
   serverFromUrl,
@@ -30,6 +35,19 @@ const GLOBALS = {
   lockWaitTimeout: 'innodb_lock_wait_timeout',
 } as const;
 
+/** The `--help` lines of the tools that run a database (demo, load, bench). */
+export const LOCAL_DATABASE_NOTES = [
+  'Database: a private mariadbd with TLS (mariadbd and mariadb-install-db on PATH, in /usr/sbin or',
+  "Homebrew's prefix), or your own server: DATABASE_URL=mysql://root:pw@127.0.0.1:3306 (a user that",
+  'may create databases and users and set globals) and DB_TLS_CA_FILE for its CA.',
+];
+
+/** Throws one line saying what to install or set when there is no database to run against. */
+export function requireLocalDatabase(env: NodeJS.ProcessEnv = process.env): void {
+  const problem = localDatabaseProblem(env);
+  if (problem) throw new PrerequisiteError(problem);
+}
+
 /**
  * The server a command runs against: a private mariadbd with TLS (the default), or the server in
  * DATABASE_URL (a user that may create databases, users and set globals; DB_TLS_CA_FILE for its
@@ -40,9 +58,10 @@ export async function openRunServer(
   settings: ServerSettings,
   env: NodeJS.ProcessEnv = process.env
 ): Promise<RunServer> {
-  const url = env.DATABASE_URL;
-  const server: ServerInfo = url
-    ? serverFromUrl(url, env.DB_TLS_CA_FILE)
+  const given = externalServer(env);
+  const url = given?.url;
+  const server: ServerInfo = given
+    ? serverFromUrl(given.url, given.caFile)
     : await startPrivateServer({
         maxConnections: settings.maxConnections,
         waitTimeout: settings.waitTimeout,
