@@ -12,6 +12,7 @@ import { REPORTS_DIR, reportTarget } from '../../scripts/lib/report';
 import { main as load } from '../../scripts/load/load';
 import { main as preflight } from '../../scripts/preflight/preflight';
 import { main as smoke } from '../../scripts/smoke/smoke';
+import { readState } from '../support/state';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -75,6 +76,19 @@ describe('every npm run tool explains itself', () => {
       if (saved !== undefined) process.env.DATABASE_URL = saved;
     }
     expect(io.stderr).toMatch(/^Set DATABASE_URL to the database to migrate/);
+  });
+
+  test('a wrong password on a local db:migrate says to check DATABASE_URL, not a rotation', async () => {
+    const { server } = readState();
+    const env = {
+      DATABASE_URL: `mysql://nobody:wrong@${server.host}:${server.port}/app${server.caFile ? '?tls=true' : ''}`,
+      DB_TLS_CA_FILE: server.caFile,
+    };
+    const failure = dbMigrate([], capture(), env);
+    await expect(failure).rejects.toThrow(
+      /denied user "nobody": check the user and password in DATABASE_URL/
+    );
+    await expect(failure).rejects.not.toThrow(/rotation|AWSPENDING/);
   });
 
   test('spawned as npm runs it: --help exits 0 with the usage on stdout', () => {
