@@ -14,14 +14,14 @@ import { adminConnect } from '../../test/support/private-server';
 import { buildRunBundles } from '../lib/bundles';
 import { CliSpec, Io, ParsedOptions, exitWith, processIo, runCli } from '../lib/cli';
 import { withCleanUp } from '../lib/cleanup';
+import { setTimeout as pause } from 'node:timers/promises';
 import {
   LOCAL_DATABASE_NOTES,
   Sampler,
   openRunServer,
-  pause,
-  pollUntil,
   requireLocalDatabase,
 } from '../lib/database';
+import { pollUntil } from '../../test/support/poll';
 import { SimulatedEnvironment } from '../../test/support/simulated-environment';
 import { Progress } from '../lib/progress';
 import { UPDATE_REPORTS_OPTION, machine, reportTarget, writeSection } from '../lib/report';
@@ -133,8 +133,7 @@ async function demo(options: ParsedOptions): Promise<void> {
     await pollUntil(
       () => anti.db.sessions(),
       (s) => s.length === 0,
-      (WAIT_TIMEOUT_S + 4) * 1000,
-      100
+      { retries: (WAIT_TIMEOUT_S + 4) * 10, everyMs: 100 }
     );
     const frozenFor = Math.max(WAIT_TIMEOUT_S + 1, (Date.now() - frozenAt) / 1000);
     await pause(Math.max(0, frozenAt + frozenFor * 1000 - Date.now()));

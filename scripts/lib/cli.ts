@@ -154,6 +154,10 @@ export function exitWith(
   run: Promise<number>,
   explained: readonly string[] = ['PrerequisiteError']
 ): void {
+  // `npm run demo -- --help | head` closes the pipe early: that is not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
   run.then(
     (code) => {
       process.exitCode = code;

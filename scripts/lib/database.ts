@@ -1,3 +1,4 @@
+import { setTimeout as pause } from 'node:timers/promises';
 import { RowDataPacket } from 'mysql2/promise';
 import {
   PrerequisiteError,
@@ -100,27 +101,6 @@ export async function openRunServer(
       }
     },
   };
-}
-
-/** Resolves after `ms`; for pacing loops, never for waiting on a result. */
-export function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `read` until `done` holds or `timeoutMs` passes; returns the last value read. */
-export async function pollUntil<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  timeoutMs: number,
-  everyMs = 50
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let value = await read();
-  while (!done(value) && Date.now() < until) {
-    await pause(everyMs);
-    value = await read();
-  }
-  return value;
 }
 
 /** Samples a number over time (e.g. server sessions) until stopped; keeps the peak. */
