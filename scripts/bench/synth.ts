@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Progress } from '../lib/progress';
 import { ROOT } from '../lib/report';
 import { median, ratio, round } from '../lib/stats';
+import { temporaryDirectory } from '../lib/cleanup';
 
 export interface SynthResult {
   readonly runs: number;
@@ -30,7 +29,7 @@ const BASELINE_ENV = {
 };
 
 function synthSeconds(app: string, extraEnv: Record<string, string> = {}): number {
-  const out = mkdtempSync(path.join(tmpdir(), 'bench-synth-'));
+  const { dir: out, dispose } = temporaryDirectory('bench-synth-');
   const started = process.hrtime.bigint();
   try {
     execFileSync(
@@ -52,7 +51,7 @@ function synthSeconds(app: string, extraEnv: Record<string, string> = {}): numbe
     const stderr = String((error as { stderr?: Buffer }).stderr ?? '').slice(-800);
     throw new Error(`cdk synth with "${app}" failed: ${stderr || (error as Error).message}`);
   } finally {
-    rmSync(out, { recursive: true, force: true });
+    dispose();
   }
   return Number(process.hrtime.bigint() - started) / 1e9;
 }

@@ -1,10 +1,10 @@
 /**
  * `npm run demo`: the shipped handlers and the anti-pattern, side by side, each in six simulated
  * execution environments (3 writer, 3 reader) on one MySQL-compatible server, with the same
- * events. Prints what a person should see at a glance and writes reports/demo-connections.svg.
+ * events. Prints what a person should see at a glance and writes demo-connections.svg to
+ * .reports/ (reports/ with --update-reports). `npm run demo -- --help` lists the options.
  *
- * Uses DATABASE_URL (an admin user; DB_TLS_CA_FILE for its CA) when given, else starts a private
- * mariadbd with TLS. Bounded: 12 rounds, one freeze of wait_timeout + 1 s, every wait capped.
+ * Bounded: 12 rounds, one freeze of wait_timeout + 1 s, every wait capped.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -12,10 +12,19 @@ import { Connection, RowDataPacket } from 'mysql2/promise';
 import { AppDatabase } from '../../test/support/app-database';
 import { adminConnect } from '../../test/support/private-server';
 import { buildRunBundles } from '../lib/bundles';
-import { Sampler, openRunServer, pause, pollUntil } from '../lib/database';
+import { CliSpec, Io, ParsedOptions, exitWith, processIo, runCli } from '../lib/cli';
+import { withCleanUp } from '../lib/cleanup';
+import { setTimeout as pause } from 'node:timers/promises';
+import {
+  LOCAL_DATABASE_NOTES,
+  Sampler,
+  openRunServer,
+  requireLocalDatabase,
+} from '../lib/database';
+import { pollUntil } from '../../test/support/poll';
 import { SimulatedEnvironment } from '../../test/support/simulated-environment';
 import { Progress } from '../lib/progress';
-import { REPORTS_DIR, machine, writeSection } from '../lib/report';
+import { UPDATE_REPORTS_OPTION, machine, reportTarget, writeSection } from '../lib/report';
 import { round } from '../lib/stats';
 import { lineChart } from '../lib/svg';
 import { PatternResult, PatternTally, demoTable, patternResult } from './tally';
@@ -38,8 +47,24 @@ interface Pattern {
   readonly sampler: Sampler;
 }
 
-async function main(): Promise<void> {
+export const DEMO_CLI: CliSpec = {
+  command: 'npm run demo',
+  summary:
+    'The shipped writer and reader next to the module-scope-connection anti-pattern, each in 6 ' +
+    'simulated Lambda environments on one MySQL-compatible server (about 30 s): stale reads, ' +
+    'sleeping connections, failures after a freeze. Prints a table and writes a chart.',
+  options: [UPDATE_REPORTS_OPTION],
+  notes: LOCAL_DATABASE_NOTES,
+};
+
+export function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  return runCli(DEMO_CLI, argv, withCleanUp(demo), io);
+}
+
+async function demo(options: ParsedOptions): Promise<void> {
   process.env.AWS_EC2_METADATA_DISABLED = 'true';
+  requireLocalDatabase();
+  const target = reportTarget(options['update-reports'] === true);
   const started = Date.now();
   const progress = new Progress('demo', process.stderr, 3000);
   progress.update('starting the database and bundling the handlers');
@@ -108,8 +133,7 @@ async function main(): Promise<void> {
     await pollUntil(
       () => anti.db.sessions(),
       (s) => s.length === 0,
-      (WAIT_TIMEOUT_S + 4) * 1000,
-      100
+      { retries: (WAIT_TIMEOUT_S + 4) * 10, everyMs: 100 }
     );
     const frozenFor = Math.max(WAIT_TIMEOUT_S + 1, (Date.now() - frozenAt) / 1000);
     await pause(Math.max(0, frozenAt + frozenFor * 1000 - Date.now()));
@@ -142,8 +166,8 @@ async function main(): Promise<void> {
     );
     const [antiResult, shippedResult] = results;
 
-    mkdirSync(REPORTS_DIR, { recursive: true });
-    const svgFile = path.join(REPORTS_DIR, 'demo-connections.svg');
+    mkdirSync(target.dir, { recursive: true });
+    const svgFile = path.join(target.dir, 'demo-connections.svg');
     writeFileSync(
       svgFile,
       lineChart(
@@ -183,22 +207,26 @@ async function main(): Promise<void> {
     }
     console.log(`\nChart (server sessions over time): ${path.relative(process.cwd(), svgFile)}`);
 
-    writeSection('demo', {
-      measuredAt: new Date().toISOString(),
-      machine: machine(),
-      server: run.description,
-      settings: {
-        rounds: ROUNDS,
-        environmentsPerRole: ENVIRONMENTS_PER_ROLE,
-        maxConnections: MAX_CONNECTIONS,
-        waitTimeoutS: WAIT_TIMEOUT_S,
-        lockWaitTimeoutS: LOCK_WAIT_TIMEOUT_S,
+    writeSection(
+      'demo',
+      {
+        measuredAt: new Date().toISOString(),
+        machine: machine(),
+        server: run.description,
+        settings: {
+          rounds: ROUNDS,
+          environmentsPerRole: ENVIRONMENTS_PER_ROLE,
+          maxConnections: MAX_CONNECTIONS,
+          waitTimeoutS: WAIT_TIMEOUT_S,
+          lockWaitTimeoutS: LOCK_WAIT_TIMEOUT_S,
+        },
+        frozenSeconds: round(frozenFor, 1),
+        antiPattern: roundResult(antiResult),
+        shipped: roundResult(shippedResult),
+        seconds: round(seconds, 1),
       },
-      frozenSeconds: round(frozenFor, 1),
-      antiPattern: roundResult(antiResult),
-      shipped: roundResult(shippedResult),
-      seconds: round(seconds, 1),
-    });
+      target.benchJson
+    );
   } finally {
     await Promise.all(patterns.flatMap((p) => [...p.writers, ...p.readers].map((e) => e.stop())));
     for (const p of patterns) {
@@ -267,7 +295,6 @@ function roundResult(r: PatternResult): PatternResult {
   return { ...r, latencyP50Ms: round(r.latencyP50Ms), latencyP99Ms: round(r.latencyP99Ms) };
 }
 
-main().catch((error: Error) => {
-  console.error(`\ndemo failed: ${error.stack ?? error.message}`);
-  process.exitCode = 1;
-});
+if (require.main === module) {
+  exitWith('demo', main(process.argv.slice(2)));
+}

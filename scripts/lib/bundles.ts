@@ -1,8 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { build } from 'esbuild';
 import { BuiltHandler, HandlerName, buildHandlers } from '../../test/support/bundle';
+import { temporaryDirectory } from './cleanup';
 import { ROOT } from './report';
 
 export interface RunBundles {
@@ -15,7 +14,7 @@ export interface RunBundles {
 
 /** Builds the bundles a run needs into a temporary directory. */
 export async function buildRunBundles({ antiPattern = false } = {}): Promise<RunBundles> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'lambda-rds-run-'));
+  const { dir, dispose } = temporaryDirectory('lambda-rds-run-');
   const handlers = await buildHandlers(path.join(dir, 'bundles'));
   let antiPatternFile: string | undefined;
   if (antiPattern) {
@@ -33,6 +32,6 @@ export async function buildRunBundles({ antiPattern = false } = {}): Promise<Run
   return {
     handlers,
     antiPattern: antiPatternFile,
-    dispose: () => rmSync(dir, { recursive: true, force: true }),
+    dispose,
   };
 }

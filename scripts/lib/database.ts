@@ -1,4 +1,10 @@
+import { setTimeout as pause } from 'node:timers/promises';
 import { RowDataPacket } from 'mysql2/promise';
+import {
+  PrerequisiteError,
+  externalServer,
+  localDatabaseProblem,
+} from '../../test/support/prerequisites';
 import {
   ServerInfo,
   adminConnect,
@@ -30,6 +36,19 @@ const GLOBALS = {
   lockWaitTimeout: 'innodb_lock_wait_timeout',
 } as const;
 
+/** The `--help` lines of the tools that run a database (demo, load, bench). */
+export const LOCAL_DATABASE_NOTES = [
+  'Database: a private mariadbd with TLS (mariadbd and mariadb-install-db on PATH, in /usr/sbin or',
+  "Homebrew's prefix), or your own server: DATABASE_URL=mysql://root:pw@127.0.0.1:3306 (a user that",
+  'may create databases and users and set globals) and DB_TLS_CA_FILE for its CA.',
+];
+
+/** Throws one line saying what to install or set when there is no database to run against. */
+export function requireLocalDatabase(env: NodeJS.ProcessEnv = process.env): void {
+  const problem = localDatabaseProblem(env);
+  if (problem) throw new PrerequisiteError(problem);
+}
+
 /**
  * The server a command runs against: a private mariadbd with TLS (the default), or the server in
  * DATABASE_URL (a user that may create databases, users and set globals; DB_TLS_CA_FILE for its
@@ -40,9 +59,10 @@ export async function openRunServer(
   settings: ServerSettings,
   env: NodeJS.ProcessEnv = process.env
 ): Promise<RunServer> {
-  const url = env.DATABASE_URL;
-  const server: ServerInfo = url
-    ? serverFromUrl(url, env.DB_TLS_CA_FILE)
+  const given = externalServer(env);
+  const url = given?.url;
+  const server: ServerInfo = given
+    ? serverFromUrl(given.url, given.caFile)
     : await startPrivateServer({
         maxConnections: settings.maxConnections,
         waitTimeout: settings.waitTimeout,
@@ -81,27 +101,6 @@ export async function openRunServer(
       }
     },
   };
-}
-
-/** Resolves after `ms`; for pacing loops, never for waiting on a result. */
-export function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `read` until `done` holds or `timeoutMs` passes; returns the last value read. */
-export async function pollUntil<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  timeoutMs: number,
-  everyMs = 50
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let value = await read();
-  while (!done(value) && Date.now() < until) {
-    await pause(everyMs);
-    value = await read();
-  }
-  return value;
 }
 
 /** Samples a number over time (e.g. server sessions) until stopped; keeps the peak. */

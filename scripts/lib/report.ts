@@ -3,8 +3,23 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 export const ROOT = path.join(__dirname, '..', '..');
+/** The committed reports, which the README's generated figures come from. */
 export const REPORTS_DIR = path.join(ROOT, 'reports');
 export const BENCH_JSON = path.join(REPORTS_DIR, 'bench.json');
+/** Where a run's reports go unless the user asks to update the committed ones (git-ignored). */
+export const SCRATCH_DIR = path.join(ROOT, '.reports');
+
+/** The option demo, load and bench take to write the committed reports instead of .reports/. */
+export const UPDATE_REPORTS_OPTION = {
+  name: 'update-reports',
+  help: 'Write the committed reports/ (and the generated figures) instead of .reports/.',
+} as const;
+
+/** Where a run writes: the committed reports/ when asked to update them, else .reports/ (ignored). */
+export function reportTarget(update: boolean): { dir: string; benchJson: string } {
+  const dir = update ? REPORTS_DIR : SCRATCH_DIR;
+  return { dir, benchJson: path.join(dir, 'bench.json') };
+}
 
 /** Facts about the run that make figures comparable (or not) with another machine's. */
 export function machine(): Record<string, string | number> {

@@ -1,7 +1,8 @@
 import { RowDataPacket } from 'mysql2/promise';
 import { AppDatabase } from '../../test/support/app-database';
 import { buildRunBundles } from '../lib/bundles';
-import { Sampler, openRunServer, pollUntil } from '../lib/database';
+import { Sampler, openRunServer } from '../lib/database';
+import { pollUntil } from '../../test/support/poll';
 import { InvocationOutcome, SimulatedEnvironment } from '../../test/support/simulated-environment';
 import { Progress } from '../lib/progress';
 import { Summary, round, summarize } from '../lib/stats';
@@ -139,7 +140,7 @@ export async function runLoad(
     const left = await pollUntil(
       () => appDb.sessions(),
       (s) => s.length === 0,
-      2000
+      { retries: 40, everyMs: 50 }
     );
     await sessions.stop();
     const [rows] = await appDb.admin.query<RowDataPacket[]>('SELECT email, version FROM users');

@@ -46,15 +46,16 @@ export class PreflightError extends Error {
 
 /** The plain-words report `npm run preflight` prints: one line per check, then the verdict. */
 export function formatReport(
-  stage: string,
+  /** The context switches checked, to repeat to `cdk deploy`: `-c stage=sandbox -c proxy=true`. */
+  switches: string,
   stackName: string,
   region: string,
   results: readonly CheckResult[]
 ): string {
   const lines = results.map((r) => `${r.ok ? 'OK  ' : 'FAIL'}  ${r.check}: ${r.message}`);
   const verdict = results.every((r) => r.ok)
-    ? `The deploy can succeed: npx cdk deploy -c stage=${stage}`
-    : `Not ready to deploy: fix each FAIL above, then run npm run preflight -- --stage ${stage} again.`;
+    ? `The deploy can succeed: npx cdk deploy ${switches}`
+    : `Not ready to deploy: fix each FAIL above, then run npm run preflight -- ${switches} again.`;
   return [`Preflight for ${stackName} in ${region}:`, ...lines, verdict].join('\n');
 }
 

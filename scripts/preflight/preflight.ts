@@ -1,43 +1,54 @@
 /**
- * `npm run preflight -- [--stage sandbox] [--region eu-west-1]`: before `cdk deploy`, checks with
- * your AWS credentials that the account can take what the stage's template asks for: Lambda
- * concurrency, the RDS engine version and instance class, and the CDK bootstrap. Exits 0 when
- * the deploy can succeed, 1 when it cannot (each FAIL says what to do).
+ * `npm run preflight -- [-c stage=sandbox] [-c proxy=true] [--region eu-west-1]`: before
+ * `cdk deploy`, checks with your AWS credentials that the account can take what the stack those
+ * switches deploy asks for. `npm run preflight -- --help` lists the options.
  */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { Io, processIo, runCli } from '../lib/cli';
 import { PreflightError, formatReport, requireRegionAndCredentials, runPreflight } from './checks';
-import { parseArgs } from './args';
+import { PREFLIGHT_CLI, preflightArgs } from './args';
 import { synthesizeStage } from './stage-facts';
 
-async function main(): Promise<void> {
-  process.env.AWS_EC2_METADATA_DISABLED ??= 'true';
-  const { stage, region } = parseArgs(process.argv.slice(2));
-  const config = { region, maxAttempts: 3 };
-  const clients = {
-    lambda: new LambdaClient(config),
-    cloudFormation: new CloudFormationClient(config),
-    rds: new RDSClient(config),
-    ssm: new SSMClient(config),
-  };
-  // Before the synth (seconds): a missing region or credentials is reported at once.
-  await requireRegionAndCredentials(clients.lambda);
-  let facts;
-  try {
-    facts = synthesizeStage(stage);
-  } catch (error) {
-    throw new PreflightError(`Cannot synthesize stage "${stage}": ${(error as Error).message}`);
-  }
-  const report = await runPreflight(clients, facts);
-  console.log(formatReport(stage, facts.stackName, report.region, report.results));
-  process.exitCode = report.results.every((r) => r.ok) ? 0 : 1;
+export function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  return runCli(
+    PREFLIGHT_CLI,
+    argv,
+    async (options) => {
+      const { context, switches, region } = preflightArgs(options);
+      process.env.AWS_EC2_METADATA_DISABLED ??= 'true';
+      const config = { region, maxAttempts: 3 };
+      const clients = {
+        lambda: new LambdaClient(config),
+        cloudFormation: new CloudFormationClient(config),
+        rds: new RDSClient(config),
+        ssm: new SSMClient(config),
+      };
+      try {
+        // Before the synth (seconds): a missing region or credentials is reported at once.
+        await requireRegionAndCredentials(clients.lambda);
+        const facts = synthesizeStage(context);
+        const report = await runPreflight(clients, facts);
+        io.out(formatReport(switches, facts.stackName, report.region, report.results));
+        return report.results.every((r) => r.ok) ? 0 : 1;
+      } catch (error) {
+        if (!(error instanceof PreflightError)) throw error;
+        io.err(error.message);
+        return 1;
+      }
+    },
+    io
+  );
 }
 
-main().catch((error: Error) => {
-  console.error(
-    error.name === 'PreflightError' ? error.message : `preflight failed: ${error.stack ?? error}`
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (error: Error) => {
+      console.error(`preflight could not run the checks: ${error.stack ?? error.message}`);
+      process.exitCode = 1;
+    }
   );
-  process.exitCode = 1;
-});
+}

@@ -31,16 +31,20 @@ interface Template {
 }
 
 /**
- * Synthesizes the stage in-process, exactly as `cdk synth -c stage=<stage>` (bin/app.ts's
- * defineApp, cdk.json's context) but without bundling the handlers: the template is the same.
+ * Synthesizes the stack in-process, exactly as `cdk synth -c key=value ...` with the same
+ * `context` (bin/app.ts's defineApp, cdk.json's context under it) but without bundling the
+ * handlers: the template is the same.
  */
-export function synthesizeStage(stage: string, projectRoot = path.join(__dirname, '..', '..')) {
+export function synthesizeStage(
+  context: Readonly<Record<string, string>>,
+  projectRoot = path.join(__dirname, '..', '..')
+) {
   const cdkJson = JSON.parse(fs.readFileSync(path.join(projectRoot, 'cdk.json'), 'utf8'));
-  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), `preflight-${stage}-`));
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'preflight-'));
   try {
     const app = new App({
       outdir,
-      context: { ...cdkJson.context, stage, 'aws:cdk:bundling-stacks': [] },
+      context: { ...cdkJson.context, ...context, 'aws:cdk:bundling-stacks': [] },
     });
     const stack = defineApp(app);
     const artifact = app.synth().getStackByName(stack.stackName);

@@ -50,35 +50,6 @@ export function stackNameFor(stage: string): string {
   return `LambdaRdsMysql-${stage}`;
 }
 
-/** `--stage prod`, `--stage=prod`, `--region eu-west-1`; defaults: sandbox, the SDK's region. */
-export function parseArgs(argv: readonly string[]): { stage: string; region?: string } {
-  const value = (flag: string): string | undefined => {
-    const i = argv.findIndex((a) => a === flag || a.startsWith(`${flag}=`));
-    if (i < 0) {
-      return undefined;
-    }
-    const v = argv[i].includes('=') ? argv[i].slice(flag.length + 1) : argv[i + 1];
-    if (!v || v.startsWith('--')) {
-      throw new SmokeError(
-        `${flag} needs a value, e.g. ${flag} ${flag === '--stage' ? 'sandbox' : 'eu-west-1'}`
-      );
-    }
-    return v;
-  };
-  const unknown = argv.filter(
-    (a, i) =>
-      a.startsWith('--') &&
-      !/^--(stage|region)(=|$)/.test(a) &&
-      !(i > 0 && /^--(stage|region)$/.test(argv[i - 1]))
-  );
-  if (unknown.length > 0) {
-    throw new SmokeError(
-      `Unknown option ${unknown[0]}. Usage: npm run smoke -- [--stage sandbox] [--region eu-west-1]`
-    );
-  }
-  return { stage: value('--stage') ?? 'sandbox', region: value('--region') };
-}
-
 /** Turns the SDK's failures at the AWS boundary into messages that say what to do. */
 export function explainAwsError(
   error: unknown,

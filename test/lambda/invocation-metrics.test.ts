@@ -4,6 +4,7 @@ import { emfLine, emfSink, METRIC, METRICS_NAMESPACE } from '../../lambda/lib/me
 import { AppDatabase } from '../support/app-database';
 import { SecretsEndpoint } from '../support/secrets-endpoint';
 import { readState } from '../support/state';
+import { externalServer } from '../support/prerequisites';
 
 const RUNTIME = path.join(__dirname, '..', 'support', 'lambda-runtime.mjs');
 
@@ -161,5 +162,6 @@ describe('per-invocation metrics (CloudWatch embedded metric format)', () => {
 });
 
 function db_hasNoTls(): boolean {
-  return Boolean(process.env.MYSQL_URL) && !process.env.MYSQL_TLS_CA_FILE;
+  const given = externalServer();
+  return given !== undefined && !given.caFile;
 }

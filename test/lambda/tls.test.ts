@@ -1,6 +1,7 @@
 import { AppDatabase } from '../support/app-database';
 import { LambdaEnvironment } from '../support/lambda-environment';
 import { SecretsEndpoint } from '../support/secrets-endpoint';
+import { externalServer } from '../support/prerequisites';
 
 describe('TLS to the database', () => {
   let db: AppDatabase;
@@ -64,6 +65,7 @@ describe('TLS to the database', () => {
 });
 
 function db_hasNoTls(): boolean {
-  // MYSQL_URL without MYSQL_TLS_CA_FILE: no CA to verify against, so nothing to test here.
-  return Boolean(process.env.MYSQL_URL) && !process.env.MYSQL_TLS_CA_FILE;
+  // DATABASE_URL without DB_TLS_CA_FILE: no CA to verify against, so nothing to test here.
+  const given = externalServer();
+  return given !== undefined && !given.caFile;
 }

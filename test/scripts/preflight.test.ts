@@ -13,7 +13,8 @@ import {
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { STAGES } from '../../lib/stage-config';
-import { parseArgs } from '../../scripts/preflight/args';
+import { PREFLIGHT_CLI, preflightArgs } from '../../scripts/preflight/args';
+import { parseOptions } from '../../scripts/lib/cli';
 import {
   CheckResult,
   DEFAULT_PROXY_QUOTA,
@@ -105,7 +106,7 @@ describe('npm run preflight', () => {
       ['RDS mysql 8.4.10 on db.t4g.micro', true],
       ['CDK bootstrap', true],
     ]);
-    expect(formatReport('sandbox', facts.stackName, region, results)).toMatch(
+    expect(formatReport('-c stage=sandbox', facts.stackName, region, results)).toMatch(
       /\nOK {4}Lambda concurrency: [\s\S]*\nThe deploy can succeed: npx cdk deploy -c stage=sandbox$/
     );
   });
@@ -120,7 +121,7 @@ describe('npm run preflight', () => {
     expect(concurrency.message).toMatch(
       /request-service-quota-increase --service-code lambda --quota-code L-B99A9384 --desired-value 176 --region eu-west-1/
     );
-    expect(formatReport('sandbox', facts.stackName, 'eu-west-1', results)).toMatch(
+    expect(formatReport('-c stage=sandbox', facts.stackName, 'eu-west-1', results)).toMatch(
       /^FAIL {2}Lambda concurrency: [\s\S]*Not ready to deploy/m
     );
   });
@@ -257,16 +258,22 @@ describe('npm run preflight', () => {
     expect(lambda.calls()).toHaveLength(0);
   });
 
-  test('reads --stage and --region, and rejects anything else with the usage', () => {
-    expect(parseArgs([])).toEqual({ stage: 'sandbox', region: undefined });
-    expect(parseArgs(['--stage', 'prod', '--region=eu-west-1'])).toEqual({
-      stage: 'prod',
+  test('takes the same -c switches as cdk deploy, checked by the app', () => {
+    const args = (...argv: string[]) => preflightArgs(parseOptions(PREFLIGHT_CLI, argv));
+    expect(args()).toEqual({ context: { stage: 'sandbox' }, switches: '-c stage=sandbox' });
+    expect(
+      args('-c', 'proxy=true', '--context=readReplicas=2', '--stage', 'prod', '--region=eu-west-1')
+    ).toEqual({
+      context: { proxy: 'true', readReplicas: '2', stage: 'prod' },
+      switches: '-c proxy=true -c readReplicas=2 -c stage=prod',
       region: 'eu-west-1',
     });
-    expect(() => parseArgs(['--stage'])).toThrow(/--stage needs a value/);
-    expect(() => parseArgs(['--profile', 'x'])).toThrow(
-      /Unknown option --profile\. Usage: npm run preflight/
+    expect(() => args('--stage')).toThrow(/--stage needs a value/);
+    expect(() => args('-c', 'proxy')).toThrow(/-c needs KEY=VALUE, got "proxy"/);
+    expect(() => args('-c', 'readReplica=1')).toThrow(
+      /Unknown context key "readReplica" \(did you mean readReplicas\?\)/
     );
+    expect(() => args('-c', 'proxy=yes')).toThrow(/-c proxy must be true or false/);
   });
 });
 
@@ -330,8 +337,10 @@ describe('npm run preflight with the proxy on', () => {
 });
 
 describe('what preflight checks comes from the synthesized stage', () => {
+  let sandbox: StageFacts;
+
   test('the sandbox template gives the reserved concurrencies, the database and the bootstrap version', () => {
-    const sandbox = synthesizeStage('sandbox');
+    sandbox = synthesizeStage({ stage: 'sandbox' });
     expect(sandbox.stackName).toBe('LambdaRdsMysql-sandbox');
     expect(sandbox.reservations.map((r) => r.id).sort()).toEqual([
       'FunctionsReaderFunction',
@@ -354,6 +363,12 @@ describe('what preflight checks comes from the synthesized stage', () => {
       parameter: '/cdk-bootstrap/hnb659fds/version',
       minVersion: expect.any(Number),
     });
+  });
+
+  test('-c proxy=true checks the stack with the proxy, which reserves more than plain sandbox', () => {
+    const reserved = (facts: StageFacts) => facts.reservations.reduce((n, r) => n + r.reserved, 0);
+    const withProxy = synthesizeStage({ stage: 'sandbox', proxy: 'true' });
+    expect(reserved(withProxy)).toBeGreaterThan(reserved(sandbox));
   });
 });
 

@@ -1,7 +1,7 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { checkReadAfterWrite, parseArgs, runSmoke } from '../../scripts/smoke/smoke-test';
+import { checkReadAfterWrite, runSmoke } from '../../scripts/smoke/smoke-test';
 
 const cfn = mockClient(CloudFormationClient);
 const lambda = mockClient(LambdaClient);
@@ -157,15 +157,5 @@ describe('npm run smoke', () => {
     expect(() => checkReadAfterWrite(user('a', 1), null)).toThrow(
       'found no user smoke@example.com'
     );
-  });
-
-  test('--stage and --region are read; anything else is refused with the usage', () => {
-    expect(parseArgs([])).toEqual({ stage: 'sandbox', region: undefined });
-    expect(parseArgs(['--stage', 'prod', '--region=eu-west-1'])).toEqual({
-      stage: 'prod',
-      region: 'eu-west-1',
-    });
-    expect(() => parseArgs(['--stage'])).toThrow('--stage needs a value');
-    expect(() => parseArgs(['--stag', 'x'])).toThrow('Unknown option --stag. Usage: npm run smoke');
   });
 });

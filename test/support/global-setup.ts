@@ -2,11 +2,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { buildHandlers } from './bundle';
+import { externalServer } from './prerequisites';
 import { ServerInfo, serverFromUrl, startPrivateServer } from './private-server';
 import { STATE_ENV, TestState } from './state';
 
 /**
- * Once per jest run: start the private MySQL-compatible server (or use MYSQL_URL) and bundle
+ * Once per jest run: start the private MySQL-compatible server (or use DATABASE_URL) and bundle
  * the handlers as they ship. Workers find both through the state file named in STATE_ENV.
  */
 export default async function globalSetup(): Promise<void> {
@@ -23,10 +24,10 @@ export default async function globalSetup(): Promise<void> {
 }
 
 async function sharedServer(): Promise<ServerInfo> {
-  const url = process.env.MYSQL_URL;
-  if (!url) {
+  const given = externalServer();
+  if (!given) {
     return startPrivateServer();
   }
-  // An existing server, e.g. MySQL 8.4: mysql://root:pw@127.0.0.1:3306 (+ MYSQL_TLS_CA_FILE).
-  return serverFromUrl(url, process.env.MYSQL_TLS_CA_FILE);
+  // An existing server, e.g. MySQL 8.4: mysql://root:pw@127.0.0.1:3306 (+ DB_TLS_CA_FILE).
+  return serverFromUrl(given.url, given.caFile);
 }

@@ -7,8 +7,12 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { createConnection } from 'mysql2/promise';
 import { migrationSessionStatement, SERVER_BOUNDS } from '../../lambda/lib/server-bounds';
+import { findMariadb } from './prerequisites';
 
 const run = promisify(execFile);
+
+/** Servers this process started and has not stopped: stopAllPrivateServers() ends them. */
+const started = new Map<string, ServerInfo>();
 
 /** How tests reach a server: admin credentials plus the CA its certificate chains to. */
 /**
@@ -106,14 +110,31 @@ export async function mysqlExecutionTimeFor(
  * run, require_secure_transport=ON, a short wait_timeout. Takes about a second.
  */
 export async function startPrivateServer(options: PrivateServerOptions = {}): Promise<ServerInfo> {
+  // Before anything is created: a missing MariaDB is one line that says what to install.
+  const binaries = findMariadb();
   const dir = mkdtempSync(path.join(tmpdir(), 'data-path-db-'));
+  started.set(dir, { host: '127.0.0.1', port: 0, adminUser: 'root', adminPassword: '', dir });
+  try {
+    return await startIn(dir, binaries, options);
+  } catch (error) {
+    // A server that failed to start leaves nothing behind (process or directory).
+    await stopPrivateServer(started.get(dir)!);
+    throw error;
+  }
+}
+
+async function startIn(
+  dir: string,
+  binaries: ReturnType<typeof findMariadb>,
+  options: PrivateServerOptions
+): Promise<ServerInfo> {
   const file = (name: string) => path.join(dir, name);
   if (options.certificatesFrom) {
     for (const name of ['ca.pem', 'untrusted-ca.pem', 'server.pem', 'server.key']) {
       copyFileSync(path.join(options.certificatesFrom, name), file(name));
     }
   } else {
-    await makeCertificates(dir);
+    await makeCertificates(dir, binaries.openssl);
   }
   // A tmpdir of its own: mariadbd deletes every `#sql*` file in its tmpdir when it starts, so
   // servers sharing /tmp would delete each other's temporary tables mid-query.
@@ -121,7 +142,7 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
   mkdirSync(tmp);
   const env = { ...process.env, TMPDIR: tmp };
   await run(
-    'mariadb-install-db',
+    binaries.installDb,
     [
       '--no-defaults',
       `--datadir=${file('data')}`,
@@ -134,7 +155,7 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
   );
   const port = await freePort();
   const child: ChildProcess = spawn(
-    '/usr/sbin/mariadbd',
+    binaries.mariadbd,
     [
       '--no-defaults',
       `--datadir=${file('data')}`,
@@ -161,6 +182,7 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
     { stdio: 'ignore', detached: true, env }
   );
   child.unref();
+  started.set(dir, { ...started.get(dir)!, pid: child.pid });
   const info: ServerInfo = {
     host: '127.0.0.1',
     port,
@@ -198,7 +220,13 @@ function replicationOptions(options: PrivateServerOptions, binlog: string): stri
     : [...common, '--skip-log-bin', '--read-only=ON', '--skip-slave-start'];
 }
 
+/** Stops every private server this process started (a tool being interrupted). */
+export async function stopAllPrivateServers(): Promise<void> {
+  await Promise.all([...started.values()].map((info) => stopPrivateServer(info)));
+}
+
 export async function stopPrivateServer(info: ServerInfo): Promise<void> {
+  if (info.dir) started.delete(info.dir);
   if (info.pid) {
     try {
       process.kill(info.pid, 'SIGTERM');
@@ -227,8 +255,8 @@ function alive(pid: number): boolean {
   }
 }
 
-async function makeCertificates(dir: string): Promise<void> {
-  const openssl = (...args: string[]) => run('openssl', args, { cwd: dir });
+async function makeCertificates(dir: string, program: string): Promise<void> {
+  const openssl = (...args: string[]) => run(program, args, { cwd: dir });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
   await Promise.all([
