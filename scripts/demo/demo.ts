@@ -133,7 +133,7 @@ async function demo(options: ParsedOptions): Promise<void> {
     await pollUntil(
       () => anti.db.sessions(),
       (s) => s.length === 0,
-      { retries: (WAIT_TIMEOUT_S + 4) * 10, everyMs: 100 }
+      { withinMs: (WAIT_TIMEOUT_S + 4) * 1000, everyMs: 100 }
     );
     const frozenFor = Math.max(WAIT_TIMEOUT_S + 1, (Date.now() - frozenAt) / 1000);
     await pause(Math.max(0, frozenAt + frozenFor * 1000 - Date.now()));

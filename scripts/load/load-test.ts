@@ -3,6 +3,7 @@ import { AppDatabase } from '../../test/support/app-database';
 import { buildRunBundles } from '../lib/bundles';
 import { Sampler, openRunServer } from '../lib/database';
 import { pollUntil } from '../../test/support/poll';
+import { LEAK_CHECK_MS } from '../../test/support/private-server';
 import { InvocationOutcome, SimulatedEnvironment } from '../../test/support/simulated-environment';
 import { Progress } from '../lib/progress';
 import { Summary, round, summarize } from '../lib/stats';
@@ -140,7 +141,7 @@ export async function runLoad(
     const left = await pollUntil(
       () => appDb.sessions(),
       (s) => s.length === 0,
-      { retries: 40, everyMs: 50 }
+      { withinMs: LEAK_CHECK_MS, everyMs: 50 }
     );
     await sessions.stop();
     const [rows] = await appDb.admin.query<RowDataPacket[]>('SELECT email, version FROM users');

@@ -96,8 +96,7 @@ describe('what bounds a write', () => {
     await locker.query('COMMIT');
     const landed = await pollUntil(
       () => nameAndVersion(db, email),
-      (row) => row.name === 'Late',
-      { retries: 500 }
+      (row) => row.name === 'Late'
     );
     expect(landed).toEqual({ name: 'Late', version: 2, rows: 1 });
     expect(await db.waitForNoSessions()).toEqual([]);
