@@ -26,7 +26,7 @@ describe('the CDK context is checked as a whole', () => {
     expect(() => readAppContext({ readReplica: '1' })).toThrow(
       new AppContextError(
         'Unknown context key "readReplica" (did you mean readReplicas?). ' +
-          'This app reads: stage, proxy, readReplicas, alarmEmail.'
+          'This app reads: stage, proxy, readReplicas, replicaEngineVersion, alarmEmail.'
       )
     );
   });
@@ -60,7 +60,7 @@ describe('the CDK context is checked as a whole', () => {
     expect(run.status).toBe(1);
     expect(run.stderr.trim()).toBe(
       'Unknown context key "readReplica" (did you mean readReplicas?). ' +
-        'This app reads: stage, proxy, readReplicas, alarmEmail.'
+        'This app reads: stage, proxy, readReplicas, replicaEngineVersion, alarmEmail.'
     );
   });
 });
