@@ -219,12 +219,18 @@ describe('logging in to MySQL 8.4 with caching_sha2_password', () => {
         },
       } as unknown as CloudFormationCustomResourceEvent;
       try {
-        await handleMigrationEvent(event, {
-          admin,
-          readUserSecret: (arn) => readUserSecretState(client, arn),
-          canLogIn: (credentials) => canLogIn(credentials, tls),
-          log: () => undefined,
-        });
+        await handleMigrationEvent(
+          event,
+          {
+            admin,
+            readUserSecret: (arn) => readUserSecretState(client, arn),
+            canLogIn: (credentials) => canLogIn(credentials, tls),
+            log: () => undefined,
+          },
+          // A custom resource's time (the provider allows minutes), not the default invocation's:
+          // on a busy machine the default left less than one statement's time after the logins.
+          { getRemainingTimeInMillis: () => 5 * 60_000 }
+        );
         expect(mysql.accountPlugins.get(users.writer)).toBe('caching_sha2_password');
         expect(mysql.accountPlugins.get(users.reader)).toBe('caching_sha2_password');
         // The migration's own check that each user opens the database: a full authentication.
