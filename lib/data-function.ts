@@ -179,11 +179,17 @@ export class DataFunction extends Construct {
       this.securityGroup,
       `${this.node.id} function reads its database secret`
     );
+    this.dependOnNetworkPath(binding.proxy?.connections.connections.securityGroups ?? []);
+  }
+
+  /**
+   * Makes the function depend on every security-group rule that mentions its own security
+   * group or one of `through` (a proxy's), wherever they are added (DependOnNetworkPath below).
+   * bindDatabase() calls it; a function whose paths are opened otherwise calls it itself.
+   */
+  public dependOnNetworkPath(through: ec2.ISecurityGroup[] = []): void {
     Aspects.of(Stack.of(this)).add(
-      new DependOnNetworkPath(this.function, [
-        this.securityGroup,
-        ...(binding.proxy?.connections.connections.securityGroups ?? []),
-      ])
+      new DependOnNetworkPath(this.function, [this.securityGroup, ...through])
     );
   }
 }

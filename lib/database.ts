@@ -2,11 +2,11 @@ import { Duration, Fn, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
-import * as sam from 'aws-cdk-lib/aws-sam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, IDependable } from 'constructs';
 import { SERVER_BOUNDS } from '../lambda/lib/server-bounds';
 import { incarnationName } from './incarnation-name';
+import { PasswordRotation } from './password-rotation';
 
 /** A database user's secret and the schedule that rotates it. */
 export interface DatabaseUserSecret {
@@ -14,12 +14,9 @@ export interface DatabaseUserSecret {
   readonly rotationSchedule: secretsmanager.RotationSchedule;
 }
 
-/**
- * Characters no generated or rotated password contains: the ones that break a password in a
- * URL (DATABASE_URL), a shell, JSON or a MySQL string literal. CDK's default for DatabaseSecret
- * and for the admin's rotation; stated once here so the user secrets' rotations use it too.
- */
-export const PASSWORD_EXCLUDED_CHARACTERS = ' %+~`#$&*()|[]{}:;<>?!\'/@"\\';
+import { PASSWORD_EXCLUDED_CHARACTERS } from '../lambda/lib/password-policy';
+
+export { PASSWORD_EXCLUDED_CHARACTERS };
 
 /** Logs RDS exports to CloudWatch: errors, and queries slower than `long_query_time`. */
 const EXPORTED_LOGS = ['error', 'slowquery'] as const;
@@ -49,7 +46,7 @@ export interface DatabaseProps {
   readonly vpc: ec2.IVpc;
   /** Subnets of the instance (isolated: it never gets a public address). */
   readonly vpcSubnets: ec2.SubnetSelection;
-  /** Secrets Manager endpoint the rotation functions call; it is opened to each of them on 443. */
+  /** Secrets Manager endpoint the rotation function calls; it is opened to it on 443. */
   readonly secretsManagerEndpoint: ec2.IConnectable & IDependable;
   /** `max_connections`, from `connectionBudget()`: the functions' concurrency is derived from it too. */
   readonly maxConnections: number;
@@ -100,7 +97,7 @@ export interface DatabaseProps {
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
-   * Retention of the exported error and slow-query logs, and of the rotation functions' logs.
+   * Retention of the exported error and slow-query logs, and of the rotation function's log group.
    * @default RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
@@ -137,17 +134,10 @@ export class Database extends Construct {
   public readonly engineVersion: string = MYSQL_ENGINE_VERSION;
   /** Off: minors change only when MYSQL_ENGINE_VERSION does. Read replicas follow it. */
   public readonly autoMinorVersionUpgrade = false;
-  /**
-   * Security groups of the hosted rotation functions (admin, then one per user secret), each
-   * admitted to the database port and to the Secrets Manager endpoint on 443, with no other egress.
-   */
-  public readonly rotationSecurityGroups: ec2.SecurityGroup[] = [];
-  private readonly rotation: Pick<
-    secretsmanager.SecretRotationProps,
-    'vpc' | 'vpcSubnets' | 'automaticallyAfter'
-  >;
-  private readonly secretsManagerEndpoint: ec2.IConnectable & IDependable;
-  private readonly logRetention: logs.RetentionDays;
+  /** CA that signs the instance's server certificate; clients trust only its regional root. */
+  public readonly caCertificate = rds.CaCertificate.RDS_CA_RSA2048_G1;
+  /** Rotates the admin secret and every user secret (lambda/rotate.ts). */
+  public readonly rotation: PasswordRotation;
 
   constructor(scope: Construct, id: string, props: DatabaseProps) {
     super(scope, id);
@@ -255,7 +245,7 @@ export class Database extends Construct {
         })
       ),
       parameterGroup: this.parameterGroup,
-      caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
+      caCertificate: this.caCertificate,
       storageType: rds.StorageType.GP3,
       allocatedStorage: this.allocatedStorageGiB,
       maxAllocatedStorage: this.maxAllocatedStorageGiB,
@@ -272,32 +262,16 @@ export class Database extends Construct {
     logGroups.forEach((logGroup) => this.instance.node.addDependency(logGroup));
     this.adminSecret = this.instance.secret!;
 
-    // No `endpoint` for the rotation applications: with private DNS on (see Network), the standard
-    // hostname secretsmanager.<region>.amazonaws.com resolves to the VPC endpoint ("you don't need
-    // to specify an endpoint", https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_secretsmanager.SecretRotationProps.html#endpoint).
-    // The URL CDK would build from it, https://<vpce-id>.secretsmanager.<region>.amazonaws.com, is
-    // not one of the names AWS documents for an interface endpoint
-    // (<vpce-id>-<suffix>.secretsmanager.<region>.vpce.amazonaws.com,
-    // https://docs.aws.amazon.com/vpc/latest/userguide/endpoint-service.html#endpoint-service-dns-hostnames).
-    this.rotation = {
+    this.rotation = new PasswordRotation(this, 'Rotation', {
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
-      automaticallyAfter: props.rotatePasswordsAfter ?? Duration.days(30),
-    };
-    this.secretsManagerEndpoint = props.secretsManagerEndpoint;
-    this.logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
-    const adminRotationSecurityGroup = this.rotationSecurityGroup('AdminRotationSecurityGroup');
-    this.ownRotationLogs(
-      this.instance.addRotationSingleUser({
-        ...this.rotation,
-        securityGroup: adminRotationSecurityGroup,
-        excludeCharacters: PASSWORD_EXCLUDED_CHARACTERS,
-      })
-    );
-    this.waitForNetworkPath(
-      this.instance.secret!.node.findChild('RotationSchedule') as secretsmanager.RotationSchedule,
-      adminRotationSecurityGroup
-    );
+      instance: this.instance,
+      caCertificate: this.caCertificate,
+      secretsManagerEndpoint: props.secretsManagerEndpoint,
+      rotateAfter: props.rotatePasswordsAfter,
+      logRetention: props.logRetention,
+    });
+    this.rotation.rotate(this.adminSecret);
 
     Validations.of(this.instance).acknowledge({
       id: 'AwsSolutions-RDS11',
@@ -332,80 +306,6 @@ export class Database extends Construct {
       dbname: this.databaseName,
       excludeCharacters: PASSWORD_EXCLUDED_CHARACTERS,
     }).attach(this.instance);
-    const securityGroup = this.rotationSecurityGroup(`${id}RotationSecurityGroup`);
-    const rotation = new secretsmanager.SecretRotation(this, `${id}Rotation`, {
-      ...this.rotation,
-      securityGroup,
-      // Without it the application generates any printable character (the admin's rotation
-      // gets CDK's default); the user passwords travel in the same places.
-      excludeCharacters: PASSWORD_EXCLUDED_CHARACTERS,
-      application: secretsmanager.SecretRotationApplication.MYSQL_ROTATION_SINGLE_USER,
-      secret,
-      target: this.instance,
-    });
-    this.ownRotationLogs(rotation);
-    // SecretRotation schedules through secret.addRotationSchedule('RotationSchedule').
-    const rotationSchedule = secret.node.findChild(
-      'RotationSchedule'
-    ) as secretsmanager.RotationSchedule;
-    this.waitForNetworkPath(rotationSchedule, securityGroup);
-    return { secret, rotationSchedule };
-  }
-
-  /**
-   * The hosted rotation function (in the application's nested stack) logs to /aws/lambda/<its
-   * functionName parameter>, a group Lambda would create on first invocation with no retention,
-   * left behind by `cdk destroy`
-   * (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-loggroups.html).
-   * With the name known in the template, the stack creates that group first, with a retention.
-   */
-  private ownRotationLogs(rotation: secretsmanager.SecretRotation): void {
-    const application = rotation.node.defaultChild as sam.CfnApplication;
-    // CDK names the function after the construct path, a fixed name: the function (in the
-    // application's nested stack) could then never be replaced, nor its log group be created
-    // again by a new stack of the same name. A per-incarnation name (64 characters at most for
-    // Lambda) avoids both (lib/incarnation-name.ts).
-    const functionName = incarnationName(rotation, `${rotation.node.id}`, 64 - 9);
-    application.addPropertyOverride('Parameters.functionName', functionName);
-    const logGroup = new logs.LogGroup(rotation, 'Logs', {
-      logGroupName: Fn.join('', ['/aws/lambda/', functionName]),
-      retention: this.logRetention,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    application.node.addDependency(logGroup);
-  }
-
-  /**
-   * A rotation schedule created without RotateImmediatelyOnUpdate rotates at once
-   * (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-secretsmanager-rotationschedule.html):
-   * its function must find its whole network path in place, or the first rotation times out and
-   * fails. The function's egress rules (children of its security group), the instance's ingress
-   * rule for it (in the instance's construct) and the endpoint with its rules are otherwise created
-   * in parallel with the schedule.
-   */
-  private waitForNetworkPath(
-    schedule: secretsmanager.RotationSchedule,
-    securityGroup: ec2.SecurityGroup
-  ): void {
-    schedule.node.addDependency(securityGroup, this.instance, this.secretsManagerEndpoint);
-  }
-
-  /**
-   * A hosted rotation function's security group. Its first call is DescribeSecret: without 443 to
-   * the Secrets Manager endpoint it times out and every rotation fails. `SecretRotation` opens the
-   * database to it (`target.connections.allowDefaultPortFrom`); the endpoint is opened here.
-   */
-  private rotationSecurityGroup(id: string): ec2.SecurityGroup {
-    const securityGroup = new ec2.SecurityGroup(this, id, {
-      vpc: this.rotation.vpc,
-      description: 'Secret rotation function: database port and Secrets Manager endpoint only',
-      allowAllOutbound: false,
-    });
-    this.secretsManagerEndpoint.connections.allowDefaultPortFrom(
-      securityGroup,
-      'Secret rotation calls Secrets Manager'
-    );
-    this.rotationSecurityGroups.push(securityGroup);
-    return securityGroup;
+    return { secret, rotationSchedule: this.rotation.rotate(secret) };
   }
 }

@@ -75,7 +75,8 @@ export function readDatabaseConfig(env: NodeJS.ProcessEnv = process.env): Databa
   );
 }
 
-function tlsSettings(env: NodeJS.ProcessEnv): TlsSettings {
+/** TLS verified against the RDS (or, with DB_PROXY_HOST, the proxy's) CA, or DB_TLS_CA_FILE. */
+export function tlsSettings(env: NodeJS.ProcessEnv): TlsSettings {
   return {
     ca: readCa(env),
     rejectUnauthorized: true,

@@ -17,3 +17,26 @@ export function passwordClause(serverVersion: string): string {
     ? 'IDENTIFIED BY ?'
     : 'IDENTIFIED WITH caching_sha2_password BY ?';
 }
+
+/**
+ * The statement with which a user changes its own password (rotation's setSecret), with a `?`
+ * for the new password, chosen from the server's `VERSION()`. Neither form needs a privilege
+ * the function users lack, and neither changes the account's authentication plugin.
+ *
+ * MySQL 8.4 (production): `ALTER USER USER() IDENTIFIED BY 'auth_string'`, the form for one's
+ * own account (https://dev.mysql.com/doc/refman/8.4/en/alter-user.html, `user_func_auth_option`;
+ * https://dev.mysql.com/doc/refman/8.4/en/assigning-passwords.html). The account keeps its plugin
+ * (`caching_sha2_password`, set by the migration): "In password-assigning statements, the
+ * authentication plugin associated with an account performs any hashing required of a cleartext
+ * password specified" (that page). `password_require_current` is OFF (MySQL's default; the parameter group leaves it), so no
+ * REPLACE clause is needed. This branch runs only in production.
+ *
+ * MariaDB 10.11 (the tests' server) refuses `USER()` there (a syntax error) and `ALTER USER
+ * CURRENT_USER()` without the CREATE USER privilege; `SET PASSWORD = PASSWORD('…')` is its form
+ * for one's own password (a bare string would be taken as a ready hash). Measured on 10.11.
+ */
+export function ownPasswordStatement(serverVersion: string): string {
+  return /mariadb/i.test(serverVersion)
+    ? 'SET PASSWORD = PASSWORD(?)'
+    : 'ALTER USER USER() IDENTIFIED BY ?';
+}

@@ -84,7 +84,7 @@ describe('network', () => {
     }
   });
 
-  test('database accepts 3306 only from the functions, the migration and the rotation functions', () => {
+  test('database accepts 3306 only from the functions, the migration and the rotation function', () => {
     const [dbId, db] = resourcesOf(sandbox, 'AWS::RDS::DBInstance')[0];
     const dbGroup = db.Properties.VPCSecurityGroups[0]['Fn::GetAtt'][0];
     const rules = resourcesOf(sandbox, 'AWS::EC2::SecurityGroupIngress').filter(
@@ -103,9 +103,7 @@ describe('network', () => {
       .map(([, r]) => r.Properties.SourceSecurityGroupId['Fn::GetAtt'][0])
       .sort();
     expect(sources).toEqual([
-      expect.stringMatching(/^DatabaseAdminRotationSecurityGroup/),
-      expect.stringMatching(/^DatabaseReaderRotationSecurityGroup/),
-      expect.stringMatching(/^DatabaseWriterRotationSecurityGroup/),
+      expect.stringMatching(/^DatabaseRotationRotatorSecurityGroup/),
       expect.stringMatching(/^FunctionsReaderSecurityGroup/),
       expect.stringMatching(/^FunctionsWriterSecurityGroup/),
       expect.stringMatching(/^SchemaMigrationMigrationFunctionSecurityGroup/),
@@ -421,14 +419,18 @@ describe('least-privilege users, deploy-time schema, rotation', () => {
     expect(secretRef(migrationFunction())).toBe(adminSecret);
   });
 
-  test('only the migration function may read the admin secret', () => {
+  test('only the migration and the rotation function may read the admin secret', () => {
     const adminSecret = secretRef(migrationFunction());
     const readers = resourcesOf(sandbox, 'AWS::IAM::Policy').filter(([, p]) =>
       JSON.stringify(p.Properties.PolicyDocument).includes(`"Ref":"${adminSecret}"`)
     );
-    expect(readers.map(([, p]) => p.Properties.Roles[0].Ref)).toEqual([
-      migrationFunction()[1].Properties.Role['Fn::GetAtt'][0],
-    ]);
+    const [, rotator] = rotationFunction(sandbox);
+    expect(readers.map(([, p]) => p.Properties.Roles[0].Ref).sort()).toEqual(
+      [
+        migrationFunction()[1].Properties.Role['Fn::GetAtt'][0],
+        rotator.Properties.Role['Fn::GetAtt'][0],
+      ].sort()
+    );
   });
 
   test('the schema migration custom resource runs after the database, with each user and its secret', () => {
@@ -542,8 +544,17 @@ const ingressInto = (template: Template, groupId: string) =>
   resourcesOf(template, 'AWS::EC2::SecurityGroupIngress').filter(
     ([, rule]) => getAttId(rule.Properties.GroupId) === groupId
   );
-const rotationApplications = (template: Template) =>
-  resourcesOf(template, 'AWS::Serverless::Application');
+/** The one function every rotation schedule invokes. */
+const rotationFunction = (template: Template): [string, CfnResource] => {
+  const targets = new Set(
+    resourcesOf(template, 'AWS::SecretsManager::RotationSchedule').map(([, schedule]) =>
+      getAttId(schedule.Properties.RotationLambdaARN)
+    )
+  );
+  expect(targets.size).toBe(1);
+  const [id] = [...targets];
+  return resourcesOf(template, 'AWS::Lambda::Function').find(([fnId]) => fnId === id)!;
+};
 /** The writer and the reader (by their descriptions). */
 const dataFunctions = (template: Template) =>
   resourcesOf(template, 'AWS::Lambda::Function').filter(([, fn]) =>
@@ -568,42 +579,65 @@ describe.each(['sandbox', 'prod'] as const)('deploy-ready on a real account, %s 
     writerShare: 1 / 3,
   });
 
-  test('1. every rotation function reaches the Secrets Manager endpoint on 443 and the database port', () => {
+  test('1. the rotation function reaches the Secrets Manager endpoint on 443 and the database port, and nothing else', () => {
     const [, endpoint] = resourcesOf(template(), 'AWS::EC2::VPCEndpoint')[0];
     const endpointGroup = getAttId(endpoint.Properties.SecurityGroupIds[0]);
     const [dbId, db] = resourcesOf(template(), 'AWS::RDS::DBInstance')[0];
     const dbGroup = getAttId(db.Properties.VPCSecurityGroups[0]);
-    const applications = rotationApplications(template());
-    expect(applications).toHaveLength(3); // admin, writer, reader
-    for (const [, application] of applications) {
-      const rotationGroup = getAttId(application.Properties.Parameters.vpcSecurityGroupIds);
-      expect(rotationGroup).toBeDefined();
-      const toEndpoint = ingressInto(template(), endpointGroup!).filter(
-        ([, rule]) => getAttId(rule.Properties.SourceSecurityGroupId) === rotationGroup
-      );
-      expect(
-        toEndpoint.map(([, rule]) => [rule.Properties.FromPort, rule.Properties.ToPort])
-      ).toEqual([[443, 443]]);
-      const toDatabase = ingressInto(template(), dbGroup!).filter(
-        ([, rule]) => getAttId(rule.Properties.SourceSecurityGroupId) === rotationGroup
-      );
-      expect(toDatabase.map(([, rule]) => rule.Properties.FromPort)).toEqual([
-        { 'Fn::GetAtt': [dbId, 'Endpoint.Port'] },
-      ]);
-    }
+    const schedules = resourcesOf(template(), 'AWS::SecretsManager::RotationSchedule');
+    expect(schedules).toHaveLength(3); // admin, writer, reader
+    const [, rotator] = rotationFunction(template());
+    // One rotation at a time per secret: what RESERVED_CONNECTIONS.rotation counts.
+    expect(rotator.Properties.ReservedConcurrentExecutions).toBe(RESERVED_CONNECTIONS.rotation);
+    const rotationGroup = getAttId(rotator.Properties.VpcConfig.SecurityGroupIds[0]);
+    const toEndpoint = ingressInto(template(), endpointGroup!).filter(
+      ([, rule]) => getAttId(rule.Properties.SourceSecurityGroupId) === rotationGroup
+    );
+    expect(
+      toEndpoint.map(([, rule]) => [rule.Properties.FromPort, rule.Properties.ToPort])
+    ).toEqual([[443, 443]]);
+    const toDatabase = ingressInto(template(), dbGroup!).filter(
+      ([, rule]) => getAttId(rule.Properties.SourceSecurityGroupId) === rotationGroup
+    );
+    expect(toDatabase.map(([, rule]) => rule.Properties.FromPort)).toEqual([
+      { 'Fn::GetAtt': [dbId, 'Endpoint.Port'] },
+    ]);
+    const egress = resourcesOf(template(), 'AWS::EC2::SecurityGroupEgress').filter(
+      ([, rule]) => getAttId(rule.Properties.GroupId) === rotationGroup
+    );
+    expect(
+      egress.map(([, rule]) => getAttId(rule.Properties.DestinationSecurityGroupId)).sort()
+    ).toEqual([dbGroup, endpointGroup].sort());
   });
 
-  test('1. rotation functions call the standard Secrets Manager hostname, which private DNS maps to the endpoint', () => {
-    const [endpointId, endpoint] = resourcesOf(template(), 'AWS::EC2::VPCEndpoint')[0];
+  test('1. the rotation function calls the standard Secrets Manager hostname, which private DNS maps to the endpoint, and trusts the RDS CA the instance uses', () => {
+    const [, endpoint] = resourcesOf(template(), 'AWS::EC2::VPCEndpoint')[0];
     expect(endpoint.Properties.PrivateDnsEnabled).toBe(true);
-    for (const [, application] of rotationApplications(template())) {
-      expect(application.Properties.Parameters.endpoint).toEqual({
-        'Fn::Join': [
-          '',
-          ['https://secretsmanager.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }],
-        ],
-      });
-      expect(JSON.stringify(application.Properties.Parameters)).not.toContain(endpointId);
+    const [, rotator] = rotationFunction(template());
+    const env = rotator.Properties.Environment.Variables;
+    expect(Object.keys(env).filter((name) => name.startsWith('AWS_ENDPOINT_URL'))).toEqual([]);
+    const [, db] = resourcesOf(template(), 'AWS::RDS::DBInstance')[0];
+    expect(env.DB_CA_TYPE).toBe(db.Properties.CACertificateIdentifier);
+    expect(env.DB_TLS_CA_FILE).toBeUndefined();
+  });
+
+  test('1. Secrets Manager may invoke the rotation function for this account only, and each schedule waits for that permission', () => {
+    const [rotatorId] = rotationFunction(template());
+    const permissions = resourcesOf(template(), 'AWS::Lambda::Permission').filter(
+      ([, p]) => getAttId(p.Properties.FunctionName) === rotatorId
+    );
+    expect(permissions.map(([, p]) => p.Properties)).toEqual([
+      {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': [rotatorId, 'Arn'] },
+        Principal: 'secretsmanager.amazonaws.com',
+        SourceAccount: { Ref: 'AWS::AccountId' },
+      },
+    ]);
+    for (const [, schedule] of resourcesOf(template(), 'AWS::SecretsManager::RotationSchedule')) {
+      expect((schedule as unknown as { DependsOn: string[] }).DependsOn).toContain(
+        permissions[0][0]
+      );
     }
   });
 
@@ -767,7 +801,7 @@ describe('npm run preflight', () => {
       const reserved = resourcesOf(template, 'AWS::Lambda::Function')
         .map(([, f]) => Number(f.Properties.ReservedConcurrentExecutions ?? 0))
         .reduce((a, b) => a + b, 0);
-      expect(facts.reservations).toHaveLength(3);
+      expect(facts.reservations).toHaveLength(4); // writer, reader, migration, rotation
       expect(facts.reservations.reduce((sum, f) => sum + f.reserved, 0)).toBe(reserved);
       // The primary, then its read replicas (same engine and class, single-AZ).
       expect(facts.databases).toEqual([

@@ -99,7 +99,7 @@ export function functionsOf(template: Template) {
 /**
  * Everything that connects to each DB instance, from the template: the proxy's pool, functions
  * that connect directly (their reserved concurrency: one connection per execution
- * environment), the rotation applications, and the reader on the replicas it is given.
+ * environment), the rotation function, and the reader on the replicas it is given.
  */
 export interface InstanceLoad {
   readonly id: string;
@@ -108,7 +108,7 @@ export interface InstanceLoad {
   readonly proxyPool: number;
   /** Functions connecting directly: [logical id, reserved concurrency or undefined]. */
   readonly directFunctions: [string, number | undefined][];
-  /** Rotation applications of secrets of this instance: one connection each at a time. */
+  /** The rotation functions' reserved concurrency: one connection per rotation at a time. */
   readonly rotations: number;
   /** The healthy peak: pool + direct functions + rotations. */
   readonly peak: number;
@@ -135,7 +135,15 @@ export function instanceLoads(template: Template): InstanceLoad[] {
       id,
       fn.Properties.ReservedConcurrentExecutions,
     ]);
-  const rotations = resourcesOf(template, 'AWS::Serverless::Application').length;
+  // Rotation connects to the secret's host, the primary, proxy or not.
+  const rotators = new Set(
+    resourcesOf(template, 'AWS::SecretsManager::RotationSchedule').flatMap(([, schedule]) => [
+      ...referencesIn(schedule.Properties.RotationLambdaARN),
+    ])
+  );
+  const rotations = functions
+    .filter(({ id }) => rotators.has(id))
+    .reduce((total, { fn }) => total + (fn.Properties.ReservedConcurrentExecutions ?? Infinity), 0);
   const sum = (list: [string, number | undefined][]) =>
     list.reduce((total, [, n]) => total + (n ?? Number.POSITIVE_INFINITY), 0);
 

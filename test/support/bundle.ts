@@ -10,6 +10,8 @@ export const HANDLERS = {
   reader: path.join(ROOT, 'lambda', 'reader.ts'),
   /** The deploy-time custom resource's handler (lib/schema-migration.ts). */
   migration: path.join(ROOT, 'lambda', 'migration-resource.ts'),
+  /** The secret rotation function (lib/password-rotation.ts). */
+  rotation: path.join(ROOT, 'lambda', 'rotate.ts'),
 } as const;
 export type HandlerName = keyof typeof HANDLERS;
 

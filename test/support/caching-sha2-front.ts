@@ -55,8 +55,9 @@ import type { ServerInfo } from './private-server';
  * cache entry, because after a fast authentication it must still log in to MariaDB as that user
  * (the fast-auth decision itself uses only the hash); a statement evicts when it is sent, not
  * when it succeeds; the cache is keyed by user name (every account here is `user@'%'`).
- * With `mysqlAccounts` it also answers `VERSION()` as MySQL and strips the plugin MariaDB lacks
- * from account statements (recorded in `accountPlugins`): SQL rewriting MySQL would not do.
+ * With `mysqlAccounts` it also answers `VERSION()` as MySQL, strips the plugin MariaDB lacks
+ * from account statements (recorded in `accountPlugins`) and runs MySQL's `ALTER USER USER()
+ * IDENTIFIED BY` as MariaDB's `SET PASSWORD = PASSWORD(…)`: SQL rewriting MySQL would not do.
  */
 export class CachingSha2Front {
   /** One entry per login attempt, in order. */
@@ -288,9 +289,17 @@ export class CachingSha2Front {
         sql
       );
     if (account) this.accountPlugins.set(account[1], account[2] ?? '(server default)');
-    return sql
-      .replace(/\bVERSION\(\)/gi, "'8.4.7'")
-      .replace(/\bIDENTIFIED\s+WITH\s+caching_sha2_password\s+BY\b/gi, 'IDENTIFIED BY');
+    return (
+      sql
+        // MySQL's form for one's own password (password-clause.ts), which MariaDB lacks; the
+        // account keeps its plugin on both, so accountPlugins is left as it is.
+        .replace(
+          /^\s*ALTER\s+USER\s+USER\(\)\s+IDENTIFIED\s+BY\s+('(?:[^']|'')*')\s*$/is,
+          'SET PASSWORD = PASSWORD($1)'
+        )
+        .replace(/\bVERSION\(\)/gi, "'8.4.7'")
+        .replace(/\bIDENTIFIED\s+WITH\s+caching_sha2_password\s+BY\b/gi, 'IDENTIFIED BY')
+    );
   }
 
   /** What MySQL does to the cache when a statement changes or reloads accounts. */
@@ -301,7 +310,8 @@ export class CachingSha2Front {
     }
     if (!/^\s*(ALTER\s+USER|SET\s+PASSWORD|RENAME\s+USER|DROP\s+USER)\b/i.test(sql)) return;
     const named = [...sql.matchAll(/['`"]([^'`"]+)['`"]\s*@/g)].map((m) => m[1]);
-    const users = named.length > 0 ? named : /^\s*SET\s+PASSWORD/i.test(sql) ? [sessionUser] : [];
+    const ownAccount = /^\s*(SET\s+PASSWORD\s*=|ALTER\s+USER\s+USER\(\))/i.test(sql);
+    const users = named.length > 0 ? named : ownAccount ? [sessionUser] : [];
     if (users.length === 0) this.cache.clear();
     users.forEach((u) => this.cache.delete(u));
   }

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
@@ -13,6 +14,10 @@ export class SecretsEndpoint {
   readonly stages = new Map<string, string>();
   /** Stages of further secrets (e.g. the user secrets the migration reads), by id. */
   private readonly otherSecrets = new Map<string, Map<string, string>>();
+  /** Secrets with Secrets Manager's version model, for rotation (see `addRotatingSecret`). */
+  private readonly rotating = new Map<string, VersionedSecret>();
+  /** Operations called on rotating secrets and GetRandomPassword, in order (`<Operation> <stage or id>`). */
+  readonly calls: string[] = [];
   readonly reads: string[] = [];
 
   private constructor(
@@ -71,6 +76,50 @@ export class SecretsEndpoint {
     this.otherSecrets.get(secretId)?.delete(stage);
   }
 
+  /**
+   * A secret kept the way Secrets Manager keeps one: versions with ids, each holding labels, a
+   * label on one version at a time, AWSPREVIOUS following AWSCURRENT. Answers DescribeSecret,
+   * GetSecretValue (by stage and/or version), PutSecretValue and UpdateSecretVersionStage as the
+   * API reference describes them; GetRandomPassword works for any caller.
+   * https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_Operations.html
+   */
+  addRotatingSecret(
+    secretId: string,
+    value: { host: string; port: number; username: string; password: string; dbname: string } & {
+      [field: string]: unknown;
+    }
+  ): void {
+    const secret = new VersionedSecret();
+    secret.put('initial-version', JSON.stringify({ engine: 'mysql', ...value }), ['AWSCURRENT']);
+    this.rotating.set(secretId, secret);
+  }
+
+  /**
+   * What RotateSecret does before it calls the function: a new version, labelled AWSPENDING and
+   * holding no value yet, whose id is the token every step gets.
+   * https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_lambda-functions.html
+   */
+  startRotation(secretId: string, token: string): void {
+    this.rotatingSecret(secretId).label(token, 'AWSPENDING');
+  }
+
+  /** A rotating secret's versions and their labels. */
+  versionsOf(secretId: string): Record<string, string[]> {
+    return this.rotatingSecret(secretId).stages();
+  }
+
+  /** The parsed value of the version a label is on (undefined when none or empty). */
+  valueAt(secretId: string, stage: string): Record<string, unknown> | undefined {
+    const text = this.rotatingSecret(secretId).valueAt(stage);
+    return text === undefined ? undefined : JSON.parse(text);
+  }
+
+  private rotatingSecret(secretId: string): VersionedSecret {
+    const secret = this.rotating.get(secretId);
+    if (!secret) throw new Error(`No rotating secret ${secretId}: addRotatingSecret() first.`);
+    return secret;
+  }
+
   async stop(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise((resolve) => this.server.close(resolve));
@@ -90,6 +139,13 @@ export class SecretsEndpoint {
         VersionId?: string;
         VersionStage?: string;
       };
+      const rotating = this.rotating.get(SecretId);
+      if (rotating || target === 'secretsmanager.GetRandomPassword') {
+        const operation = String(target).replace('secretsmanager.', '');
+        this.calls.push(`${operation} ${request.VersionStage ?? VersionId ?? ''}`.trim());
+        const [status, payload] = answerVersioned(String(target), rotating, JSON.parse(body));
+        return reply(status, payload);
+      }
       const stages = SecretId === this.secretId ? this.stages : this.otherSecrets.get(SecretId);
       if (target === 'secretsmanager.DescribeSecret') {
         if (!stages) {
@@ -141,4 +197,169 @@ export function endpointTlsOf(server: ServerInfo): EndpointTls | undefined {
   }
   const read = (name: string) => readFileSync(path.join(server.dir!, name), 'utf8');
   return { key: read('server.key'), cert: read('server.pem'), caFile: server.caFile };
+}
+
+/** One secret's versions: id -> value (absent until put) and labels. */
+class VersionedSecret {
+  private readonly versions = new Map<string, { value?: string; labels: Set<string> }>();
+
+  put(versionId: string, value: string, labels: string[]): void {
+    const version = this.versions.get(versionId) ?? { labels: new Set<string>() };
+    version.value = value;
+    this.versions.set(versionId, version);
+    labels.forEach((label) => this.label(versionId, label));
+  }
+
+  /** Puts `label` on `versionId` (creating an empty version), taking it off any other. */
+  label(versionId: string, label: string): void {
+    for (const version of this.versions.values()) version.labels.delete(label);
+    const version = this.versions.get(versionId) ?? { labels: new Set<string>() };
+    version.labels.add(label);
+    this.versions.set(versionId, version);
+  }
+
+  unlabel(versionId: string, label: string): void {
+    this.versions.get(versionId)?.labels.delete(label);
+  }
+
+  versionWith(label: string): string | undefined {
+    return [...this.versions].find(([, v]) => v.labels.has(label))?.[0];
+  }
+
+  version(versionId: string) {
+    return this.versions.get(versionId);
+  }
+
+  valueAt(label: string): string | undefined {
+    const id = this.versionWith(label);
+    return id === undefined ? undefined : this.versions.get(id)?.value;
+  }
+
+  stages(): Record<string, string[]> {
+    return Object.fromEntries(
+      [...this.versions].filter(([, v]) => v.labels.size > 0).map(([id, v]) => [id, [...v.labels]])
+    );
+  }
+}
+
+const notFound = (message: string): [number, object] => [
+  400,
+  { __type: 'ResourceNotFoundException', message },
+];
+const invalid = (message: string): [number, object] => [
+  400,
+  { __type: 'InvalidParameterException', message },
+];
+
+/** The Secrets Manager operations rotation uses, on a versioned secret. */
+function answerVersioned(
+  target: string,
+  secret: VersionedSecret | undefined,
+  // The API's JSON request, whatever the operation: untyped by nature.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  request: any
+): [number, object] {
+  if (target === 'secretsmanager.GetRandomPassword') {
+    return [
+      200,
+      {
+        RandomPassword: randomPassword(
+          request.PasswordLength ?? 32,
+          request.ExcludeCharacters ?? ''
+        ),
+      },
+    ];
+  }
+  if (!secret) return notFound("Secrets Manager can't find the specified secret.");
+  const { SecretId, VersionId, VersionStage } = request;
+  switch (target) {
+    case 'secretsmanager.DescribeSecret':
+      return [
+        200,
+        {
+          ARN: SecretId,
+          Name: SecretId,
+          RotationEnabled: true,
+          VersionIdsToStages: secret.stages(),
+        },
+      ];
+    case 'secretsmanager.GetSecretValue': {
+      // With both, the label must be on that version (API_GetSecretValue).
+      const id = VersionId ?? secret.versionWith(VersionStage ?? 'AWSCURRENT');
+      const version = id === undefined ? undefined : secret.version(id);
+      if (
+        !version ||
+        (VersionStage && !version.labels.has(VersionStage)) ||
+        version.value === undefined
+      ) {
+        return notFound(
+          `Secrets Manager can't find the specified secret value for VersionId: ${VersionId ?? '-'}, staging label: ${VersionStage ?? 'AWSCURRENT'}`
+        );
+      }
+      return [
+        200,
+        {
+          ARN: SecretId,
+          Name: SecretId,
+          VersionId: id,
+          SecretString: version.value,
+          VersionStages: [...version.labels],
+        },
+      ];
+    }
+    case 'secretsmanager.PutSecretValue': {
+      const id = request.ClientRequestToken;
+      const existing = secret.version(id);
+      if (existing?.value !== undefined && existing.value !== request.SecretString) {
+        // Idempotent only for the same value (API_PutSecretValue).
+        return [
+          400,
+          {
+            __type: 'ResourceExistsException',
+            message: `A version with VersionId ${id} already exists with a different value.`,
+          },
+        ];
+      }
+      secret.put(id, request.SecretString, request.VersionStages ?? ['AWSCURRENT']);
+      return [
+        200,
+        { ARN: SecretId, Name: SecretId, VersionId: id, VersionStages: request.VersionStages },
+      ];
+    }
+    case 'secretsmanager.UpdateSecretVersionStage': {
+      const { MoveToVersionId, RemoveFromVersionId } = request;
+      const holder = secret.versionWith(VersionStage);
+      if (holder !== undefined && holder !== RemoveFromVersionId) {
+        return invalid(
+          `The staging label ${VersionStage} is on version ${holder}, not on ${RemoveFromVersionId}: name it in RemoveFromVersionId.`
+        );
+      }
+      if (MoveToVersionId === undefined) {
+        if (RemoveFromVersionId !== undefined) secret.unlabel(RemoveFromVersionId, VersionStage);
+      } else {
+        if (secret.version(MoveToVersionId)?.value === undefined) {
+          return notFound(`No version ${MoveToVersionId} with a value.`);
+        }
+        secret.label(MoveToVersionId, VersionStage);
+        // Moving AWSCURRENT labels the version it left AWSPREVIOUS (API_UpdateSecretVersionStage).
+        if (VersionStage === 'AWSCURRENT' && holder !== undefined && holder !== MoveToVersionId) {
+          secret.label(holder, 'AWSPREVIOUS');
+        }
+      }
+      return [200, { ARN: SecretId, Name: SecretId }];
+    }
+    default:
+      return [
+        400,
+        { __type: 'UnknownOperationException', message: `${target} is not implemented here` },
+      ];
+  }
+}
+
+/** Printable ASCII without `exclude`, like GetRandomPassword's defaults (no spaces). */
+function randomPassword(length: number, exclude: string): string {
+  const alphabet = Array.from({ length: 94 }, (_, i) => String.fromCharCode(33 + i)).filter(
+    (c) => !exclude.includes(c)
+  );
+  return Array.from({ length }, () => alphabet[randomInt(alphabet.length)]).join('');
 }

@@ -1,0 +1,121 @@
+import * as path from 'node:path';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct, IDependable } from 'constructs';
+import { PASSWORD_EXCLUDED_CHARACTERS, PASSWORD_LENGTH } from '../lambda/lib/password-policy';
+import { DataFunction } from './data-function';
+
+export interface PasswordRotationProps {
+  /** Network the rotation function runs in. */
+  readonly vpc: ec2.IVpc;
+  /** Subnets of its network interfaces (isolated). */
+  readonly vpcSubnets: ec2.SubnetSelection;
+  /** The instance whose users it rotates: opened to the function on its port, and waited for. */
+  readonly instance: rds.DatabaseInstance;
+  /** CA that signs the instance's server certificate (the instance's `caCertificate`). */
+  readonly caCertificate: rds.CaCertificate;
+  /** The Secrets Manager endpoint the function calls; opened to it on 443, and waited for. */
+  readonly secretsManagerEndpoint: ec2.IConnectable & IDependable;
+  /**
+   * Rotations that may run at once: one per secret, each holding one database connection at a
+   * time (`RESERVED_CONNECTIONS.rotation` in lib/connection-budget.ts counts them).
+   * @default 3 — the admin, writer and reader secrets
+   */
+  readonly concurrency?: number;
+  /**
+   * How often each secret is rotated.
+   * @default Duration.days(30)
+   */
+  readonly rotateAfter?: Duration;
+  /**
+   * Retention of the function's log group.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * Single-user password rotation for the instance's secrets, by a function of the stack's own
+ * (lambda/rotate.ts) on the data path's connection code: TLS always, verified against the RDS
+ * root of the instance's CA for the region, never a plaintext retry. It replaces the hosted
+ * SecretsManagerRDSMySQLRotationSingleUser application, whose TLS rests on the Lambda OS CA
+ * bundle and falls back to plaintext (docs/rotation.md); this one is tested against a real
+ * server and the real SDK (test/lambda/rotation.test.ts).
+ */
+export class PasswordRotation extends Construct {
+  public readonly rotator: DataFunction;
+  private readonly rotateAfter: Duration;
+  private readonly waitFor: IDependable[];
+
+  constructor(scope: Construct, id: string, props: PasswordRotationProps) {
+    super(scope, id);
+    this.rotateAfter = props.rotateAfter ?? Duration.days(30);
+    this.rotator = new DataFunction(this, 'Rotator', {
+      entry: path.join(__dirname, '..', 'lambda', 'rotate.ts'),
+      description: 'Rotates the database secrets (single user): TLS-verified, never plaintext',
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      reservedConcurrency: props.concurrency ?? 3,
+      // Each step opens at most two short connections; Secrets Manager gives a rotation function
+      // up to 15 minutes in all, and 30 s keeps a hung step from holding a connection longer.
+      timeout: Duration.seconds(30),
+      logRetention: props.logRetention,
+    });
+    const fn = this.rotator.function;
+    // The one RDS root the function trusts (lambda/lib/rds-ca.ts), as for the data functions.
+    fn.addEnvironment('DB_CA_TYPE', props.caCertificate.toString());
+    fn.addEnvironment('EXCLUDE_CHARACTERS', PASSWORD_EXCLUDED_CHARACTERS);
+    fn.addEnvironment('PASSWORD_LENGTH', String(PASSWORD_LENGTH));
+    props.instance.connections.allowDefaultPortFrom(
+      this.rotator.securityGroup,
+      'from the secret rotation function'
+    );
+    props.secretsManagerEndpoint.connections.allowDefaultPortFrom(
+      this.rotator.securityGroup,
+      'Secret rotation calls Secrets Manager'
+    );
+    // A rotation can also be started by hand (aws secretsmanager rotate-secret) at any time.
+    this.rotator.dependOnNetworkPath();
+    this.waitFor = [this.rotator.securityGroup, props.instance, props.secretsManagerEndpoint];
+    Validations.of(fn).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'secretsmanager:GetRandomPassword acts on no resource and accepts only "*" ' +
+        '(https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html); ' +
+        'CDK adds it with the rotation schedule.',
+    });
+  }
+
+  /**
+   * Rotates `secret` (RDS JSON format, a user of the instance) every `rotateAfter`. The schedule
+   * rotates at once when created (RotateImmediatelyOnUpdate left out:
+   * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-secretsmanager-rotationschedule.html),
+   * so it waits for the function's whole network path: its security group's egress rules, the
+   * instance's ingress rule for it (in the instance's construct) and the endpoint with its rules.
+   * CDK grants the function this secret's Describe/Get/Put/UpdateVersionStage and Secrets
+   * Manager's invoke permission, which the schedule depends on.
+   */
+  public rotate(secret: secretsmanager.ISecret): secretsmanager.RotationSchedule {
+    const schedule = secret.addRotationSchedule('RotationSchedule', {
+      rotationLambda: this.rotator.function,
+      automaticallyAfter: this.rotateAfter,
+    });
+    schedule.node.addDependency(...this.waitFor);
+    // CDK's invoke permission for Secrets Manager names no source: AWS recommends
+    // aws:SourceAccount (not SourceArn, which would tie the function to one secret) against a
+    // confused deputy: https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotating-secrets-required-permissions-function.html
+    for (const child of this.rotator.function.node.children) {
+      if (
+        child instanceof lambda.CfnPermission &&
+        child.principal === 'secretsmanager.amazonaws.com'
+      ) {
+        child.sourceAccount = Stack.of(this).account;
+      }
+    }
+    return schedule;
+  }
+}
