@@ -219,7 +219,13 @@ export interface ProxyConnectionBudget {
   readonly writerConcurrency: number;
   /** Capped by the replicas' share when there are replicas. */
   readonly readerConcurrency: number;
-  /** ClientConnections alarm threshold: 80 % of the functions' reserved concurrency. */
+  /**
+   * ClientConnections alarm threshold: one above the functions' reserved concurrency. Each
+   * execution environment holds at most one client connection, so a healthy peak (every
+   * environment busy) reaches the concurrency exactly; more means a client outside the stack or
+   * connections outliving their invocations. Running out of concurrency is the Throttles
+   * alarms' job (lib/monitoring.ts).
+   */
   readonly clientConnectionsAlarmThreshold: number;
   /** Pool + migration + rotation: the most the primary sees at a healthy peak. */
   readonly primaryPeakConnections: number;
@@ -236,6 +242,7 @@ export interface ProxyConnectionBudget {
  * writerConcurrency     = max(1, floor(functions × writerShare)); reader = the rest,
  *                         capped with replicas at the replica share (maxConnections − operators)
  * primaryPeak           = serverConnections + migration + rotation; alarmThreshold = primaryPeak + 1
+ * clientConnectionsAlarmThreshold = writerConcurrency + readerConcurrency + 1
  */
 export function proxyConnectionBudget(input: ProxyConnectionBudgetInput): ProxyConnectionBudget {
   const { direct, writerShare, clientsPerServerConnection, concurrencyCap } = input;
@@ -263,7 +270,7 @@ export function proxyConnectionBudget(input: ProxyConnectionBudgetInput): ProxyC
     serverConnections,
     writerConcurrency,
     readerConcurrency,
-    clientConnectionsAlarmThreshold: Math.ceil((writerConcurrency + readerConcurrency) * 0.8),
+    clientConnectionsAlarmThreshold: writerConcurrency + readerConcurrency + 1,
     primaryPeakConnections,
     alarmThreshold: primaryPeakConnections + 1,
     replicaAlarmThreshold: readerConcurrency + 1,

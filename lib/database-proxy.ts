@@ -25,7 +25,7 @@ export interface DatabaseProxyProps {
   readonly maxConnectionsPercent: number;
   /** `MaxIdleConnectionsPercent`, from `proxyConnectionBudget()`. */
   readonly maxIdleConnectionsPercent: number;
-  /** ClientConnections alarm threshold, from `proxyConnectionBudget()`. */
+  /** ClientConnections alarm threshold, from `proxyConnectionBudget()`: fires at this many. */
   readonly clientConnectionsAlarmThreshold: number;
   /**
    * How long a statement may wait for a pooled server connection.
@@ -159,7 +159,7 @@ export class DatabaseProxy extends Construct {
       'ClientConnections',
       clients,
       props.clientConnectionsAlarmThreshold - 1,
-      "Client connections to the proxy are near the functions' reserved concurrency: raise the budget (lib/connection-budget.ts) or the instance class."
+      "More client connections to the proxy than the writer and reader can hold (one per execution environment, up to their reserved concurrency): a client outside the stack connects through the proxy, or connections outlive their invocations. Find them in the proxy logs; the functions' own saturation shows in the Throttles alarms."
     );
     this.addAlarm(
       'BorrowLatency',

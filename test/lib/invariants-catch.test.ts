@@ -49,6 +49,11 @@ beforeAll(() => {
           DestinationSecurityGroupId: functions.reader.securityGroup.securityGroupId,
         },
       });
+      // A proxy client-connections alarm at 80 % of the functions' concurrency (the old rule).
+      (
+        stack.node.findChild('Proxy').node.findChild('ClientConnectionsAlarm').node
+          .defaultChild as cloudwatch.CfnAlarm
+      ).threshold = 169;
       // A free-storage alarm at the autoscaling trigger (10 % of 20 GiB).
       (
         monitoring.node.findChild('FreeStorageSpaceAlarm').node.defaultChild as cloudwatch.CfnAlarm
@@ -73,6 +78,8 @@ const expected: Record<string, RegExp> = {
     /ReadReplicasReplica1\w+\.EngineVersion is "8\.4\.9", the primary's "8\.4\.10"/,
   'functions-depend-on-their-targets.ts':
     /FunctionsWriterFunction\w+ does not depend on LateRule \(a security-group rule of its network path\)/,
+  'proxy-client-alarm-above-healthy-peak.ts':
+    /ProxyClientConnectionsAlarm\w+ fires at 170 client connections, but the functions behind Proxy\w+ hold 270/,
   'free-storage-alarm-beyond-autoscaling.ts':
     /MonitoringFreeStorageSpaceAlarm\w+ fires below 2 GiB, but autoscaling already acts at 2 GiB/,
 };
