@@ -133,7 +133,7 @@ export function readmeBlock(report: BenchReport): string {
       ],
     ];
     parts.push(
-      '**Demo** (`npm run demo`, chart in `reports/demo-connections.svg`):',
+      '**Demo** (`npm run demo`):',
       formatMarkdownTable(
         ['', 'module-scope connection (anti-pattern)', 'connection per invocation (shipped)'],
         rows.map(([label, cell]) => [label, cell(a), cell(s)])
