@@ -7,12 +7,12 @@ import { RunBundles, buildRunBundles } from '../lib/bundles';
 import { temporaryDirectory } from '../lib/cleanup';
 import { CpuShare, CpuShareSupport, FULL_VCPU_MB, probeCpuShares } from '../lib/cpu-share';
 import { RunServer, openRunServer } from '../lib/database';
+import { EnvironmentOptions, SimulatedEnvironment } from '../../test/support/simulated-environment';
 import { processCpuMs } from '../lib/proc-cpu';
 import { Progress } from '../lib/progress';
 import { median, percentile, ratio, round } from '../lib/stats';
 import { buildDefault } from './bundles';
 import { ARM64_PRICE, costPerMillion } from './lambda-cost';
-import { ShareEnvironment } from './share-environment';
 import { TLS_FLOOR_LABEL, measureTlsFloor } from './tls-floor';
 
 export const MEMORY_SIZES = [128, 256, 512, 1024, 1769] as const;
@@ -241,6 +241,27 @@ function shippedEnv(setup: Setup): Record<string, string> {
 
 const READ = { email: 'cpu@example.com' };
 
+/**
+ * An environment for the bench: its metric lines written but not shown, and NODE_PATH set to
+ * stand in for the runtime's AWS SDK, which the default NodejsFunction bundles leave out.
+ */
+function startEnvironment(
+  file: string,
+  env: Record<string, string>,
+  options: EnvironmentOptions = {}
+): Promise<SimulatedEnvironment> {
+  const nodePath = path.join(__dirname, '..', '..', 'node_modules');
+  return SimulatedEnvironment.start(
+    path.basename(path.dirname(file)),
+    file,
+    { NODE_PATH: nodePath, ...env },
+    {
+      quiet: true,
+      ...options,
+    }
+  );
+}
+
 async function measureWarmCpu(
   setup: Setup,
   invocations: number,
@@ -263,11 +284,11 @@ async function measureWarmCpu(
   // machine lands on both alike; CPU is read from /proc around each block.
   const blocks = 10;
   const perBlock = Math.ceil(invocations / blocks);
-  const environments: ShareEnvironment[] = [];
+  const environments: SimulatedEnvironment[] = [];
   const totals = cases.map(() => ({ client: 0, server: 0 }));
   try {
     for (const c of cases) {
-      const env = await ShareEnvironment.start(c.file, c.env);
+      const env = await startEnvironment(c.file, c.env);
       environments.push(env);
       for (let i = 0; i < 20; i++) {
         await env.invokeOk(READ); // credentials, TLS context, JIT
@@ -300,7 +321,11 @@ async function measureWarmCpu(
   const tls = setup.endpointTls;
   if (tls) {
     progress.update('warm CPU: the TLS floor');
-    const floor = await measureTlsFloor(setup.tlsFloorProbe, tls, count);
+    const floor = await measureTlsFloor(
+      await startEnvironment(setup.tlsFloorProbe, {}),
+      tls,
+      count
+    );
     if (floor.resumed !== count) {
       throw new Error(`TLS floor: ${floor.resumed} of ${count} sessions resumed; expected all`);
     }
@@ -325,8 +350,9 @@ async function coldStart(
   env: Record<string, string>,
   share: CpuShare,
   initOn: InitOn
-): Promise<{ env: ShareEnvironment; initMs: number; firstMs: number }> {
-  const environment = await ShareEnvironment.start(file, env, share, {
+): Promise<{ env: SimulatedEnvironment; initMs: number; firstMs: number }> {
+  const environment = await startEnvironment(file, env, {
+    cpuShare: share,
     initOnFullCpu: initOn === 'full vCPU',
   });
   const first = await environment.invokeOk(READ);
@@ -443,7 +469,7 @@ async function measureColdPath(
     for (const trust of ['bundle', 'selected'] as const) {
       for (let r = 0; r < runs; r++) {
         progress.update(`TLS context at ${memoryMb} MB: ${trust}, run ${r + 1} of ${runs}`);
-        const probe = await ShareEnvironment.start(setup.tlsProbe, {}, share);
+        const probe = await startEnvironment(setup.tlsProbe, {}, { cpuShare: share });
         const { result } = await probe.invokeOk({ trust });
         await probe.stop();
         tls[trust].push(result as { certificates: number; ms: number; cpuMs: number });
