@@ -2,7 +2,7 @@ import { AppDatabase } from '../../test/support/app-database';
 import { buildRunBundles } from '../lib/bundles';
 import { openRunServer } from '../lib/database';
 import { SimulatedEnvironment } from '../../test/support/simulated-environment';
-import { LatencyProxy, ProxyStats } from '../lib/latency-proxy';
+import { ProxyStats, TcpRelay } from '../../test/support/tcp-relay';
 import { Progress } from '../lib/progress';
 import { median, ratio, round } from '../lib/stats';
 
@@ -39,11 +39,11 @@ export async function measureLatency(
     buildRunBundles({ antiPattern: true }),
   ]);
   let db: AppDatabase | undefined;
-  let proxy: LatencyProxy | undefined;
+  let proxy: TcpRelay | undefined;
   const environments: SimulatedEnvironment[] = [];
   try {
     db = await AppDatabase.create('bench', run.server);
-    proxy = await LatencyProxy.start({
+    proxy = await TcpRelay.start({
       target: { host: run.server.host, port: run.server.port },
       oneWayMs,
     });
