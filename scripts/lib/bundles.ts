@@ -7,7 +7,7 @@ import { ROOT } from './report';
 export interface RunBundles {
   /** The shipped handlers, built with the shipped options (lib/lambda-bundling.ts). */
   readonly handlers: Record<HandlerName, BuiltHandler>;
-  /** scripts/demo/anti-pattern-handler.ts, bundled the same way (demo only). */
+  /** The anti-pattern, test/support/module-scope-handler.ts, bundled as a CommonJS handler. */
   readonly antiPattern?: string;
   dispose(): void;
 }
@@ -20,7 +20,7 @@ export async function buildRunBundles({ antiPattern = false } = {}): Promise<Run
   if (antiPattern) {
     antiPatternFile = path.join(dir, 'anti-pattern', 'index.js');
     await build({
-      entryPoints: [path.join(ROOT, 'scripts', 'demo', 'anti-pattern-handler.ts')],
+      entryPoints: [path.join(ROOT, 'test', 'support', 'module-scope-handler.ts')],
       outfile: antiPatternFile,
       bundle: true,
       platform: 'node',
