@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { loadPassed, runLoad } from '../load/load-test';
 import { CliSpec, Io, ParsedOptions, exitWith, processIo, runCli, wholeNumber } from '../lib/cli';
 import { withCleanUp } from '../lib/cleanup';
-import { LOCAL_DATABASE_NOTES, requireLocalDatabase } from '../lib/database';
+import { LOCAL_DATABASE_NOTES, requireLocalDatabase } from '../../test/support/prerequisites';
 import { updateReadmeFile } from '../lib/readme-block';
 import {
   BENCH_JSON,

@@ -6,7 +6,7 @@ import { EndpointTls, SecretsEndpoint, endpointTlsOf } from '../../test/support/
 import { RunBundles, buildRunBundles } from '../lib/bundles';
 import { temporaryDirectory } from '../lib/cleanup';
 import { CpuShare, CpuShareSupport, FULL_VCPU_MB, probeCpuShares } from '../lib/cpu-share';
-import { RunServer, openRunServer } from '../lib/database';
+import { RunServer, openServer } from '../../test/support/private-server';
 import { EnvironmentOptions, SimulatedEnvironment } from '../../test/support/simulated-environment';
 import { processCpuMs } from '../lib/proc-cpu';
 import { Progress } from '../lib/progress';
@@ -208,7 +208,7 @@ async function prepare(): Promise<Setup> {
   const tlsProbe = path.join(dir, 'tls-probe', 'index.js');
   const tlsFloorProbe = path.join(dir, 'tls-floor-probe', 'index.js');
   const [run, bundles] = await Promise.all([
-    openRunServer({ maxConnections: 40, waitTimeout: 60 }),
+    openServer({ maxConnections: 40, waitTimeout: 60 }),
     buildRunBundles({ antiPattern: true }),
     buildDefault(HANDLERS.reader, conventionalReader, { conventional: true }),
     buildDefault(path.join(__dirname, 'tls-context-probe.ts'), tlsProbe),

@@ -1,6 +1,6 @@
 import { AppDatabase } from '../../test/support/app-database';
 import { buildRunBundles } from '../lib/bundles';
-import { openRunServer } from '../lib/database';
+import { openServer } from '../../test/support/private-server';
 import { SimulatedEnvironment } from '../../test/support/simulated-environment';
 import { ProxyStats, TcpRelay } from '../../test/support/tcp-relay';
 import { Progress } from '../lib/progress';
@@ -35,7 +35,7 @@ export async function measureLatency(
 ): Promise<LatencyResult> {
   progress.update('starting the database and bundling the handlers');
   const [run, bundles] = await Promise.all([
-    openRunServer({ maxConnections: 20, waitTimeout: 60 }),
+    openServer({ maxConnections: 20, waitTimeout: 60 }),
     buildRunBundles({ antiPattern: true }),
   ]);
   let db: AppDatabase | undefined;

@@ -8,18 +8,13 @@
  */
 import { Connection, RowDataPacket } from 'mysql2/promise';
 import { AppDatabase } from '../../test/support/app-database';
-import { adminConnect } from '../../test/support/private-server';
+import { adminConnect, openServer } from '../../test/support/private-server';
 import { buildRunBundles } from '../lib/bundles';
 import { CliSpec, Io, ParsedOptions, exitWith, processIo, runCli } from '../lib/cli';
 import { withCleanUp } from '../lib/cleanup';
 import { setTimeout as pause } from 'node:timers/promises';
-import {
-  LOCAL_DATABASE_NOTES,
-  Sampler,
-  openRunServer,
-  requireLocalDatabase,
-} from '../lib/database';
-import { pollUntil } from '../../test/support/poll';
+import { PeakSampler, pollUntil } from '../../test/support/poll';
+import { LOCAL_DATABASE_NOTES, requireLocalDatabase } from '../../test/support/prerequisites';
 import { SimulatedEnvironment } from '../../test/support/simulated-environment';
 import { Progress } from '../lib/progress';
 import { UPDATE_REPORTS_OPTION, machine, reportTarget, writeSection } from '../lib/report';
@@ -41,7 +36,7 @@ interface Pattern {
   readonly writers: SimulatedEnvironment[];
   readonly readers: SimulatedEnvironment[];
   readonly tally: PatternTally;
-  readonly sampler: Sampler;
+  readonly sampler: PeakSampler;
 }
 
 export const DEMO_CLI: CliSpec = {
@@ -66,7 +61,7 @@ async function demo(options: ParsedOptions): Promise<void> {
   const progress = new Progress('demo', process.stderr, 3000);
   progress.update('starting the database and bundling the handlers');
   const [run, bundles] = await Promise.all([
-    openRunServer({
+    openServer({
       maxConnections: MAX_CONNECTIONS,
       waitTimeout: WAIT_TIMEOUT_S,
       lockWaitTimeout: LOCK_WAIT_TIMEOUT_S,
@@ -96,7 +91,7 @@ async function demo(options: ParsedOptions): Promise<void> {
       ]);
       const tally = new PatternTally();
       tally.seed('seed');
-      const sampler = new Sampler(async () => (await db.sessions()).length, 50);
+      const sampler = new PeakSampler(async () => (await db.sessions()).length, 50);
       return { label, db, other, writers, readers, tally, sampler };
     };
     patterns.push(
@@ -104,7 +99,6 @@ async function demo(options: ParsedOptions): Promise<void> {
       await setUp('demo_shipped', bundles.handlers.writer.file, bundles.handlers.reader.file)
     );
     const [anti] = patterns;
-    patterns.forEach((p) => p.sampler.start());
 
     let done = 0;
     await Promise.all(

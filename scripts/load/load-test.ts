@@ -1,9 +1,8 @@
 import { RowDataPacket } from 'mysql2/promise';
 import { AppDatabase } from '../../test/support/app-database';
 import { buildRunBundles } from '../lib/bundles';
-import { Sampler, openRunServer } from '../lib/database';
-import { pollUntil } from '../../test/support/poll';
-import { LEAK_CHECK_MS } from '../../test/support/private-server';
+import { PeakSampler, pollUntil } from '../../test/support/poll';
+import { LEAK_CHECK_MS, openServer } from '../../test/support/private-server';
 import { InvocationOutcome, SimulatedEnvironment } from '../../test/support/simulated-environment';
 import { Progress } from '../lib/progress';
 import { Summary, round, summarize } from '../lib/stats';
@@ -63,18 +62,18 @@ export async function runLoad(
 
   progress.update('starting the database and bundling the handlers');
   const [run, bundles] = await Promise.all([
-    openRunServer({ maxConnections, waitTimeout: 30 }),
+    openServer({ maxConnections, waitTimeout: 30 }),
     buildRunBundles(),
   ]);
   let db: AppDatabase | undefined;
-  let sampler: Sampler | undefined;
+  let sampler: PeakSampler | undefined;
   let ticker: NodeJS.Timeout | undefined;
   const environments: SimulatedEnvironment[] = [];
   try {
     db = await AppDatabase.create('load', run.server);
     const appDb = db;
     // Sampling from the start also keeps the observer's session busy (wait_timeout is short).
-    const sessions = new Sampler(async () => (await appDb.sessions()).length, 20).start();
+    const sessions = new PeakSampler(async () => (await appDb.sessions()).length, 20);
     sampler = sessions;
     progress.update(`starting ${perFunction * 2} simulated environments`);
     const start = (role: 'writer' | 'reader') =>
