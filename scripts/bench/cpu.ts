@@ -120,49 +120,17 @@ interface Setup {
  * The functions read their secret from a local Secrets Manager endpoint over HTTPS (where the
  * run's server certificate allows) with the real SDK, so the cold path includes the SDK's work.
  */
-/** Only the cold-path table (`npm run bench -- --cold-path-only`), for iterating on init. */
-export async function measureColdPathOnly(
-  { runs = 5, support = probeCpuShares() }: { runs?: number; support?: CpuShareSupport } = {},
-  progress = new Progress('bench cold path')
-): Promise<NonNullable<CpuResult['coldPath']>> {
-  if (!support.supported) {
-    throw new Error(`The cold path needs a CPU share: ${support.reason}`);
-  }
-  progress.update('starting the database and bundling the handlers');
-  const setup = await prepare();
-  try {
-    const coldPath = await measureColdPath(setup, support, runs, progress);
-    progress.done('cold path measured');
-    return coldPath;
-  } finally {
-    await dispose(setup);
-  }
-}
-
-/** Only client and server CPU per warm invocation (`npm run bench -- --warm-cpu-only`). */
-export async function measureWarmCpuOnly(
-  { invocations = 2000 }: { invocations?: number } = {},
-  progress = new Progress('bench warm cpu')
-): Promise<Pick<CpuResult, 'warmInvocations' | 'baseline' | 'rows'>> {
-  progress.update('starting the database and bundling the handlers');
-  const setup = await prepare();
-  try {
-    const warm = await measureWarmCpu(setup, invocations, progress);
-    progress.done('warm CPU measured');
-    return warm;
-  } finally {
-    await dispose(setup);
-  }
-}
-
 export async function measureCpu(
   {
+    tables = 'all',
     warmInvocations = 2000,
     coldEnvironments = 3,
     memoryWarmInvocations = 300,
     coldPathRuns = 5,
     support = probeCpuShares(),
   }: {
+    /** All of them (the bench), or one, to iterate on it (--warm-cpu-only, --cold-path-only). */
+    tables?: 'all' | 'warm' | 'cold-path';
     warmInvocations?: number;
     coldEnvironments?: number;
     memoryWarmInvocations?: number;
@@ -170,22 +138,30 @@ export async function measureCpu(
     support?: CpuShareSupport;
   } = {},
   progress = new Progress('bench cpu')
-): Promise<CpuResult> {
+): Promise<Partial<CpuResult>> {
+  if (tables === 'cold-path' && !support.supported) {
+    throw new Error(`The cold path needs a CPU share: ${support.reason}`);
+  }
   progress.update('starting the database and bundling the handlers');
   const setup = await prepare();
   try {
-    const warm = await measureWarmCpu(setup, warmInvocations, progress);
-    if (!support.supported) {
-      progress.done(`CPU shares skipped: ${support.reason}`);
-      return { ...warm, skipped: support.reason };
+    const warm =
+      tables === 'cold-path' ? {} : await measureWarmCpu(setup, warmInvocations, progress);
+    if (tables === 'warm' || !support.supported) {
+      const skipped = support.supported || tables === 'warm' ? undefined : support.reason;
+      progress.done(skipped ? `CPU shares skipped: ${skipped}` : 'CPU measured');
+      return { ...warm, skipped };
     }
-    const memory = await measureMemorySizes(
-      setup,
-      support,
-      coldEnvironments,
-      memoryWarmInvocations,
-      progress
-    );
+    const memory =
+      tables === 'all'
+        ? await measureMemorySizes(
+            setup,
+            support,
+            coldEnvironments,
+            memoryWarmInvocations,
+            progress
+          )
+        : undefined;
     const coldPath = await measureColdPath(setup, support, coldPathRuns, progress);
     progress.done('CPU measured');
     return { ...warm, memory, coldPath };
