@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { AppDatabase } from '../../test/support/app-database';
 import { HANDLERS } from '../../test/support/bundle';
 import { EndpointTls, SecretsEndpoint, endpointTlsOf } from '../../test/support/secrets-endpoint';
-import { RunBundles, buildRunBundles } from '../lib/bundles';
+import { RunBundles, buildDefault, buildRunBundles } from '../lib/bundles';
 import { temporaryDirectory } from '../lib/cleanup';
 import { CpuShare, CpuShareSupport, FULL_VCPU_MB, probeCpuShares } from '../lib/cpu-share';
 import { RunServer, openServer } from '../../test/support/private-server';
@@ -11,7 +11,7 @@ import { EnvironmentOptions, SimulatedEnvironment } from '../../test/support/sim
 import { processCpuMs } from '../lib/proc-cpu';
 import { Progress } from '../lib/progress';
 import { median, percentile, ratio, round } from '../lib/stats';
-import { buildDefault } from './bundles';
+
 import { ARM64_PRICE, costPerMillion } from './lambda-cost';
 import { TLS_FLOOR_LABEL, measureTlsFloor } from './tls-floor';
 
