@@ -123,19 +123,12 @@ export async function runCli(
   work: (options: ParsedOptions) => Promise<number | void>,
   io: Io = processIo
 ): Promise<number> {
-  let options: ParsedOptions;
   try {
-    options = parseOptions(spec, argv);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    io.err(`${error.message}\n\n${usage(spec)}`);
-    return 2;
-  }
-  if (options.help) {
-    io.out(usage(spec));
-    return 0;
-  }
-  try {
+    const options = parseOptions(spec, argv);
+    if (options.help) {
+      io.out(usage(spec));
+      return 0;
+    }
     return (await work(options)) ?? 0;
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
