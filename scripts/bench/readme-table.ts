@@ -1,5 +1,5 @@
 import type { LoadResult } from '../load/load-test';
-import type { PatternResult } from '../demo/tally';
+import { PatternResult, demoTable } from '../demo/tally';
 import { formatBytes, formatRatio } from '../lib/stats';
 import { formatMarkdownTable } from '../lib/table';
 import type { BundleResult } from './bundles';
@@ -117,27 +117,10 @@ export function readmeBlock(report: BenchReport): string {
     );
   }
   if (report.demo) {
-    const { antiPattern: a, shipped: s } = report.demo;
-    const rows: [string, (r: PatternResult) => string | number][] = [
-      ['stale reads', (r) => `${r.staleReads} of ${r.reads}`],
-      ['blocked writes', (r) => `${r.blockedWrites} of ${r.writes}`],
-      ['connections sleeping while frozen', (r) => r.sleepingWhileFrozen],
-      [
-        `failed after a ${Math.round(report.demo.frozenSeconds)} s freeze`,
-        (r) => `${r.failedAfterThaw} of ${r.thawInvocations}`,
-      ],
-      ['last acknowledged write kept', (r) => (r.lastWriteDurable ? 'yes' : 'no')],
-      [
-        'latency p50 / p99',
-        (r) => `${r.latencyP50Ms.toFixed(1)} / ${r.latencyP99Ms.toFixed(1)} ms`,
-      ],
-    ];
+    const { antiPattern, shipped, frozenSeconds } = report.demo;
     parts.push(
       '**Demo** (`npm run demo`):',
-      formatMarkdownTable(
-        ['', 'module-scope connection (anti-pattern)', 'connection per invocation (shipped)'],
-        rows.map(([label, cell]) => [label, cell(a), cell(s)])
-      )
+      demoTable(antiPattern, shipped, frozenSeconds, formatMarkdownTable)
     );
   }
   return parts.join('\n\n');
