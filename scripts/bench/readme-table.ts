@@ -1,4 +1,4 @@
-import type { LoadResult } from '../load/load-test';
+import { LoadResult, loadTable } from '../load/load-test';
 import { PatternResult, demoTable } from '../demo/tally';
 import { formatBytes, formatRatio } from '../lib/stats';
 import { formatMarkdownTable } from '../lib/table';
@@ -90,30 +90,7 @@ export function readmeBlock(report: BenchReport): string {
     const l = report.load;
     parts.push(
       `**Load** (\`npm run load\`): ${l.environments} simulated environments for ${l.seconds} s against max_connections ${l.maxConnections}, TLS:`,
-      formatMarkdownTable(
-        [
-          'throughput',
-          'writer p50 / p99',
-          'reader p50 / p99',
-          'failed',
-          'lost writes',
-          'stale reads',
-          'peak connections (sampled)',
-          'left after run',
-        ],
-        [
-          [
-            `${l.throughputPerSecond}/s`,
-            `${l.writer.p50.toFixed(1)} / ${l.writer.p99.toFixed(1)} ms`,
-            `${l.reader.p50.toFixed(1)} / ${l.reader.p99.toFixed(1)} ms`,
-            `${l.failedInvocations} of ${l.invocations}`,
-            l.lostWrites,
-            l.staleReads,
-            `${l.peakFunctionConnections} (budget ${l.connectionBudget})`,
-            l.connectionsLeftAfterRun,
-          ],
-        ]
-      )
+      loadTable(l, formatMarkdownTable)
     );
   }
   if (report.demo) {

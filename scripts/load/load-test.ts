@@ -183,10 +183,13 @@ function roundSummary(s: Summary): Summary {
   return Object.fromEntries(Object.entries(s).map(([k, v]) => [k, round(v)])) as unknown as Summary;
 }
 
-/** The table `npm run load` prints; each line names its goal. */
-export function loadTable(r: LoadResult): string {
+/**
+ * The table of a load run, each line with its goal: aligned text for the terminal (`npm run
+ * load`), or markdown for docs/performance.md (`format`).
+ */
+export function loadTable(r: LoadResult, format = formatTable): string {
   const goal = (ok: boolean) => (ok ? 'ok' : 'MISSED');
-  return formatTable(
+  return format(
     ['', 'measured', 'goal', ''],
     [
       ['throughput', `${r.throughputPerSecond} invocations/s`, '', ''],
