@@ -1,11 +1,4 @@
-import {
-  formatBytes,
-  formatMs,
-  formatRatio,
-  percentile,
-  ratio,
-  summarize,
-} from '../../scripts/lib/stats';
+import { formatBytes, formatRatio, percentile, ratio, summarize } from '../../scripts/lib/stats';
 import { formatMarkdownTable, formatTable } from '../../scripts/lib/table';
 
 describe('percentiles (nearest rank)', () => {
@@ -46,9 +39,6 @@ describe('percentiles (nearest rank)', () => {
   });
 
   test('units read naturally', () => {
-    expect(formatMs(0.845)).toBe('0.84 ms');
-    expect(formatMs(110.3)).toBe('110.3 ms');
-    expect(formatMs(1520)).toBe('1.52 s');
     expect(formatBytes(550_316)).toBe('537 KiB');
     expect(formatBytes(1_430_612)).toBe('1.36 MiB');
     expect(formatBytes(12)).toBe('12 B');
