@@ -11,7 +11,6 @@ import { EnvironmentOptions, SimulatedEnvironment } from '../../test/support/sim
 import { processCpuMs } from '../lib/proc-cpu';
 import { Progress } from '../lib/progress';
 import { median, percentile, ratio, round } from '../lib/stats';
-
 import { ARM64_PRICE, costPerMillion } from './lambda-cost';
 import { TLS_FLOOR_LABEL, measureTlsFloor } from './tls-floor';
 
@@ -196,13 +195,7 @@ async function prepare(): Promise<Setup> {
   // part of a cold start's Secrets Manager read.
   const endpointTls = endpointTlsOf(run.server);
   const secrets = await SecretsEndpoint.start(undefined, { tls: endpointTls });
-  secrets.set('AWSCURRENT', {
-    host: run.server.host,
-    port: run.server.port,
-    username: db.users.reader.user,
-    password: db.users.reader.password,
-    dbname: db.database,
-  });
+  secrets.set('AWSCURRENT', db.secret('reader'));
   return { run, db, secrets, bundles, conventionalReader, tlsProbe, tlsFloorProbe, endpointTls };
 }
 
@@ -231,10 +224,7 @@ function startEnvironment(
     path.basename(path.dirname(file)),
     file,
     { NODE_PATH: nodePath, ...env },
-    {
-      quiet: true,
-      ...options,
-    }
+    { quiet: true, ...options }
   );
 }
 
