@@ -1,11 +1,12 @@
-// A minimal stand-in for the Lambda Node.js runtime, run as a child process. It loads one bundled
-// handler once, when the parent says so (the parent may first move it into a CPU share, so that
-// init runs there), and keeps its module scope for as long as the process lives, like an
-// execution environment. Then it runs the invocations the parent sends over IPC, one at a time.
-// Init and each invocation are timed here, so IPC is not counted.
+// A minimal stand-in for the Lambda Node.js runtime, run as a child process: it loads one bundled
+// handler once (module scope lives as long as the process, like an execution environment), says
+// so with its init time, then runs the invocations the parent sends over IPC, one at a time,
+// timing each here so that IPC is not counted. With --load-on-message it first says it started
+// and loads only when the parent says so, so the parent can move it into a CPU share first and
+// init runs there.
 import { loadHandler } from './load-handler.mjs';
 
-process.once('message', async () => {
+async function init() {
   const started = performance.now();
   const handler = await loadHandler(process.argv[2]); // init, top-level await included
   const initMs = performance.now() - started;
@@ -22,5 +23,11 @@ process.once('message', async () => {
     }
   });
   process.send({ initMs });
-});
-process.send({ spawned: true });
+}
+
+if (process.argv.includes('--load-on-message')) {
+  process.once('message', init);
+  process.send({ spawned: true });
+} else {
+  init();
+}

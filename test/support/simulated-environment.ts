@@ -71,7 +71,9 @@ export class SimulatedEnvironment {
     env: Record<string, string>,
     { cpuShare, initOnFullCpu = false, quiet = false }: EnvironmentOptions = {}
   ): Promise<SimulatedEnvironment> {
-    const child = fork(RUNTIME, [bundleFile], {
+    // Init inside the share: the runtime waits until the process is in it.
+    const initInShare = cpuShare !== undefined && !initOnFullCpu;
+    const child = fork(RUNTIME, [bundleFile, ...(initInShare ? ['--load-on-message'] : [])], {
       // Not this process's flags (a tsx or jest loader): a Lambda runtime starts a plain node.
       execArgv: [],
       env: {
@@ -97,12 +99,13 @@ export class SimulatedEnvironment {
           )
         );
       });
-    await next('it started');
-    if (cpuShare && !initOnFullCpu) cpuShare.add(child.pid!);
-    const loaded = next<{ initMs: number }>('it was ready');
-    child.send({ load: true });
-    const { initMs } = await loaded;
-    if (cpuShare && initOnFullCpu) cpuShare.add(child.pid!);
+    if (initInShare) {
+      await next('it started');
+      cpuShare.add(child.pid!);
+      child.send({ load: true });
+    }
+    const { initMs } = await next<{ initMs: number }>('it was ready');
+    if (cpuShare && !initInShare) cpuShare.add(child.pid!);
     return new SimulatedEnvironment(label, child, initMs);
   }
 
