@@ -7,7 +7,7 @@ import { StaticCredentials } from '../lambda/lib/credentials';
 import { Database } from '../lambda/lib/database';
 import { MIGRATION_DATABASE_OPTIONS } from '../lambda/lib/server-bounds';
 import { migrate } from '../lambda/migrate';
-import { CliSpec, Io, UsageError, processIo, runCli } from './lib/cli';
+import { CliSpec, Io, UsageError, processIo, runCli, exitWith } from './lib/cli';
 
 export const DB_MIGRATE_CLI: CliSpec = {
   command: 'npm run db:migrate',
@@ -61,11 +61,5 @@ export function main(
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => (process.exitCode = code),
-    (error: Error) => {
-      console.error(`${error.name}: ${error.message}`);
-      process.exitCode = 1;
-    }
-  );
+  exitWith('db:migrate', main(process.argv.slice(2)), 'all');
 }

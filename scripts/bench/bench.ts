@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { loadPassed, runLoad } from '../load/load-test';
 import { CliSpec, Io, ParsedOptions, exitWith, processIo, runCli, wholeNumber } from '../lib/cli';
 import { withCleanUp } from '../lib/cleanup';
-import { LOCAL_DATABASE_NOTES, requireLocalDatabase } from '../lib/database';
+import { LOCAL_DATABASE_NOTES, requireLocalDatabase } from '../../test/support/prerequisites';
 import { updateReadmeFile } from '../lib/readme-block';
 import {
   BENCH_JSON,
@@ -24,7 +24,7 @@ import {
   writeSection,
 } from '../lib/report';
 import { measureBundles } from './bundles';
-import { measureColdPathOnly, measureCpu, measureWarmCpuOnly } from './cpu';
+import { measureCpu } from './cpu';
 import { measureLatency } from './latency';
 import { BenchReport, readmeBlock } from './readme-table';
 import { measureSynth } from './synth';
@@ -79,11 +79,11 @@ async function bench(options: ParsedOptions, io: Io = processIo): Promise<number
   const invocations = wholeNumber(options, 'invocations', 2000);
   requireLocalDatabase();
   if (options['cold-path-only']) {
-    console.table((await measureColdPathOnly({ runs })).rows);
+    console.table((await measureCpu({ tables: 'cold-path', coldPathRuns: runs })).coldPath?.rows);
     return 0;
   }
   if (options['warm-cpu-only']) {
-    const warm = await measureWarmCpuOnly({ invocations });
+    const warm = await measureCpu({ tables: 'warm', warmInvocations: invocations });
     io.out(`${warm.warmInvocations} warm invocations each; baseline: ${warm.baseline}`);
     console.table(warm.rows);
     return 0;

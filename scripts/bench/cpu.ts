@@ -3,16 +3,15 @@ import * as path from 'node:path';
 import { AppDatabase } from '../../test/support/app-database';
 import { HANDLERS } from '../../test/support/bundle';
 import { EndpointTls, SecretsEndpoint, endpointTlsOf } from '../../test/support/secrets-endpoint';
-import { RunBundles, buildRunBundles } from '../lib/bundles';
+import { RunBundles, buildDefault, buildRunBundles } from '../lib/bundles';
 import { temporaryDirectory } from '../lib/cleanup';
 import { CpuShare, CpuShareSupport, FULL_VCPU_MB, probeCpuShares } from '../lib/cpu-share';
-import { RunServer, openRunServer } from '../lib/database';
+import { RunServer, openServer } from '../../test/support/private-server';
+import { EnvironmentOptions, SimulatedEnvironment } from '../../test/support/simulated-environment';
 import { processCpuMs } from '../lib/proc-cpu';
 import { Progress } from '../lib/progress';
 import { median, percentile, ratio, round } from '../lib/stats';
-import { buildDefault } from './bundles';
 import { ARM64_PRICE, costPerMillion } from './lambda-cost';
-import { ShareEnvironment } from './share-environment';
 import { TLS_FLOOR_LABEL, measureTlsFloor } from './tls-floor';
 
 export const MEMORY_SIZES = [128, 256, 512, 1024, 1769] as const;
@@ -120,49 +119,17 @@ interface Setup {
  * The functions read their secret from a local Secrets Manager endpoint over HTTPS (where the
  * run's server certificate allows) with the real SDK, so the cold path includes the SDK's work.
  */
-/** Only the cold-path table (`npm run bench -- --cold-path-only`), for iterating on init. */
-export async function measureColdPathOnly(
-  { runs = 5, support = probeCpuShares() }: { runs?: number; support?: CpuShareSupport } = {},
-  progress = new Progress('bench cold path')
-): Promise<NonNullable<CpuResult['coldPath']>> {
-  if (!support.supported) {
-    throw new Error(`The cold path needs a CPU share: ${support.reason}`);
-  }
-  progress.update('starting the database and bundling the handlers');
-  const setup = await prepare();
-  try {
-    const coldPath = await measureColdPath(setup, support, runs, progress);
-    progress.done('cold path measured');
-    return coldPath;
-  } finally {
-    await dispose(setup);
-  }
-}
-
-/** Only client and server CPU per warm invocation (`npm run bench -- --warm-cpu-only`). */
-export async function measureWarmCpuOnly(
-  { invocations = 2000 }: { invocations?: number } = {},
-  progress = new Progress('bench warm cpu')
-): Promise<Pick<CpuResult, 'warmInvocations' | 'baseline' | 'rows'>> {
-  progress.update('starting the database and bundling the handlers');
-  const setup = await prepare();
-  try {
-    const warm = await measureWarmCpu(setup, invocations, progress);
-    progress.done('warm CPU measured');
-    return warm;
-  } finally {
-    await dispose(setup);
-  }
-}
-
 export async function measureCpu(
   {
+    tables = 'all',
     warmInvocations = 2000,
     coldEnvironments = 3,
     memoryWarmInvocations = 300,
     coldPathRuns = 5,
     support = probeCpuShares(),
   }: {
+    /** All of them (the bench), or one, to iterate on it (--warm-cpu-only, --cold-path-only). */
+    tables?: 'all' | 'warm' | 'cold-path';
     warmInvocations?: number;
     coldEnvironments?: number;
     memoryWarmInvocations?: number;
@@ -170,22 +137,30 @@ export async function measureCpu(
     support?: CpuShareSupport;
   } = {},
   progress = new Progress('bench cpu')
-): Promise<CpuResult> {
+): Promise<Partial<CpuResult>> {
+  if (tables === 'cold-path' && !support.supported) {
+    throw new Error(`The cold path needs a CPU share: ${support.reason}`);
+  }
   progress.update('starting the database and bundling the handlers');
   const setup = await prepare();
   try {
-    const warm = await measureWarmCpu(setup, warmInvocations, progress);
-    if (!support.supported) {
-      progress.done(`CPU shares skipped: ${support.reason}`);
-      return { ...warm, skipped: support.reason };
+    const warm =
+      tables === 'cold-path' ? {} : await measureWarmCpu(setup, warmInvocations, progress);
+    if (tables === 'warm' || !support.supported) {
+      const skipped = support.supported || tables === 'warm' ? undefined : support.reason;
+      progress.done(skipped ? `CPU shares skipped: ${skipped}` : 'CPU measured');
+      return { ...warm, skipped };
     }
-    const memory = await measureMemorySizes(
-      setup,
-      support,
-      coldEnvironments,
-      memoryWarmInvocations,
-      progress
-    );
+    const memory =
+      tables === 'all'
+        ? await measureMemorySizes(
+            setup,
+            support,
+            coldEnvironments,
+            memoryWarmInvocations,
+            progress
+          )
+        : undefined;
     const coldPath = await measureColdPath(setup, support, coldPathRuns, progress);
     progress.done('CPU measured');
     return { ...warm, memory, coldPath };
@@ -208,7 +183,7 @@ async function prepare(): Promise<Setup> {
   const tlsProbe = path.join(dir, 'tls-probe', 'index.js');
   const tlsFloorProbe = path.join(dir, 'tls-floor-probe', 'index.js');
   const [run, bundles] = await Promise.all([
-    openRunServer({ maxConnections: 40, waitTimeout: 60 }),
+    openServer({ maxConnections: 40, waitTimeout: 60 }),
     buildRunBundles({ antiPattern: true }),
     buildDefault(HANDLERS.reader, conventionalReader, { conventional: true }),
     buildDefault(path.join(__dirname, 'tls-context-probe.ts'), tlsProbe),
@@ -220,13 +195,7 @@ async function prepare(): Promise<Setup> {
   // part of a cold start's Secrets Manager read.
   const endpointTls = endpointTlsOf(run.server);
   const secrets = await SecretsEndpoint.start(undefined, { tls: endpointTls });
-  secrets.set('AWSCURRENT', {
-    host: run.server.host,
-    port: run.server.port,
-    username: db.users.reader.user,
-    password: db.users.reader.password,
-    dbname: db.database,
-  });
+  secrets.set('AWSCURRENT', db.secret('reader'));
   return { run, db, secrets, bundles, conventionalReader, tlsProbe, tlsFloorProbe, endpointTls };
 }
 
@@ -240,6 +209,24 @@ function shippedEnv(setup: Setup): Record<string, string> {
 }
 
 const READ = { email: 'cpu@example.com' };
+
+/**
+ * An environment for the bench: its metric lines written but not shown, and NODE_PATH set to
+ * stand in for the runtime's AWS SDK, which the default NodejsFunction bundles leave out.
+ */
+function startEnvironment(
+  file: string,
+  env: Record<string, string>,
+  options: EnvironmentOptions = {}
+): Promise<SimulatedEnvironment> {
+  const nodePath = path.join(__dirname, '..', '..', 'node_modules');
+  return SimulatedEnvironment.start(
+    path.basename(path.dirname(file)),
+    file,
+    { NODE_PATH: nodePath, ...env },
+    { quiet: true, ...options }
+  );
+}
 
 async function measureWarmCpu(
   setup: Setup,
@@ -263,11 +250,11 @@ async function measureWarmCpu(
   // machine lands on both alike; CPU is read from /proc around each block.
   const blocks = 10;
   const perBlock = Math.ceil(invocations / blocks);
-  const environments: ShareEnvironment[] = [];
+  const environments: SimulatedEnvironment[] = [];
   const totals = cases.map(() => ({ client: 0, server: 0 }));
   try {
     for (const c of cases) {
-      const env = await ShareEnvironment.start(c.file, c.env);
+      const env = await startEnvironment(c.file, c.env);
       environments.push(env);
       for (let i = 0; i < 20; i++) {
         await env.invokeOk(READ); // credentials, TLS context, JIT
@@ -300,7 +287,11 @@ async function measureWarmCpu(
   const tls = setup.endpointTls;
   if (tls) {
     progress.update('warm CPU: the TLS floor');
-    const floor = await measureTlsFloor(setup.tlsFloorProbe, tls, count);
+    const floor = await measureTlsFloor(
+      await startEnvironment(setup.tlsFloorProbe, {}),
+      tls,
+      count
+    );
     if (floor.resumed !== count) {
       throw new Error(`TLS floor: ${floor.resumed} of ${count} sessions resumed; expected all`);
     }
@@ -325,8 +316,9 @@ async function coldStart(
   env: Record<string, string>,
   share: CpuShare,
   initOn: InitOn
-): Promise<{ env: ShareEnvironment; initMs: number; firstMs: number }> {
-  const environment = await ShareEnvironment.start(file, env, share, {
+): Promise<{ env: SimulatedEnvironment; initMs: number; firstMs: number }> {
+  const environment = await startEnvironment(file, env, {
+    cpuShare: share,
     initOnFullCpu: initOn === 'full vCPU',
   });
   const first = await environment.invokeOk(READ);
@@ -443,7 +435,7 @@ async function measureColdPath(
     for (const trust of ['bundle', 'selected'] as const) {
       for (let r = 0; r < runs; r++) {
         progress.update(`TLS context at ${memoryMb} MB: ${trust}, run ${r + 1} of ${runs}`);
-        const probe = await ShareEnvironment.start(setup.tlsProbe, {}, share);
+        const probe = await startEnvironment(setup.tlsProbe, {}, { cpuShare: share });
         const { result } = await probe.invokeOk({ trust });
         await probe.stop();
         tls[trust].push(result as { certificates: number; ms: number; cpuMs: number });

@@ -1,5 +1,5 @@
-import type { LoadResult } from '../load/load-test';
-import type { PatternResult } from '../demo/tally';
+import { LoadResult, loadTable } from '../load/load-test';
+import { PatternResult, demoTable } from '../demo/tally';
 import { formatBytes, formatRatio } from '../lib/stats';
 import { formatMarkdownTable } from '../lib/table';
 import type { BundleResult } from './bundles';
@@ -90,54 +90,14 @@ export function readmeBlock(report: BenchReport): string {
     const l = report.load;
     parts.push(
       `**Load** (\`npm run load\`): ${l.environments} simulated environments for ${l.seconds} s against max_connections ${l.maxConnections}, TLS:`,
-      formatMarkdownTable(
-        [
-          'throughput',
-          'writer p50 / p99',
-          'reader p50 / p99',
-          'failed',
-          'lost writes',
-          'stale reads',
-          'peak connections (sampled)',
-          'left after run',
-        ],
-        [
-          [
-            `${l.throughputPerSecond}/s`,
-            `${l.writer.p50.toFixed(1)} / ${l.writer.p99.toFixed(1)} ms`,
-            `${l.reader.p50.toFixed(1)} / ${l.reader.p99.toFixed(1)} ms`,
-            `${l.failedInvocations} of ${l.invocations}`,
-            l.lostWrites,
-            l.staleReads,
-            `${l.peakFunctionConnections} (budget ${l.connectionBudget})`,
-            l.connectionsLeftAfterRun,
-          ],
-        ]
-      )
+      loadTable(l, formatMarkdownTable)
     );
   }
   if (report.demo) {
-    const { antiPattern: a, shipped: s } = report.demo;
-    const rows: [string, (r: PatternResult) => string | number][] = [
-      ['stale reads', (r) => `${r.staleReads} of ${r.reads}`],
-      ['blocked writes', (r) => `${r.blockedWrites} of ${r.writes}`],
-      ['connections sleeping while frozen', (r) => r.sleepingWhileFrozen],
-      [
-        `failed after a ${Math.round(report.demo.frozenSeconds)} s freeze`,
-        (r) => `${r.failedAfterThaw} of ${r.thawInvocations}`,
-      ],
-      ['last acknowledged write kept', (r) => (r.lastWriteDurable ? 'yes' : 'no')],
-      [
-        'latency p50 / p99',
-        (r) => `${r.latencyP50Ms.toFixed(1)} / ${r.latencyP99Ms.toFixed(1)} ms`,
-      ],
-    ];
+    const { antiPattern, shipped, frozenSeconds } = report.demo;
     parts.push(
-      '**Demo** (`npm run demo`, chart in `reports/demo-connections.svg`):',
-      formatMarkdownTable(
-        ['', 'module-scope connection (anti-pattern)', 'connection per invocation (shipped)'],
-        rows.map(([label, cell]) => [label, cell(a), cell(s)])
-      )
+      '**Demo** (`npm run demo`):',
+      demoTable(antiPattern, shipped, frozenSeconds, formatMarkdownTable)
     );
   }
   return parts.join('\n\n');

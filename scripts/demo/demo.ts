@@ -1,32 +1,24 @@
 /**
  * `npm run demo`: the shipped handlers and the anti-pattern, side by side, each in six simulated
  * execution environments (3 writer, 3 reader) on one MySQL-compatible server, with the same
- * events. Prints what a person should see at a glance and writes demo-connections.svg to
- * .reports/ (reports/ with --update-reports). `npm run demo -- --help` lists the options.
+ * events. Prints what a person should see at a glance and saves the figures to
+ * .reports/bench.json (reports/ with --update-reports). `npm run demo -- --help` lists the options.
  *
  * Bounded: 12 rounds, one freeze of wait_timeout + 1 s, every wait capped.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { Connection, RowDataPacket } from 'mysql2/promise';
 import { AppDatabase } from '../../test/support/app-database';
-import { adminConnect } from '../../test/support/private-server';
+import { adminConnect, openServer } from '../../test/support/private-server';
 import { buildRunBundles } from '../lib/bundles';
 import { CliSpec, Io, ParsedOptions, exitWith, processIo, runCli } from '../lib/cli';
 import { withCleanUp } from '../lib/cleanup';
 import { setTimeout as pause } from 'node:timers/promises';
-import {
-  LOCAL_DATABASE_NOTES,
-  Sampler,
-  openRunServer,
-  requireLocalDatabase,
-} from '../lib/database';
-import { pollUntil } from '../../test/support/poll';
+import { PeakSampler, pollUntil } from '../../test/support/poll';
+import { LOCAL_DATABASE_NOTES, requireLocalDatabase } from '../../test/support/prerequisites';
 import { SimulatedEnvironment } from '../../test/support/simulated-environment';
 import { Progress } from '../lib/progress';
 import { UPDATE_REPORTS_OPTION, machine, reportTarget, writeSection } from '../lib/report';
 import { round } from '../lib/stats';
-import { lineChart } from '../lib/svg';
 import { PatternResult, PatternTally, demoTable, patternResult } from './tally';
 
 const ROUNDS = 12;
@@ -44,7 +36,7 @@ interface Pattern {
   readonly writers: SimulatedEnvironment[];
   readonly readers: SimulatedEnvironment[];
   readonly tally: PatternTally;
-  readonly sampler: Sampler;
+  readonly sampler: PeakSampler;
 }
 
 export const DEMO_CLI: CliSpec = {
@@ -52,7 +44,7 @@ export const DEMO_CLI: CliSpec = {
   summary:
     'The shipped writer and reader next to the module-scope-connection anti-pattern, each in 6 ' +
     'simulated Lambda environments on one MySQL-compatible server (about 30 s): stale reads, ' +
-    'sleeping connections, failures after a freeze. Prints a table and writes a chart.',
+    'sleeping connections, failures after a freeze. Prints a table and saves its figures.',
   options: [UPDATE_REPORTS_OPTION],
   notes: LOCAL_DATABASE_NOTES,
 };
@@ -69,7 +61,7 @@ async function demo(options: ParsedOptions): Promise<void> {
   const progress = new Progress('demo', process.stderr, 3000);
   progress.update('starting the database and bundling the handlers');
   const [run, bundles] = await Promise.all([
-    openRunServer({
+    openServer({
       maxConnections: MAX_CONNECTIONS,
       waitTimeout: WAIT_TIMEOUT_S,
       lockWaitTimeout: LOCK_WAIT_TIMEOUT_S,
@@ -99,15 +91,14 @@ async function demo(options: ParsedOptions): Promise<void> {
       ]);
       const tally = new PatternTally();
       tally.seed('seed');
-      const sampler = new Sampler(async () => (await db.sessions()).length, 50);
+      const sampler = new PeakSampler(async () => (await db.sessions()).length, 50);
       return { label, db, other, writers, readers, tally, sampler };
     };
     patterns.push(
       await setUp('demo_anti', bundles.antiPattern!, bundles.antiPattern!),
       await setUp('demo_shipped', bundles.handlers.writer.file, bundles.handlers.reader.file)
     );
-    const [anti, shipped] = patterns;
-    patterns.forEach((p) => p.sampler.start());
+    const [anti] = patterns;
 
     let done = 0;
     await Promise.all(
@@ -166,30 +157,6 @@ async function demo(options: ParsedOptions): Promise<void> {
     );
     const [antiResult, shippedResult] = results;
 
-    mkdirSync(target.dir, { recursive: true });
-    const svgFile = path.join(target.dir, 'demo-connections.svg');
-    writeFileSync(
-      svgFile,
-      lineChart(
-        [
-          {
-            name: 'module-scope connection (anti-pattern)',
-            color: '#d62728',
-            points: anti.sampler.points,
-          },
-          {
-            name: 'connection per invocation (shipped)',
-            color: '#1f77b4',
-            points: shipped.sampler.points,
-          },
-        ],
-        {
-          title: 'Server sessions held by 6 environments per pattern',
-          xLabel: 'seconds since start (rounds, then a freeze longer than wait_timeout, then thaw)',
-          yLabel: 'sessions on the server',
-        }
-      )
-    );
     const seconds = (Date.now() - started) / 1000;
     progress.done('finished');
 
@@ -205,7 +172,6 @@ async function demo(options: ParsedOptions): Promise<void> {
         `\nWhat the anti-pattern's callers saw:\n${firstErrors.map((e) => `  - ${e.slice(0, 160)}`).join('\n')}`
       );
     }
-    console.log(`\nChart (server sessions over time): ${path.relative(process.cwd(), svgFile)}`);
 
     writeSection(
       'demo',

@@ -110,11 +110,15 @@ export function patternResult(
   };
 }
 
-/** The side-by-side table `npm run demo` prints. */
+/**
+ * The side-by-side table of a demo run: aligned text for the terminal (`npm run demo`), or
+ * markdown for docs/performance.md (`format`).
+ */
 export function demoTable(
   anti: PatternResult,
   shipped: PatternResult,
-  frozenSeconds: number
+  frozenSeconds: number,
+  format = formatTable
 ): string {
   const of = (n: number, total: number) => `${n} of ${total}`;
   const ms = (n: number) => (Number.isFinite(n) ? `${n.toFixed(1)} ms` : 'n/a');
@@ -133,7 +137,7 @@ export function demoTable(
     ['invocation latency p50', (r) => ms(r.latencyP50Ms)],
     ['invocation latency p99', (r) => ms(r.latencyP99Ms)],
   ];
-  return formatTable(
+  return format(
     ['', 'module-scope connection (anti-pattern)', 'connection per invocation (shipped)'],
     rows.map(([label, cell]) => [label, cell(anti), cell(shipped)])
   );

@@ -4,6 +4,8 @@
  * defaults, never typed by hand. `npm run docs:figures` writes them between marker lines;
  * test/lib/snapshot.test.ts fails when the docs differ from what the stack synthesizes now.
  */
+import { blockIn } from '../lib/readme-block';
+import type { TemplateJson } from '../lib/synthesize';
 import { formatMarkdownTable } from '../lib/table';
 import {
   ALARM_MONTH,
@@ -22,11 +24,9 @@ import {
   lookup,
 } from './prices';
 
-/** A CloudFormation template as JSON: untyped by nature. */
-export interface TemplateJson {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  readonly Resources?: Record<string, { Type: string; Properties?: Record<string, any> }>;
-}
+export type { TemplateJson };
+/** Where the blocks are read and written; test/lib/snapshot.test.ts reads them from here. */
+export { blockIn };
 
 export interface AlarmFigure {
   /** Metric and statistic, e.g. `DatabaseConnections (Maximum)`. */
@@ -65,7 +65,11 @@ export interface StackFigures {
   readonly dashboards: number;
 }
 
-/** Lambda keeps this much of an account's concurrency unreserved (the preflight checks it). */
+/**
+ * Lambda keeps at least 100 of the account's concurrency unreserved: "You can reserve up to the
+ * Unreserved account concurrency value minus 100" (the preflight checks it).
+ * https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+ */
 export const LAMBDA_UNRESERVED_MINIMUM = 100;
 
 /** Reads the figures of one stage out of its synthesized template. */
@@ -431,19 +435,3 @@ export const FIGURE_BLOCKS: readonly FigureBlock[] = [
 
 /** The stages whose defaults the docs state, in the order of their columns. */
 export const DOCUMENTED_STAGES = ['sandbox', 'prod'] as const;
-
-export const markers = (name: string) =>
-  [`<!-- ${name}:start -->`, `<!-- ${name}:end -->`] as const;
-
-/** What lies between a block's markers in `text` (trimmed), or an error naming the markers. */
-export function blockIn(text: string, name: string): string {
-  const [start, end] = markers(name);
-  const first = text.indexOf(start);
-  const last = text.indexOf(end);
-  if (first < 0 || last < first) {
-    throw new Error(
-      `no ${start} … ${end} block: add the two marker lines, then run npm run docs:figures.`
-    );
-  }
-  return text.slice(first + start.length, last).trim();
-}

@@ -123,19 +123,12 @@ export async function runCli(
   work: (options: ParsedOptions) => Promise<number | void>,
   io: Io = processIo
 ): Promise<number> {
-  let options: ParsedOptions;
   try {
-    options = parseOptions(spec, argv);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    io.err(`${error.message}\n\n${usage(spec)}`);
-    return 2;
-  }
-  if (options.help) {
-    io.out(usage(spec));
-    return 0;
-  }
-  try {
+    const options = parseOptions(spec, argv);
+    if (options.help) {
+      io.out(usage(spec));
+      return 0;
+    }
     return (await work(options)) ?? 0;
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
@@ -146,13 +139,13 @@ export async function runCli(
 
 /**
  * Runs a tool's `main` from the command line: its exit code, or for an error one line when the
- * error explains itself (a missing prerequisite, a failed AWS call the tool describes), else
- * "<tool> failed:" with the stack, which is a bug to report.
+ * error explains itself (`explained`: its name is listed, or 'all'), else the stack, which is a
+ * bug to report.
  */
 export function exitWith(
   tool: string,
   run: Promise<number>,
-  explained: readonly string[] = ['PrerequisiteError']
+  explained: readonly string[] | 'all' = ['PrerequisiteError']
 ): void {
   // `npm run demo -- --help | head` closes the pipe early: that is not an error.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -163,11 +156,8 @@ export function exitWith(
       process.exitCode = code;
     },
     (error: Error) => {
-      console.error(
-        explained.includes(error.name)
-          ? error.message
-          : `\n${tool} failed: ${error.stack ?? error.message}`
-      );
+      const told = explained === 'all' || explained.includes(error.name);
+      console.error(`${tool} failed: ${told ? error.message : (error.stack ?? error.message)}`);
       process.exitCode = 1;
     }
   );

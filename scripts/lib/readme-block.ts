@@ -1,19 +1,16 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 
-export const BENCH_START = '<!-- bench:start -->';
-export const BENCH_END = '<!-- bench:end -->';
+/** The marker lines of a generated block: `<!-- bench:start -->` … `<!-- bench:end -->`. */
+export const markers = (name: string) =>
+  [`<!-- ${name}:start -->`, `<!-- ${name}:end -->`] as const;
 
 /**
- * Replaces what lies between the two marker lines with `body`, keeping the markers and
+ * Replaces what lies between the block's two marker lines with `body`, keeping the markers and
  * everything outside them byte for byte. Throws when the markers are missing, duplicated or
  * out of order, rather than guessing where the table belongs.
  */
-export function replaceBlock(
-  text: string,
-  body: string,
-  start = BENCH_START,
-  end = BENCH_END
-): string {
+export function replaceBlock(text: string, body: string, name = 'bench'): string {
+  const [start, end] = markers(name);
   const first = text.indexOf(start);
   const last = text.indexOf(end);
   if (first < 0 || last < 0) {
@@ -34,15 +31,32 @@ export function replaceBlock(
   return `${head}${newline}${inner}${newline}${tail}`;
 }
 
-/** Rewrites the block in `file`; returns false (and leaves the file alone) when the markers are missing. */
+/** What lies between a block's markers in `text` (trimmed), or an error naming the markers. */
+export function blockIn(text: string, name: string): string {
+  const [start, end] = markers(name);
+  const first = text.indexOf(start);
+  const last = text.indexOf(end);
+  if (first < 0 || last < first) {
+    throw new Error(
+      `no ${start} … ${end} block: add the two marker lines, then run npm run docs:figures.`
+    );
+  }
+  return text.slice(first + start.length, last).trim();
+}
+
+/**
+ * Rewrites the block `name` in `file` (unchanged files are not touched); returns false with the
+ * reason, and leaves the file alone, when the markers are missing.
+ */
 export function updateReadmeFile(
   file: string,
-  body: string
+  body: string,
+  name = 'bench'
 ): { updated: boolean; reason?: string } {
   const text = readFileSync(file, 'utf8');
   let next: string;
   try {
-    next = replaceBlock(text, body);
+    next = replaceBlock(text, body, name);
   } catch (error) {
     return { updated: false, reason: (error as Error).message };
   }

@@ -58,17 +58,6 @@ export function formatRatio(value: number): string {
   return Number.isFinite(value) ? `${value >= 10 ? value.toFixed(1) : value.toFixed(2)}×` : 'n/a';
 }
 
-/** Milliseconds for people: "0.84 ms", "12.3 ms", "1.52 s". */
-export function formatMs(ms: number): string {
-  if (!Number.isFinite(ms)) {
-    return 'n/a';
-  }
-  if (ms >= 1000) {
-    return `${(ms / 1000).toFixed(2)} s`;
-  }
-  return ms >= 10 ? `${ms.toFixed(1)} ms` : `${ms.toFixed(2)} ms`;
-}
-
 /** Bytes for people, in binary units: "537 KiB", "1.02 MiB". */
 export function formatBytes(bytes: number): string {
   if (bytes >= 1024 * 1024) {

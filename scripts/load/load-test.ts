@@ -1,9 +1,8 @@
 import { RowDataPacket } from 'mysql2/promise';
 import { AppDatabase } from '../../test/support/app-database';
 import { buildRunBundles } from '../lib/bundles';
-import { Sampler, openRunServer } from '../lib/database';
-import { pollUntil } from '../../test/support/poll';
-import { LEAK_CHECK_MS } from '../../test/support/private-server';
+import { PeakSampler, pollUntil } from '../../test/support/poll';
+import { LEAK_CHECK_MS, openServer } from '../../test/support/private-server';
 import { InvocationOutcome, SimulatedEnvironment } from '../../test/support/simulated-environment';
 import { Progress } from '../lib/progress';
 import { Summary, round, summarize } from '../lib/stats';
@@ -63,18 +62,18 @@ export async function runLoad(
 
   progress.update('starting the database and bundling the handlers');
   const [run, bundles] = await Promise.all([
-    openRunServer({ maxConnections, waitTimeout: 30 }),
+    openServer({ maxConnections, waitTimeout: 30 }),
     buildRunBundles(),
   ]);
   let db: AppDatabase | undefined;
-  let sampler: Sampler | undefined;
+  let sampler: PeakSampler | undefined;
   let ticker: NodeJS.Timeout | undefined;
   const environments: SimulatedEnvironment[] = [];
   try {
     db = await AppDatabase.create('load', run.server);
     const appDb = db;
     // Sampling from the start also keeps the observer's session busy (wait_timeout is short).
-    const sessions = new Sampler(async () => (await appDb.sessions()).length, 20).start();
+    const sessions = new PeakSampler(async () => (await appDb.sessions()).length, 20);
     sampler = sessions;
     progress.update(`starting ${perFunction * 2} simulated environments`);
     const start = (role: 'writer' | 'reader') =>
@@ -181,20 +180,16 @@ export async function runLoad(
 }
 
 function roundSummary(s: Summary): Summary {
-  return {
-    count: s.count,
-    p50: round(s.p50),
-    p99: round(s.p99),
-    min: round(s.min),
-    max: round(s.max),
-    mean: round(s.mean),
-  };
+  return Object.fromEntries(Object.entries(s).map(([k, v]) => [k, round(v)])) as unknown as Summary;
 }
 
-/** The table `npm run load` prints; each line names its goal. */
-export function loadTable(r: LoadResult): string {
+/**
+ * The table of a load run, each line with its goal: aligned text for the terminal (`npm run
+ * load`), or markdown for docs/performance.md (`format`).
+ */
+export function loadTable(r: LoadResult, format = formatTable): string {
   const goal = (ok: boolean) => (ok ? 'ok' : 'MISSED');
-  return formatTable(
+  return format(
     ['', 'measured', 'goal', ''],
     [
       ['throughput', `${r.throughputPerSecond} invocations/s`, '', ''],

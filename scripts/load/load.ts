@@ -5,7 +5,7 @@
  */
 import { CliSpec, Io, ParsedOptions, exitWith, processIo, runCli } from '../lib/cli';
 import { withCleanUp } from '../lib/cleanup';
-import { LOCAL_DATABASE_NOTES, requireLocalDatabase } from '../lib/database';
+import { LOCAL_DATABASE_NOTES, requireLocalDatabase } from '../../test/support/prerequisites';
 import { UPDATE_REPORTS_OPTION, machine, reportTarget, writeSection } from '../lib/report';
 import { loadPassed, loadTable, runLoad } from './load-test';
 

@@ -16,14 +16,8 @@ import {
   RDSClient,
 } from '@aws-sdk/client-rds';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { LAMBDA_UNRESERVED_MINIMUM } from '../figures/stack-figures';
 import { DatabaseFacts, StageFacts } from './stage-facts';
-
-/**
- * Lambda keeps at least 100 of the account's concurrency unreserved: "You can reserve up to the
- * Unreserved account concurrency value minus 100".
- * https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
- */
-export const MIN_UNRESERVED_CONCURRENCY = 100;
 
 export interface PreflightClients {
   readonly lambda: LambdaClient;
@@ -136,9 +130,9 @@ async function checkConcurrency(
   const found =
     `the stack reserves ${wanted} (${facts.reservations.map((f) => `${f.id} ${f.reserved}`).join(', ')})` +
     `${held > 0 ? `, of which it already holds ${held}` : ''}; the account's limit is ${total}, ` +
-    `${unreserved} of it unreserved, so ${left} would stay unreserved (Lambda requires ${MIN_UNRESERVED_CONCURRENCY}).`;
-  if (left >= MIN_UNRESERVED_CONCURRENCY) return { ok: true, message: found };
-  const desired = total + (MIN_UNRESERVED_CONCURRENCY - left);
+    `${unreserved} of it unreserved, so ${left} would stay unreserved (Lambda requires ${LAMBDA_UNRESERVED_MINIMUM}).`;
+  if (left >= LAMBDA_UNRESERVED_MINIMUM) return { ok: true, message: found };
+  const desired = total + (LAMBDA_UNRESERVED_MINIMUM - left);
   return {
     ok: false,
     message:

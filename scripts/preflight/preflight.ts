@@ -7,7 +7,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { Io, processIo, runCli } from '../lib/cli';
+import { Io, processIo, runCli, exitWith } from '../lib/cli';
 import { PreflightError, formatReport, requireRegionAndCredentials, runPreflight } from './checks';
 import { PREFLIGHT_CLI, preflightArgs } from './args';
 import { synthesizeStage } from './stage-facts';
@@ -44,11 +44,5 @@ export function main(argv: readonly string[], io: Io = processIo): Promise<numbe
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => (process.exitCode = code),
-    (error: Error) => {
-      console.error(`preflight could not run the checks: ${error.stack ?? error.message}`);
-      process.exitCode = 1;
-    }
-  );
+  exitWith('preflight', main(process.argv.slice(2)));
 }

@@ -1,8 +1,4 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
-import { defineApp } from '../../lib/app';
+import { SynthesizedStack, TemplateJson, synthesizeStack } from '../lib/synthesize';
 
 /** What a deploy of a stage would ask of the account, read from its synthesized template. */
 export interface StageFacts {
@@ -12,8 +8,7 @@ export interface StageFacts {
   readonly databases: readonly DatabaseFacts[];
   /** Every RDS Proxy of the stack (none unless `-c proxy=true` or a stage turns it on). */
   readonly proxies?: readonly { readonly id: string; readonly engineFamily: string }[];
-  /** The SSM parameter the deploy reads the bootstrap version from, and the least it accepts. */
-  readonly bootstrap: { readonly parameter: string; readonly minVersion: number };
+  readonly bootstrap: SynthesizedStack['bootstrap'];
 }
 
 export interface DatabaseFacts {
@@ -26,41 +21,16 @@ export interface DatabaseFacts {
   readonly storageType?: string;
 }
 
-interface Template {
-  Resources?: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
-}
-
-/**
- * Synthesizes the stack in-process, exactly as `cdk synth -c key=value ...` with the same
- * `context` (bin/app.ts's defineApp, cdk.json's context under it) but without bundling the
- * handlers: the template is the same.
- */
-export function synthesizeStage(
-  context: Readonly<Record<string, string>>,
-  projectRoot = path.join(__dirname, '..', '..')
-) {
-  const cdkJson = JSON.parse(fs.readFileSync(path.join(projectRoot, 'cdk.json'), 'utf8'));
-  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'preflight-'));
-  try {
-    const app = new App({
-      outdir,
-      context: { ...cdkJson.context, ...context, 'aws:cdk:bundling-stacks': [] },
-    });
-    const stack = defineApp(app);
-    const artifact = app.synth().getStackByName(stack.stackName);
-    return factsFromTemplate(stack.stackName, artifact.template, {
-      parameter: artifact.bootstrapStackVersionSsmParameter ?? '/cdk-bootstrap/hnb659fds/version',
-      minVersion: artifact.requiresBootstrapStackVersion ?? 6,
-    });
-  } finally {
-    fs.rmSync(outdir, { recursive: true, force: true });
-  }
+/** What a deploy with `context` (as `cdk deploy -c key=value ...`) would ask of the account. */
+export function synthesizeStage(context: Readonly<Record<string, string>>): StageFacts {
+  const { stackName, template, bootstrap } = synthesizeStack(context);
+  return factsFromTemplate(stackName, template, bootstrap);
 }
 
 export function factsFromTemplate(
   stackName: string,
-  template: Template,
-  bootstrap: StageFacts['bootstrap']
+  template: TemplateJson,
+  bootstrap: SynthesizedStack['bootstrap']
 ): StageFacts {
   const resources = Object.entries(template.Resources ?? {});
   const reservations = resources

@@ -4,6 +4,7 @@ import {
   Output,
 } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import type { User as LambdaUser } from '../../lambda/lib/users-repository';
 
 /** A failure the smoke test explains; `npm run smoke` prints its message and exits 1. */
 export class SmokeError extends Error {
@@ -39,12 +40,8 @@ export interface SmokeReport {
   readonly steps: SmokeStep[];
 }
 
-interface User {
-  id: number;
-  email: string;
-  name: string;
-  version: number;
-}
+/** What the smoke test compares of a user the functions return. */
+type User = Pick<LambdaUser, 'id' | 'email' | 'name' | 'version'>;
 
 export function stackNameFor(stage: string): string {
   return `LambdaRdsMysql-${stage}`;

@@ -4,7 +4,7 @@
  */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { CliSpec, Io, processIo, runCli } from '../lib/cli';
+import { CliSpec, Io, processIo, runCli, exitWith } from '../lib/cli';
 import { formatTable } from '../lib/table';
 import { runSmoke } from './smoke-test';
 
@@ -51,15 +51,5 @@ export function main(argv: readonly string[], io: Io = processIo): Promise<numbe
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => (process.exitCode = code),
-    (error: Error) => {
-      console.error(
-        error.name === 'SmokeError'
-          ? `smoke test failed: ${error.message}`
-          : `smoke test failed: ${error.stack ?? error.message}`
-      );
-      process.exitCode = 1;
-    }
-  );
+  exitWith('smoke test', main(process.argv.slice(2)), ['SmokeError']);
 }

@@ -1,5 +1,5 @@
 import { AddressInfo, Server, Socket, connect, createServer } from 'node:net';
-import { LatencyProxy } from '../../scripts/lib/latency-proxy';
+import { TcpRelay as LatencyProxy } from '../support/tcp-relay';
 
 /** A server that speaks first (like MySQL's greeting) and answers each line; `quit` gets no answer. */
 async function lineServer(): Promise<Server> {

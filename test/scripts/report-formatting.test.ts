@@ -1,13 +1,5 @@
-import {
-  formatBytes,
-  formatMs,
-  formatRatio,
-  percentile,
-  ratio,
-  summarize,
-} from '../../scripts/lib/stats';
+import { formatBytes, formatRatio, percentile, ratio, summarize } from '../../scripts/lib/stats';
 import { formatMarkdownTable, formatTable } from '../../scripts/lib/table';
-import { escapeXml, lineChart, niceScale } from '../../scripts/lib/svg';
 
 describe('percentiles (nearest rank)', () => {
   test('p50 and p99 are measured values, never interpolated', () => {
@@ -47,9 +39,6 @@ describe('percentiles (nearest rank)', () => {
   });
 
   test('units read naturally', () => {
-    expect(formatMs(0.845)).toBe('0.84 ms');
-    expect(formatMs(110.3)).toBe('110.3 ms');
-    expect(formatMs(1520)).toBe('1.52 s');
     expect(formatBytes(550_316)).toBe('537 KiB');
     expect(formatBytes(1_430_612)).toBe('1.36 MiB');
     expect(formatBytes(12)).toBe('12 B');
@@ -83,52 +72,5 @@ describe('tables', () => {
     expect(() => formatTable(['a', 'b'], [['only one']])).toThrow(
       'row 0 has 1 cells, the header has 2'
     );
-  });
-});
-
-describe('SVG chart', () => {
-  test('one step path per series, a legend, and the limit line', () => {
-    const svg = lineChart(
-      [
-        {
-          name: 'anti <pattern>',
-          color: '#d62728',
-          points: [
-            [0, 0],
-            [1, 6],
-            [2, 6],
-          ],
-        },
-        {
-          name: 'shipped',
-          color: '#1f77b4',
-          points: [
-            [0, 0],
-            [1, 1],
-            [2, 0],
-          ],
-        },
-      ],
-      {
-        title: 'Sessions & time',
-        xLabel: 's',
-        yLabel: 'sessions',
-        limit: { value: 8, label: 'max_connections' },
-      }
-    );
-    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
-    expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
-    expect(svg.match(/<path /g)).toHaveLength(2);
-    expect(svg).toContain('anti &lt;pattern&gt;');
-    expect(svg).toContain('Sessions &amp; time');
-    expect(svg).toContain('stroke-dasharray');
-    expect(svg).toMatch(/d="M[\d.]+,[\d.]+H[\d.]+V[\d.]+/);
-  });
-
-  test('axis scales round up to 1, 2 or 5 times a power of ten', () => {
-    expect(niceScale(6)).toEqual({ max: 6, step: 2 });
-    expect(niceScale(23)).toEqual({ max: 25, step: 5 });
-    expect(niceScale(0)).toEqual({ max: 1, step: 1 });
-    expect(escapeXml(`"a" & 'b'`)).toBe('&quot;a&quot; &amp; &#39;b&#39;');
   });
 });

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { main as bench, publish } from '../../scripts/bench/bench';
 import { main as dbMigrate } from '../../scripts/db-migrate';
 import { main as demo } from '../../scripts/demo/demo';
+import { main as figures } from '../../scripts/figures/figures';
 import { Io } from '../../scripts/lib/cli';
 import { cleanUpOnSignals, temporaryDirectory } from '../../scripts/lib/cleanup';
 import { REPORTS_DIR, reportTarget } from '../../scripts/lib/report';
@@ -33,6 +34,7 @@ const tools = [
   ['smoke', smoke],
   ['preflight', preflight],
   ['db:migrate', dbMigrate],
+  ['docs:figures', figures],
 ] as const;
 
 describe('every npm run tool explains itself', () => {

@@ -1,17 +1,33 @@
-// A minimal stand-in for the Lambda Node.js runtime, run as a child process: it loads one
-// bundled handler once (module scope lives as long as the process, like an execution
-// environment) and runs the invocations the parent sends over IPC, one at a time.
+// A minimal stand-in for the Lambda Node.js runtime, run as a child process: it loads one bundled
+// handler once (module scope lives as long as the process, like an execution environment), says
+// so with its init time, then runs the invocations the parent sends over IPC, one at a time,
+// timing each here so that IPC is not counted. With --load-on-message it first says it started
+// and loads only when the parent says so, so the parent can move it into a CPU share first and
+// init runs there.
 import { loadHandler } from './load-handler.mjs';
 
-loadHandler(process.argv[2]).then((handler) => {
+async function init() {
+  const started = performance.now();
+  const handler = await loadHandler(process.argv[2]); // init, top-level await included
+  const initMs = performance.now() - started;
   process.on('message', async ({ id, event, remainingMs }) => {
     const deadline = Date.now() + remainingMs;
     const context = { getRemainingTimeInMillis: () => deadline - Date.now() };
+    const start = performance.now();
     try {
-      process.send({ id, result: await handler(event, context) });
+      const result = await handler(event, context);
+      process.send({ id, ms: performance.now() - start, result });
     } catch (error) {
-      process.send({ id, error: { name: error.name, message: error.message } });
+      const { name, message } = error;
+      process.send({ id, ms: performance.now() - start, error: { name, message } });
     }
   });
-  process.send({ ready: true });
-});
+  process.send({ initMs });
+}
+
+if (process.argv.includes('--load-on-message')) {
+  process.once('message', init);
+  process.send({ spawned: true });
+} else {
+  init();
+}

@@ -24,3 +24,27 @@ export async function pollUntil<T>(
   }
   return value;
 }
+
+/**
+ * Reads a number every `everyMs` until stopped and keeps the highest (e.g. server sessions
+ * during a run); a failed read is skipped, not worth failing a run for.
+ */
+export class PeakSampler {
+  peak = 0;
+  private running = true;
+  private readonly loop: Promise<void>;
+
+  constructor(read: () => Promise<number>, everyMs: number) {
+    this.loop = (async () => {
+      while (this.running) {
+        this.peak = Math.max(this.peak, await read().catch(() => 0));
+        await new Promise((resolve) => setTimeout(resolve, everyMs));
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+}

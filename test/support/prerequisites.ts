@@ -98,3 +98,16 @@ export function localDatabaseProblem(
     throw error;
   }
 }
+
+/** Throws one line saying what to install or set when there is no database to run against. */
+export function requireLocalDatabase(env: NodeJS.ProcessEnv = process.env): void {
+  const problem = localDatabaseProblem(env);
+  if (problem) throw new PrerequisiteError(problem);
+}
+
+/** The `--help` lines of the tools that run a database (demo, load, bench). */
+export const LOCAL_DATABASE_NOTES = [
+  'Database: a private mariadbd with TLS (mariadbd and mariadb-install-db on PATH, in /usr/sbin or',
+  "Homebrew's prefix), or your own server: DATABASE_URL=mysql://root:pw@127.0.0.1:3306 (a user that",
+  'may create databases and users and set globals) and DB_TLS_CA_FILE for its CA.',
+];

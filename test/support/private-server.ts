@@ -5,9 +5,9 @@ import { HANG_MS } from './poll';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { createConnection } from 'mysql2/promise';
+import { RowDataPacket, createConnection } from 'mysql2/promise';
 import { migrationSessionStatement, SERVER_BOUNDS } from '../../lambda/lib/server-bounds';
-import { findMariadb } from './prerequisites';
+import { externalServer, findMariadb } from './prerequisites';
 
 const run = promisify(execFile);
 
@@ -356,4 +356,65 @@ export async function withMigrationSession<T extends { query(sql: string): Promi
 ): Promise<T> {
   await connection.query(migrationSessionStatement());
   return connection;
+}
+
+/** The server a run uses, whichever it is, and how to give it back. */
+export interface RunServer {
+  readonly server: ServerInfo;
+  /** "private mariadbd on 127.0.0.1:PORT (TLS required)" or "DATABASE_URL 127.0.0.1:3306 (TLS)". */
+  readonly description: string;
+  /** Stops a private server, or gives a server of your own its old settings back. */
+  close(): Promise<void>;
+}
+
+/**
+ * The server for a test run or a tool: a private mariadbd with TLS (the default), or the server
+ * in DATABASE_URL (a user that may create databases and users and set globals; DB_TLS_CA_FILE for
+ * its CA), which gets `options` with SET GLOBAL, so both paths behave alike.
+ */
+export async function openServer(
+  options: Pick<PrivateServerOptions, 'maxConnections' | 'waitTimeout' | 'lockWaitTimeout'> = {},
+  env: NodeJS.ProcessEnv = process.env
+): Promise<RunServer> {
+  const given = externalServer(env);
+  if (!given) {
+    const server = await startPrivateServer(options);
+    return {
+      server,
+      description: `private mariadbd on ${server.host}:${server.port} (TLS required)`,
+      close: () => stopPrivateServer(server),
+    };
+  }
+  const server = serverFromUrl(given.url, given.caFile);
+  const previous = await setGlobals(server, {
+    max_connections: options.maxConnections,
+    wait_timeout: options.waitTimeout,
+    innodb_lock_wait_timeout: options.lockWaitTimeout,
+  });
+  return {
+    server,
+    description: `DATABASE_URL ${server.host}:${server.port}${server.caFile ? ' (TLS)' : ''}`,
+    close: async () => void (await setGlobals(server, previous)),
+  };
+}
+
+/** Sets the given globals (undefined: left alone); returns the values they had. */
+async function setGlobals(
+  server: ServerInfo,
+  globals: Record<string, number | undefined>
+): Promise<Record<string, number | undefined>> {
+  const given = Object.entries(globals).filter(([, value]) => value !== undefined);
+  if (given.length === 0) return {};
+  const admin = await adminConnect(server);
+  try {
+    const previous: Record<string, number> = {};
+    for (const [name, value] of given) {
+      const [rows] = await admin.query<RowDataPacket[]>(`SELECT @@GLOBAL.${name} AS v`);
+      previous[name] = Number(rows[0].v);
+      await admin.query(`SET GLOBAL ${name} = ?`, [value]);
+    }
+    return previous;
+  } finally {
+    await admin.end();
+  }
 }

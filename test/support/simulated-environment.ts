@@ -11,9 +11,28 @@ export interface InvocationOutcome<T = unknown> {
   readonly error?: string;
   readonly errorName?: string;
   readonly errorMessage?: string;
-  /** Wall time seen by the caller (includes a fraction of a millisecond of IPC). */
+  /** Handler time, measured inside the environment (no IPC). */
   readonly ms: number;
 }
+
+export interface EnvironmentOptions {
+  /**
+   * A CPU share (scripts/lib/cpu-share.ts) to move the process into before its init, as a
+   * Lambda function of that memory size gets its CPU. @default - the machine's full CPU
+   */
+  readonly cpuShare?: { add(pid: number): void };
+  /** Run init on the full CPU and only the invocations on `cpuShare`, as Lambda runs an on-demand init. */
+  readonly initOnFullCpu?: boolean;
+  /** Discard the handler's stdout (its metric lines) instead of showing it. */
+  readonly quiet?: boolean;
+}
+
+type Reply = {
+  id?: number;
+  ms?: number;
+  result?: unknown;
+  error?: { name: string; message: string };
+};
 
 /**
  * A simulated Lambda execution environment: a child process that loads a bundled handler once
@@ -23,25 +42,21 @@ export interface InvocationOutcome<T = unknown> {
  */
 export class SimulatedEnvironment {
   private nextId = 0;
-  private readonly pending = new Map<
-    number,
-    (m: { result?: unknown; error?: { name: string; message: string } }) => void
-  >();
+  private readonly pending = new Map<number, (reply: Reply) => void>();
 
   private constructor(
     readonly label: string,
-    private readonly child: ChildProcess
+    private readonly child: ChildProcess,
+    /** Module init (loading the bundle, its top-level await included), measured inside. */
+    readonly initMs: number
   ) {
-    child.on(
-      'message',
-      (message: { id?: number; result?: unknown; error?: { name: string; message: string } }) => {
-        const done = message.id === undefined ? undefined : this.pending.get(message.id);
-        if (done && message.id !== undefined) {
-          this.pending.delete(message.id);
-          done(message);
-        }
+    child.on('message', (reply: Reply) => {
+      const done = reply.id === undefined ? undefined : this.pending.get(reply.id);
+      if (done) {
+        this.pending.delete(reply.id!);
+        done(reply);
       }
-    );
+    });
     child.on('exit', () => {
       for (const [id, done] of this.pending) {
         this.pending.delete(id);
@@ -53,38 +68,49 @@ export class SimulatedEnvironment {
   static async start(
     label: string,
     bundleFile: string,
-    env: Record<string, string>
+    env: Record<string, string>,
+    { cpuShare, initOnFullCpu = false, quiet = false }: EnvironmentOptions = {}
   ): Promise<SimulatedEnvironment> {
-    const child = fork(RUNTIME, [bundleFile], {
+    // Init inside the share: the runtime waits until the process is in it.
+    const initInShare = cpuShare !== undefined && !initOnFullCpu;
+    const child = fork(RUNTIME, [bundleFile, ...(initInShare ? ['--load-on-message'] : [])], {
       // Not this process's flags (a tsx or jest loader): a Lambda runtime starts a plain node.
       execArgv: [],
       env: {
         PATH: process.env.PATH,
-        // No NODE_PATH: the bundles carry the AWS SDK, and must not find it anywhere else.
-        // The SDK's notice about Node versions older than Lambda's is noise.
+        // No NODE_PATH (unless `env` gives one): the bundles carry the AWS SDK, and must not find
+        // it anywhere else. The SDK's notice about Node versions older than Lambda's is noise.
         NODE_OPTIONS: '--disable-warning=NodeVersionSupportWarning',
         AWS_EC2_METADATA_DISABLED: 'true',
         ...env,
       },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit', 'ipc'],
     });
     // No start-up deadline: a loaded machine may take many seconds to start 46 of these at once.
     // An environment that dies says so at once; one that hangs is the caller's (jest's) timeout.
-    await new Promise<void>((resolve, reject) => {
-      child.once('message', () => resolve());
-      child.once('exit', (code, signal) =>
-        reject(
-          new Error(
-            `environment ${label} exited (${code ?? signal}) before it was ready: see its output above`
+    const next = <T>(what: string) =>
+      new Promise<T>((resolve, reject) => {
+        child.once('message', resolve);
+        child.once('exit', (code, signal) =>
+          reject(
+            new Error(
+              `environment ${label} exited (${code ?? signal}) before ${what}: see its output above`
+            )
           )
-        )
-      );
-    });
-    return new SimulatedEnvironment(label, child);
+        );
+      });
+    if (initInShare) {
+      await next('it started');
+      cpuShare.add(child.pid!);
+      child.send({ load: true });
+    }
+    const { initMs } = await next<{ initMs: number }>('it was ready');
+    if (cpuShare && !initInShare) cpuShare.add(child.pid!);
+    return new SimulatedEnvironment(label, child, initMs);
   }
 
-  get pid(): number | undefined {
-    return this.child.pid;
+  get pid(): number {
+    return this.child.pid!; // set once the process started, which start() waited for
   }
 
   /** One invocation; never rejects (the outcome says whether the handler did). */
@@ -92,22 +118,28 @@ export class SimulatedEnvironment {
     const id = this.nextId++;
     const started = performance.now();
     return new Promise((resolve) => {
-      this.pending.set(id, (message) => {
-        const ms = performance.now() - started;
+      this.pending.set(id, ({ ms = performance.now() - started, result, error }) => {
         resolve(
-          message.error
+          error
             ? {
                 ok: false,
                 ms,
-                errorName: message.error.name,
-                errorMessage: message.error.message,
-                error: `${message.error.name}: ${message.error.message}`,
+                errorName: error.name,
+                errorMessage: error.message,
+                error: `${error.name}: ${error.message}`,
               }
-            : { ok: true, ms, result: message.result as T }
+            : { ok: true, ms, result: result as T }
         );
       });
       this.child.send({ id, event, remainingMs });
     });
+  }
+
+  /** Like invoke(), but a rejected handler is an error (for the measurements). */
+  async invokeOk<T = unknown>(event: unknown): Promise<InvocationOutcome<T>> {
+    const outcome = await this.invoke<T>(event);
+    if (!outcome.ok) throw new Error(`${this.label}: invocation failed: ${outcome.error}`);
+    return outcome;
   }
 
   /** What Lambda does between invocations: the process stops, its sockets stay open. */

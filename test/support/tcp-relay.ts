@@ -1,10 +1,16 @@
 import { AddressInfo, Server, Socket, connect, createServer } from 'node:net';
 
-export interface LatencyProxyOptions {
+export interface RelayOptions {
   /** Where the real server listens. */
   readonly target: { readonly host: string; readonly port: number };
-  /** Delay added to every byte in each direction, like half a network round trip. */
-  readonly oneWayMs: number;
+  /** Delay added to every byte in each direction, like half a network round trip. @default 0 */
+  readonly oneWayMs?: number;
+  /**
+   * Rewrites the server's first MySQL packet (its greeting, header included, sent in plaintext
+   * before any TLS upgrade) in place before the client sees it, as a proxy such as RDS Proxy
+   * shows the client its own greeting. @default - every byte passes as is
+   */
+  readonly rewriteGreeting?: (packet: Buffer) => void;
 }
 
 /** What crossed the proxy since the last reset. */
@@ -30,12 +36,13 @@ export interface ProxyStats {
 type Direction = 'toServer' | 'toClient';
 
 /**
- * A TCP proxy on 127.0.0.1 that delays every chunk by `oneWayMs` in each direction and counts
- * bytes and flights. Opening a connection costs what a real one does before the server can
+ * A TCP relay on 127.0.0.1 that delays every chunk by `oneWayMs` in each direction and counts
+ * bytes and flights (the bench's latency proxy), and may rewrite the server greeting (the
+ * handler tests' stand-in for a proxy's greeting). Opening a connection costs what a real one does before the server can
  * speak: SYN, SYN-ACK and the final ACK (three one-way delays), then the greeting's own delay.
  * Order is preserved because every chunk of one direction waits the same time.
  */
-export class LatencyProxy {
+export class TcpRelay {
   private stats = emptyStats();
   private readonly sockets = new Set<Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -43,17 +50,17 @@ export class LatencyProxy {
 
   private constructor(
     private readonly server: Server,
-    private readonly options: LatencyProxyOptions
+    private readonly options: RelayOptions
   ) {
     server.on('connection', (client) => this.accept(client));
   }
 
-  static async start(options: LatencyProxyOptions): Promise<LatencyProxy> {
-    if (!(options.oneWayMs >= 0)) {
+  static async start(options: RelayOptions): Promise<TcpRelay> {
+    if (!((options.oneWayMs ?? 0) >= 0)) {
       throw new Error(`oneWayMs must be 0 or more, got ${options.oneWayMs}`);
     }
     const server = createServer({ pauseOnConnect: true, noDelay: true });
-    const proxy = new LatencyProxy(server, options);
+    const proxy = new TcpRelay(server, options);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', resolve);
@@ -115,7 +122,7 @@ export class LatencyProxy {
   }
 
   private accept(client: Socket): void {
-    const d = this.options.oneWayMs;
+    const d = this.options.oneWayMs ?? 0;
     this.stats.connections++;
     this.stats.open++;
     this.sockets.add(client);
@@ -153,8 +160,17 @@ export class LatencyProxy {
       this.sockets.add(upstream);
       upstream.once('close', () => this.sockets.delete(upstream));
       const pipe = (from: Socket, to: Socket, direction: Direction) => {
+        const rewrite = direction === 'toClient' ? this.options.rewriteGreeting : undefined;
+        let greeting = rewrite ? Buffer.alloc(0) : undefined;
         from.on('data', (chunk: Buffer) => {
           count(direction, chunk.length);
+          if (greeting) {
+            // Held until the whole first packet (3-byte length, sequence, payload) is in.
+            greeting = Buffer.concat([greeting, chunk]);
+            if (greeting.length < 4 || greeting.length < 4 + greeting.readUIntLE(0, 3)) return;
+            rewrite!(greeting);
+            [chunk, greeting] = [greeting, undefined];
+          }
           this.later(() => to.write(chunk), d);
         });
         from.on('end', () => this.later(() => to.end(), d));
