@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-rds';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { LAMBDA_UNRESERVED_MINIMUM } from '../figures/stack-figures';
+import { checkEngineVersions } from './engine-versions';
 import { DatabaseFacts, StageFacts } from './stage-facts';
 
 export interface PreflightClients {
@@ -68,6 +69,9 @@ export async function runPreflight(
         )
       )
     )),
+    await guarded('Engine versions of the running instances', () =>
+      checkEngineVersions(clients, facts.stackName, facts.databases)
+    ),
     await guarded('CDK bootstrap', () => checkBootstrap(clients.ssm, facts, region)),
     ...(await Promise.all(
       (facts.proxies ?? []).map((proxy) =>

@@ -52,7 +52,8 @@ export function factsFromTemplate(
     .map(({ id, p, source }) => ({
       id,
       engine: literal(source.Engine, `${id}.Engine`),
-      engineVersion: literal(source.EngineVersion, `${id}.EngineVersion`),
+      // A replica's own EngineVersion when it has one (the first step of an upgrade).
+      engineVersion: literal(p.EngineVersion ?? source.EngineVersion, `${id}.EngineVersion`),
       instanceClass: literal(p.DBInstanceClass, `${id}.DBInstanceClass`),
       multiAz: p.MultiAZ === true || p.MultiAZ === 'true',
       storageType: typeof p.StorageType === 'string' ? p.StorageType : undefined,

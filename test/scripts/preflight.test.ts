@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import {
   DescribeDBEngineVersionsCommand,
+  DescribeDBInstancesCommand,
   DescribeDBProxiesCommand,
   DescribeOrderableDBInstanceOptionsCommand,
   RDSClient,
@@ -104,6 +105,7 @@ describe('npm run preflight', () => {
     expect(results.map((r) => [r.check, r.ok])).toEqual([
       ['Lambda concurrency', true],
       ['RDS mysql 8.4.10 on db.t4g.micro', true],
+      ['Engine versions of the running instances', true],
       ['CDK bootstrap', true],
     ]);
     expect(formatReport('-c stage=sandbox', facts.stackName, region, results)).toMatch(
@@ -343,6 +345,7 @@ describe('what preflight checks comes from the synthesized stage', () => {
     sandbox = synthesizeStage({ stage: 'sandbox' });
     expect(sandbox.stackName).toBe('LambdaRdsMysql-sandbox');
     expect(sandbox.reservations.map((r) => r.id).sort()).toEqual([
+      'DatabaseRotationRotatorFunction',
       'FunctionsReaderFunction',
       'FunctionsWriterFunction',
       'SchemaMigrationMigrationFunction',
@@ -375,3 +378,72 @@ describe('what preflight checks comes from the synthesized stage', () => {
 function fn(PhysicalResourceId: string, ResourceStatus = 'UPDATE_COMPLETE') {
   return { ResourceType: 'AWS::Lambda::Function', PhysicalResourceId, ResourceStatus } as never;
 }
+
+describe('npm run preflight on a stack that runs read replicas: engine versions', () => {
+  const withReplica = (primary: string, replica: string): StageFacts => ({
+    ...facts,
+    databases: [
+      { ...facts.databases[0], id: 'DatabaseInstanceAA8A5FDE', engineVersion: primary },
+      { ...facts.databases[0], id: 'ReadReplicasReplica1B2C3D4E5', engineVersion: replica },
+    ],
+  });
+  /** The stack as deployed: its two instances and the versions RDS reports for them. */
+  function running(primary: string, replica: string) {
+    healthyAccount();
+    cfn.on(ListStackResourcesCommand).resolves({
+      StackResourceSummaries: [
+        {
+          LogicalResourceId: 'DatabaseInstanceAA8A5FDE',
+          PhysicalResourceId: 'db-primary',
+          ResourceType: 'AWS::RDS::DBInstance',
+        } as never,
+        {
+          LogicalResourceId: 'ReadReplicasReplica1B2C3D4E5',
+          PhysicalResourceId: 'db-replica-1',
+          ResourceType: 'AWS::RDS::DBInstance',
+        } as never,
+      ],
+    });
+    rds
+      .on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'db-primary' })
+      .resolves({ DBInstances: [{ EngineVersion: primary }] })
+      .on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'db-replica-1' })
+      .resolves({ DBInstances: [{ EngineVersion: replica }] });
+  }
+  const versions = async (deploy: StageFacts) =>
+    result((await runPreflight(clients(), deploy)).results, /Engine versions/);
+
+  test('step 1 of an upgrade (replicas to the new minor, primary unchanged) passes', async () => {
+    running('8.4.10', '8.4.10');
+    expect(await versions(withReplica('8.4.10', '8.4.11'))).toMatchObject({ ok: true });
+  });
+
+  test('step 2 (the primary catches up with replicas that already run it) passes', async () => {
+    running('8.4.10', '8.4.11');
+    expect(await versions(withReplica('8.4.11', '8.4.11'))).toMatchObject({ ok: true });
+  });
+
+  test('a deploy between the steps without replicaEngineVersion fails, saying what to put in cdk.json', async () => {
+    running('8.4.10', '8.4.11');
+    const check = await versions(withReplica('8.4.10', '8.4.10'));
+    expect(check.ok).toBe(false);
+    expect(check.message).toMatch(
+      /ReadReplicasReplica1\w+ runs 8\.4\.11, and this deploy asks for 8\.4\.10/
+    );
+    expect(check.message).toMatch(/"replicaEngineVersion": "8\.4\.11" in cdk\.json/);
+  });
+
+  test('moving the primary before its replicas fails, even when the replicas move in the same deploy', async () => {
+    running('8.4.10', '8.4.10');
+    const check = await versions(withReplica('8.4.11', '8.4.11'));
+    expect(check.ok).toBe(false);
+    expect(check.message).toMatch(
+      /primary would move to 8\.4\.11 while a read replica still runs 8\.4\.10/
+    );
+  });
+
+  test('a stack not deployed yet has nothing to compare', async () => {
+    healthyAccount();
+    expect(await versions(withReplica('8.4.10', '8.4.10'))).toMatchObject({ ok: true });
+  });
+});

@@ -1,0 +1,119 @@
+import {
+  CloudFormationClient,
+  ListStackResourcesCommand,
+  StackResourceSummary,
+} from '@aws-sdk/client-cloudformation';
+import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
+import { DatabaseFacts } from './stage-facts';
+
+/**
+ * Whether the deploy's engine versions can be applied to the instances the stack runs now.
+ * RDS never moves an instance to an older version, and wants read replicas upgraded before their
+ * source ("same or higher than the version that the source DB instance ... is running",
+ * https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html; "you must
+ * upgrade all read replicas before upgrading the source instance",
+ * https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_UpgradeDBInstance.MySQL.html).
+ * An update that asks otherwise fails in CloudFormation and rolls back: the usual cause is a
+ * deploy between the two steps of an upgrade without the first step's `replicaEngineVersion`.
+ */
+export async function checkEngineVersions(
+  clients: { cloudFormation: CloudFormationClient; rds: RDSClient },
+  stackName: string,
+  databases: readonly DatabaseFacts[]
+): Promise<{ ok: boolean; message: string }> {
+  const deployed = await deployedInstances(clients.cloudFormation, stackName);
+  if (deployed.size === 0) {
+    return {
+      ok: true,
+      message: 'the stack has no DB instance yet: every instance is created at the version asked.',
+    };
+  }
+  const running = new Map<string, string>();
+  for (const [logicalId, identifier] of deployed) {
+    const { DBInstances = [] } = await clients.rds.send(
+      new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier })
+    );
+    const version = DBInstances[0]?.EngineVersion;
+    if (version) running.set(logicalId, version);
+  }
+  const [primary, ...replicas] = databases;
+  const problems: string[] = [];
+  for (const db of databases) {
+    const now = running.get(db.id);
+    if (now && compareVersions(db.engineVersion, now) < 0) {
+      problems.push(
+        `${db.id} runs ${now}, and this deploy asks for ${db.engineVersion}, which RDS refuses (no downgrades).`
+      );
+    }
+  }
+  // CloudFormation updates the primary before the replicas that reference it, so the primary
+  // may only move to a version every replica already runs.
+  const oldestReplica = replicas
+    .map((r) => running.get(r.id))
+    .filter((v): v is string => !!v)
+    .sort(compareVersions)[0];
+  if (primary && oldestReplica && compareVersions(primary.engineVersion, oldestReplica) > 0) {
+    problems.push(
+      `the primary would move to ${primary.engineVersion} while a read replica still runs ${oldestReplica}: ` +
+        'RDS upgrades replicas first, and CloudFormation updates the primary before its replicas.'
+    );
+  }
+  const versions = [...running].map(([id, v]) => `${id} ${v}`).join(', ');
+  if (problems.length === 0) {
+    return {
+      ok: true,
+      message: `running ${versions}; the deploy's versions are the same or newer, replicas first.`,
+    };
+  }
+  return {
+    ok: false,
+    message:
+      `${problems.join(' ')} If an upgrade is half done (replicas already moved), put ` +
+      `"replicaEngineVersion": "${oldestReplica ?? primary?.engineVersion}" in cdk.json's context until MYSQL_ENGINE_VERSION ` +
+      'reaches it; to upgrade, move the replicas first. Both steps: docs/upgrades.md.',
+  };
+}
+
+/** The stack's DB instances: logical id -> DB instance identifier (empty before the first deploy). */
+async function deployedInstances(
+  cloudFormation: CloudFormationClient,
+  stackName: string
+): Promise<Map<string, string>> {
+  const found: StackResourceSummary[] = [];
+  try {
+    let NextToken: string | undefined;
+    do {
+      const page = await cloudFormation.send(
+        new ListStackResourcesCommand({ StackName: stackName, NextToken })
+      );
+      found.push(...(page.StackResourceSummaries ?? []));
+      NextToken = page.NextToken;
+    } while (NextToken);
+  } catch (error) {
+    if ((error as Error).name === 'ValidationError' && /does not exist/.test(String(error))) {
+      return new Map();
+    }
+    throw error;
+  }
+  return new Map(
+    found
+      .filter(
+        (r) =>
+          r.ResourceType === 'AWS::RDS::DBInstance' &&
+          r.PhysicalResourceId &&
+          r.ResourceStatus !== 'DELETE_COMPLETE'
+      )
+      .map((r) => [r.LogicalResourceId!, r.PhysicalResourceId!])
+  );
+}
+
+/** Compares dotted versions numerically: 8.4.9 < 8.4.10. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
