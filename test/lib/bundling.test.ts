@@ -10,7 +10,7 @@ test('each of our functions is bundled locally into an index.mjs of at most 2 Mi
   const functions = resourcesOf(template, 'AWS::Lambda::Function').filter(
     ([, f]) => f.Properties.Handler === 'index.handler'
   );
-  expect(functions).toHaveLength(3); // writer, reader, schema migration
+  expect(functions).toHaveLength(4); // writer, reader, schema migration, secret rotation
   for (const [id, fn] of functions) {
     const assetDir = path.join(outdir, `asset.${fn.Properties.Code.S3Key.replace(/\.zip$/, '')}`);
     expect({ id, files: fs.readdirSync(assetDir).sort() }).toEqual({
