@@ -37,9 +37,13 @@ export class AppDatabase {
     readonly server: ServerInfo,
     readonly database: string,
     readonly users: Record<AppRole, DbUser>,
-    /** The "third client": an admin connection with the app schema as default database. */
-    readonly admin: Connection
+    private adminConnection: Connection
   ) {}
+
+  /** The "third client": an admin connection with the app schema as default database. */
+  get admin(): Connection {
+    return this.adminConnection;
+  }
 
   static async create(
     label: string,
@@ -47,8 +51,7 @@ export class AppDatabase {
   ): Promise<AppDatabase> {
     const suffix = randomBytes(3).toString('hex');
     const database = `t_${label}_${suffix}`;
-    // Schema set-up and clean-up are DDL: they wait for locks as long as the migration does.
-    const admin = await withMigrationSession(await adminConnect(server));
+    const admin = await openAdmin(server);
     await admin.query(`CREATE DATABASE ${database} CHARACTER SET utf8mb4`);
     await admin.changeUser({ database });
     await migrate(admin);
@@ -108,8 +111,22 @@ export class AppDatabase {
     };
   }
 
-  /** Server sessions of this file's function users (the admin connection is not counted). */
+  /**
+   * Server sessions of this file's function users (the admin connection is not counted). When
+   * the server has closed the admin connection for idling (wait_timeout: 6 s in the demo), it is
+   * opened again, as it was, instead of failing the caller.
+   */
   async sessions(): Promise<Session[]> {
+    try {
+      return await this.readSessions();
+    } catch (error) {
+      if (!isClosedConnection(error)) throw error;
+      this.adminConnection = await openAdmin(this.server, this.database);
+      return this.readSessions();
+    }
+  }
+
+  private async readSessions(): Promise<Session[]> {
     const [rows] = await this.admin.query<RowDataPacket[]>(
       'SELECT id, user, command, state, info FROM information_schema.PROCESSLIST WHERE user IN (?, ?) ORDER BY id',
       [this.users.writer.user, this.users.reader.user]
@@ -148,4 +165,21 @@ export class AppDatabase {
     await this.admin.query(`DROP DATABASE IF EXISTS ${this.database}`);
     await this.admin.end();
   }
+}
+
+/**
+ * An admin connection with the migration's lock waits (schema set-up and clean-up are DDL: they
+ * wait for locks as long as the migration does), in `database` when given.
+ */
+async function openAdmin(server: ServerInfo, database?: string): Promise<Connection> {
+  const admin = await withMigrationSession(await adminConnect(server, database));
+  // The server closing it while idle arrives as an error event: reported by the next query.
+  admin.on('error', () => undefined);
+  return admin;
+}
+
+/** mysql2's errors for a connection the server (or the network) has closed. */
+function isClosedConnection(error: unknown): boolean {
+  const { code, message } = error as { code?: string; message?: string };
+  return code === 'PROTOCOL_CONNECTION_LOST' || /closed state/.test(String(message));
 }
