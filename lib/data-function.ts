@@ -20,8 +20,10 @@ export interface DataFunctionProps {
   /**
    * Reserved concurrency. Each environment holds at most one database connection, so this is also
    * the most connections the function can hold at once (see `connectionBudget()`).
+   * @default - none: the function shares the account's unreserved concurrency. Only for a
+   * function whose connections are bounded otherwise (the rotation's: one per secret)
    */
-  readonly reservedConcurrency: number;
+  readonly reservedConcurrency?: number;
   /**
    * Timeout; must exceed the handler's database connect timeout so a slow connect still ends in a
    * clear error rather than a Lambda timeout.
@@ -109,7 +111,10 @@ export class DataFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: DataFunctionProps) {
     super(scope, id);
-    if (!Number.isInteger(props.reservedConcurrency) || props.reservedConcurrency < 1) {
+    if (
+      props.reservedConcurrency !== undefined &&
+      (!Number.isInteger(props.reservedConcurrency) || props.reservedConcurrency < 1)
+    ) {
       throw new Error(
         `reservedConcurrency must be a whole number of at least 1, got ${props.reservedConcurrency}.`
       );

@@ -138,6 +138,11 @@ export class Database extends Construct {
   public readonly caCertificate = rds.CaCertificate.RDS_CA_RSA2048_G1;
   /** Rotates the admin secret and every user secret (lambda/rotate.ts). */
   public readonly rotation: PasswordRotation;
+  /**
+   * The admin secret's schedule. Its first rotation starts when it is created: make it depend on
+   * whatever logs in as admin during the deploy (the schema migration).
+   */
+  public readonly adminRotationSchedule: secretsmanager.RotationSchedule;
 
   constructor(scope: Construct, id: string, props: DatabaseProps) {
     super(scope, id);
@@ -271,7 +276,7 @@ export class Database extends Construct {
       rotateAfter: props.rotatePasswordsAfter,
       logRetention: props.logRetention,
     });
-    this.rotation.rotate(this.adminSecret);
+    this.adminRotationSchedule = this.rotation.rotate(this.adminSecret);
 
     Validations.of(this.instance).acknowledge({
       id: 'AwsSolutions-RDS11',

@@ -151,12 +151,15 @@ export class LambdaRdsStack extends Stack {
       functions.reader.function.addEnvironment('DB_REPLICA_HOSTS', replicas.hostList);
     }
 
-    // The users exist only once the migration has run: nothing may log in as them before.
+    // The users exist only once the migration has run: nothing may log in as them before. The
+    // admin's first rotation waits too, so it does not change the password the migration is
+    // logging in with (the migration would recover through AWSPENDING, but need not).
     for (const dependent of [
       functions.writer.function,
       functions.reader.function,
       writer.rotationSchedule,
       reader.rotationSchedule,
+      database.adminRotationSchedule,
       ...(proxy ? [proxy.proxy] : []),
     ]) {
       dependent.node.addDependency(migration.resource);

@@ -21,12 +21,6 @@ export interface PasswordRotationProps {
   /** The Secrets Manager endpoint the function calls; opened to it on 443, and waited for. */
   readonly secretsManagerEndpoint: ec2.IConnectable & IDependable;
   /**
-   * Rotations that may run at once: one per secret, each holding one database connection at a
-   * time (`RESERVED_CONNECTIONS.rotation` in lib/connection-budget.ts counts them).
-   * @default 3 — the admin, writer and reader secrets
-   */
-  readonly concurrency?: number;
-  /**
    * How often each secret is rotated.
    * @default Duration.days(30)
    */
@@ -59,9 +53,14 @@ export class PasswordRotation extends Construct {
       description: 'Rotates the database secrets (single user): TLS-verified, never plaintext',
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
-      reservedConcurrency: props.concurrency ?? 3,
-      // Each step opens at most two short connections; Secrets Manager gives a rotation function
-      // up to 15 minutes in all, and 30 s keeps a hung step from holding a connection longer.
+      // No reserved concurrency: AWS warns that fewer than 10 executions "can cause throttling"
+      // of a rotation function (https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_lambda-functions.html),
+      // and a throttled step leaves AWSPENDING behind, which makes every later RotateSecret fail.
+      // Its connections are bounded without it: Secrets Manager runs one rotation per secret at a
+      // time and each step holds one connection at a time, so at most one per rotated secret
+      // (RESERVED_CONNECTIONS.rotation in lib/connection-budget.ts counts the three).
+      // Each step makes at most two short connections: 30 s (of Lambda's 15-minute maximum)
+      // only bounds a hung step.
       timeout: Duration.seconds(30),
       logRetention: props.logRetention,
     });
@@ -105,9 +104,11 @@ export class PasswordRotation extends Construct {
       automaticallyAfter: this.rotateAfter,
     });
     schedule.node.addDependency(...this.waitFor);
-    // CDK's invoke permission for Secrets Manager names no source: AWS recommends
-    // aws:SourceAccount (not SourceArn, which would tie the function to one secret) against a
-    // confused deputy: https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotating-secrets-required-permissions-function.html
+    // CDK's invoke permission for Secrets Manager names no source. AWS: "In the resource policy
+    // for your Lambda function, we recommend that you include the context key aws:SourceAccount
+    // to help prevent AWS Lambda from being used as a confused deputy", and only that key, so one
+    // function can rotate several secrets ("Permissions for rotation", an earlier version of
+    // https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotating-secrets-required-permissions-function.html).
     for (const child of this.rotator.function.node.children) {
       if (
         child instanceof lambda.CfnPermission &&

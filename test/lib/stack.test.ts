@@ -455,15 +455,15 @@ describe('least-privilege users, deploy-time schema, rotation', () => {
     }
   });
 
-  test('the writer and reader secrets are first rotated only after the migration made their users', () => {
+  test('every secret is first rotated only after the migration: it made the users, and logs in as admin', () => {
     const [migrationId] = Object.keys(sandbox.findResources('Custom::SchemaMigration'));
-    const userSchedules = Object.values(
+    const schedules = Object.values(
       sandbox.findResources('AWS::SecretsManager::RotationSchedule')
     ).filter((schedule) =>
-      /^Database(Writer|Reader)SecretAttachment/.test(schedule.Properties.SecretId.Ref)
+      /^Database(Admin|Writer|Reader)SecretAttachment/.test(schedule.Properties.SecretId.Ref)
     );
-    expect(userSchedules).toHaveLength(2);
-    for (const schedule of userSchedules) {
+    expect(schedules).toHaveLength(3);
+    for (const schedule of schedules) {
       expect(schedule.DependsOn).toEqual(expect.arrayContaining([migrationId]));
     }
   });
@@ -587,8 +587,10 @@ describe.each(['sandbox', 'prod'] as const)('deploy-ready on a real account, %s 
     const schedules = resourcesOf(template(), 'AWS::SecretsManager::RotationSchedule');
     expect(schedules).toHaveLength(3); // admin, writer, reader
     const [, rotator] = rotationFunction(template());
-    // One rotation at a time per secret: what RESERVED_CONNECTIONS.rotation counts.
-    expect(rotator.Properties.ReservedConcurrentExecutions).toBe(RESERVED_CONNECTIONS.rotation);
+    // One connection per rotated secret: what RESERVED_CONNECTIONS.rotation counts. No reserved
+    // concurrency, which AWS warns can throttle a rotation function below 10.
+    expect(schedules).toHaveLength(RESERVED_CONNECTIONS.rotation);
+    expect(rotator.Properties.ReservedConcurrentExecutions).toBeUndefined();
     const rotationGroup = getAttId(rotator.Properties.VpcConfig.SecurityGroupIds[0]);
     const toEndpoint = ingressInto(template(), endpointGroup!).filter(
       ([, rule]) => getAttId(rule.Properties.SourceSecurityGroupId) === rotationGroup
@@ -801,7 +803,7 @@ describe('npm run preflight', () => {
       const reserved = resourcesOf(template, 'AWS::Lambda::Function')
         .map(([, f]) => Number(f.Properties.ReservedConcurrentExecutions ?? 0))
         .reduce((a, b) => a + b, 0);
-      expect(facts.reservations).toHaveLength(4); // writer, reader, migration, rotation
+      expect(facts.reservations).toHaveLength(3); // writer, reader, migration
       expect(facts.reservations.reduce((sum, f) => sum + f.reserved, 0)).toBe(reserved);
       // The primary, then its read replicas (same engine and class, single-AZ).
       expect(facts.databases).toEqual([

@@ -108,7 +108,7 @@ export interface InstanceLoad {
   readonly proxyPool: number;
   /** Functions connecting directly: [logical id, reserved concurrency or undefined]. */
   readonly directFunctions: [string, number | undefined][];
-  /** The rotation functions' reserved concurrency: one connection per rotation at a time. */
+  /** Rotated secrets: one connection each at a time. */
   readonly rotations: number;
   /** The healthy peak: pool + direct functions + rotations. */
   readonly peak: number;
@@ -135,15 +135,9 @@ export function instanceLoads(template: Template): InstanceLoad[] {
       id,
       fn.Properties.ReservedConcurrentExecutions,
     ]);
-  // Rotation connects to the secret's host, the primary, proxy or not.
-  const rotators = new Set(
-    resourcesOf(template, 'AWS::SecretsManager::RotationSchedule').flatMap(([, schedule]) => [
-      ...referencesIn(schedule.Properties.RotationLambdaARN),
-    ])
-  );
-  const rotations = functions
-    .filter(({ id }) => rotators.has(id))
-    .reduce((total, { fn }) => total + (fn.Properties.ReservedConcurrentExecutions ?? Infinity), 0);
+  // Rotation connects to the secret's host, the primary, proxy or not: one connection per
+  // rotated secret at a time (Secrets Manager rotates a secret once at a time, step by step).
+  const rotations = resourcesOf(template, 'AWS::SecretsManager::RotationSchedule').length;
   const sum = (list: [string, number | undefined][]) =>
     list.reduce((total, [, n]) => total + (n ?? Number.POSITIVE_INFINITY), 0);
 

@@ -345,7 +345,6 @@ describe('what preflight checks comes from the synthesized stage', () => {
     sandbox = synthesizeStage({ stage: 'sandbox' });
     expect(sandbox.stackName).toBe('LambdaRdsMysql-sandbox');
     expect(sandbox.reservations.map((r) => r.id).sort()).toEqual([
-      'DatabaseRotationRotatorFunction',
       'FunctionsReaderFunction',
       'FunctionsWriterFunction',
       'SchemaMigrationMigrationFunction',
