@@ -153,7 +153,8 @@ async function restoreLockedOutUser(
         `${secretArn}, and a rotation is in progress (AWSPENDING on version ${fresh.pendingVersionId}): ` +
         "its password is left to the rotation. If that rotation failed (see its function's log), " +
         `remove the label (aws secretsmanager update-secret-version-stage --secret-id ${secretArn} ` +
-        `--version-stage AWSPENDING --remove-from-version-id ${fresh.pendingVersionId}) and deploy again.`
+        `--version-stage AWSPENDING --remove-from-version-id ${fresh.pendingVersionId}) and run ` +
+        'the migration again (docs/rotation.md#running-the-migration-by-hand).'
     );
     return;
   }

@@ -195,6 +195,11 @@ export class LambdaRdsStack extends Stack {
       value: database.adminSecret.secretArn,
       description: 'Admin credentials (for migrations and operators, not for the functions)',
     });
+    new CfnOutput(this, 'MigrationFunctionName', {
+      value: migration.handler.function.functionName,
+      description:
+        'The schema migration, to run by hand when a user must be restored (docs/rotation.md#running-the-migration-by-hand)',
+    });
     new CfnOutput(this, 'WriterSecretArn', { value: writerSecret.secretArn });
     new CfnOutput(this, 'ReaderSecretArn', { value: readerSecret.secretArn });
     new CfnOutput(this, 'DatabaseEndpoint', { value: database.instance.dbInstanceEndpointAddress });

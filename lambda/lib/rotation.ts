@@ -136,10 +136,7 @@ async function setSecret(
   deps: RotationDependencies,
   log: (message: string) => void
 ): Promise<void> {
-  const pending = await credentials(deps.secrets, secretId, {
-    VersionId: token,
-    VersionStage: 'AWSPENDING',
-  });
+  const pending = await pendingCredentials(deps.secrets, secretId, token);
   if (await deps.database.canLogIn(pending)) {
     // An earlier attempt set it (its answer may have been lost): nothing left to do.
     log(`setSecret: the database already accepts version ${token} of ${secretId}.`);
@@ -170,9 +167,12 @@ async function setSecret(
   }
   throw new RotationError(
     `The database at ${pending.host}:${pending.port} denied "${pending.user}" with AWSCURRENT and ` +
-      `AWSPREVIOUS of ${secretId}, so its password cannot be changed. Reset it with the admin ` +
-      "user to AWSCURRENT's password (or redeploy: the schema migration restores a locked-out " +
-      'user), then rotate again.'
+      `AWSPREVIOUS of ${secretId}, so its password cannot be changed. Set it to AWSCURRENT's ` +
+      'password (for the admin: aws rds modify-db-instance --master-user-password), then rotate ' +
+      "again. For the writer or reader: remove this rotation's AWSPENDING label (aws " +
+      `secretsmanager update-secret-version-stage --secret-id ${secretId} --version-stage ` +
+      `AWSPENDING --remove-from-version-id ${token}) and run the schema migration, which ` +
+      'restores the user (docs/rotation.md#running-the-migration-by-hand).'
   );
 }
 
@@ -183,10 +183,7 @@ async function testSecret(
   deps: RotationDependencies,
   log: (message: string) => void
 ): Promise<void> {
-  const pending = await credentials(deps.secrets, secretId, {
-    VersionId: token,
-    VersionStage: 'AWSPENDING',
-  });
+  const pending = await pendingCredentials(deps.secrets, secretId, token);
   if (!(await deps.database.canLogIn(pending))) {
     throw new RotationError(
       `The database denied "${pending.user}" with version ${token} of ${secretId} after setSecret ` +
@@ -257,6 +254,15 @@ async function credentials(
 ): Promise<DbCredentials> {
   const value = await readValue(secrets, secretId, selector);
   return parseRdsSecret(secretId, JSON.stringify(value));
+}
+
+/** The credentials the rotation is moving to: the token's version, labelled AWSPENDING. */
+function pendingCredentials(
+  secrets: SecretsManagerClient,
+  secretId: string,
+  token: string
+): Promise<DbCredentials> {
+  return credentials(secrets, secretId, { VersionId: token, VersionStage: 'AWSPENDING' });
 }
 
 /** A version's credentials, or undefined when there is no such version (no AWSPREVIOUS yet). */

@@ -129,3 +129,24 @@ test('an Update after the writer secret was replaced gives the writer its secret
 
   await (await connectAsWriter()).end();
 });
+
+test('run by hand with the event docs/rotation.md gives (no CloudFormation fields), it restores a locked-out user', async () => {
+  await admin.query("ALTER USER ?@'%' IDENTIFIED BY 'locked-out'", [users.writer.username]);
+  await expect(connectAsWriter()).rejects.toMatchObject({ code: 'ER_ACCESS_DENIED_ERROR' });
+
+  // What `aws lambda invoke --payload` sends in "Running the migration by hand".
+  await migration.invoke(
+    {
+      RequestType: 'Update',
+      ResourceProperties: {
+        Users: [
+          { Role: 'writer', SecretArn: users.writer.arn },
+          { Role: 'reader', SecretArn: users.reader.arn },
+        ],
+      },
+    },
+    MIGRATION_TIME
+  );
+
+  await (await connectAsWriter()).end();
+});

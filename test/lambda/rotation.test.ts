@@ -119,7 +119,7 @@ describe('single-user rotation by the stack’s own function', () => {
     secrets.startRotation(ARN, token);
     await step('createSecret', token);
     await expect(step('setSecret', token)).rejects.toThrow(
-      /denied "writer_\w+" with AWSCURRENT and AWSPREVIOUS.*Reset it with the admin user/
+      /denied "writer_\w+" with AWSCURRENT and AWSPREVIOUS.*Set it to AWSCURRENT.s password/
     );
     expect(await canLogIn(password)).toBe(true);
     expect(secrets.versionsOf(ARN)['initial-version']).toEqual(['AWSCURRENT']);
