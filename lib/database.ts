@@ -1,10 +1,11 @@
-import { Duration, Fn, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, IDependable } from 'constructs';
 import { SERVER_BOUNDS } from '../lambda/lib/server-bounds';
+import { EXPORTED_LOGS, ownExportedLogs } from './exported-logs';
 import { incarnationName } from './incarnation-name';
 import { PasswordRotation } from './password-rotation';
 
@@ -17,9 +18,6 @@ export interface DatabaseUserSecret {
 import { PASSWORD_EXCLUDED_CHARACTERS } from '../lambda/lib/password-policy';
 
 export { PASSWORD_EXCLUDED_CHARACTERS };
-
-/** Logs RDS exports to CloudWatch: errors, and queries slower than `long_query_time`. */
-const EXPORTED_LOGS = ['error', 'slowquery'] as const;
 
 /**
  * The engine version, pinned to a minor, with automatic minor upgrades OFF: the instance runs
@@ -136,6 +134,10 @@ export class Database extends Construct {
   public readonly autoMinorVersionUpgrade = false;
   /** CA that signs the instance's server certificate; clients trust only its regional root. */
   public readonly caCertificate = rds.CaCertificate.RDS_CA_RSA2048_G1;
+  /** Retention of the instance's exported logs: read replicas export theirs with the same. */
+  public readonly logRetention: logs.RetentionDays;
+  /** What happens to the instance when it leaves the stack; its logs (and the replicas') follow. */
+  public readonly removalPolicy: RemovalPolicy;
   /** Rotates the admin secret and every user secret (lambda/rotate.ts). */
   public readonly rotation: PasswordRotation;
   /**
@@ -166,6 +168,7 @@ export class Database extends Construct {
       version: rds.MysqlEngineVersion.of(this.engineVersion, MYSQL_MAJOR_VERSION),
     });
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.SNAPSHOT;
+    this.removalPolicy = removalPolicy;
     if (
       props.instanceIdentifier !== undefined &&
       (!/^[a-z][a-z0-9-]{0,62}$/.test(props.instanceIdentifier) ||
@@ -183,21 +186,8 @@ export class Database extends Construct {
     // groups on delete, and a stack created again (after `cdk destroy`, or after a first create
     // that rolled back) must not collide with them ("already exists").
     const instanceIdentifier = props.instanceIdentifier ?? incarnationName(this, id);
-    const logGroups = EXPORTED_LOGS.map(
-      (log) =>
-        new logs.LogGroup(this, `${log}Logs`, {
-          logGroupName: Fn.join('', ['/aws/rds/instance/', instanceIdentifier, `/${log}`]),
-          retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-          // RETAIN_ON_UPDATE_OR_DELETE is CloudFormation's RetainExceptOnCreate: kept when the
-          // stack is deleted, but removed when the create that made it rolls back, so a failed
-          // first deploy leaves no orphans behind.
-          // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html
-          removalPolicy:
-            removalPolicy === RemovalPolicy.DESTROY
-              ? RemovalPolicy.DESTROY
-              : RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
-        })
-    );
+    this.logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const logGroups = ownExportedLogs(this, instanceIdentifier, this.logRetention, removalPolicy);
 
     this.parameterGroup = new rds.ParameterGroup(this, 'Parameters', {
       engine,

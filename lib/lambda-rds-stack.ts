@@ -110,6 +110,8 @@ export class LambdaRdsStack extends Stack {
       engineVersion: config.replicaEngineVersion,
       autoMinorVersionUpgrade: database.autoMinorVersionUpgrade,
       maxAllocatedStorageGiB: database.maxAllocatedStorageGiB,
+      logRetention: database.logRetention,
+      primaryRemovalPolicy: database.removalPolicy,
       vpc: network.vpc,
       vpcSubnets: network.isolatedSubnets,
     });

@@ -1,7 +1,10 @@
 import { Fn, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
+import { EXPORTED_LOGS, ownExportedLogs } from './exported-logs';
+import { incarnationName } from './incarnation-name';
 
 export interface ReadReplicasProps {
   /** The primary they replicate. */
@@ -47,6 +50,18 @@ export interface ReadReplicasProps {
   readonly maxAllocatedStorageGiB: number;
   /** @default RemovalPolicy.DESTROY: a replica holds no data the primary has not */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Retention of the replicas' exported error and slow-query logs (the reader's queries run
+   * here, so its slow ones are logged here).
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * The primary's removal policy: the replicas' logs are kept on delete as the primary's are
+   * (lib/exported-logs.ts), although the replicas themselves are not.
+   * @default RemovalPolicy.SNAPSHOT
+   */
+  readonly primaryRemovalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -67,8 +82,19 @@ export class ReadReplicas extends Construct {
     const engineVersion = props.engineVersion ?? props.sourceEngineVersion;
     assertReplicaVersion(engineVersion, props.sourceEngineVersion);
     for (let i = 1; i <= props.count; i++) {
+      // A name known before the replica exists, so its log groups can exist first (as the
+      // primary's, lib/database.ts). Unique per stack incarnation (lib/incarnation-name.ts).
+      const instanceIdentifier = incarnationName(this, `${id}-replica${i}`);
+      const logGroups = ownExportedLogs(
+        new Construct(this, `Replica${i}Logs`),
+        instanceIdentifier,
+        props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+        props.primaryRemovalPolicy ?? RemovalPolicy.SNAPSHOT
+      );
       const replica = new rds.DatabaseInstanceReadReplica(this, `Replica${i}`, {
         sourceDatabaseInstance: props.source,
+        instanceIdentifier,
+        cloudwatchLogsExports: [...EXPORTED_LOGS],
         instanceType: props.instanceType,
         vpc: props.vpc,
         vpcSubnets: props.vpcSubnets,
@@ -113,6 +139,7 @@ export class ReadReplicas extends Construct {
             'Deletion protection is off on replicas: they hold no data the primary (protected in prod) has not, and readReplicas=0 must be able to remove them.',
         }
       );
+      logGroups.forEach((logGroup) => replica.node.addDependency(logGroup));
       this.instances.push(replica);
     }
   }

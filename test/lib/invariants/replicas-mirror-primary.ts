@@ -7,7 +7,7 @@ import { Invariant } from './invariant';
  * https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html), minor
  * upgrades, class, parameter group, storage autoscaling (a replica does not grow with its source,
  * https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.Autoscaling.html), and the
- * alarms that tell when it runs out of connections or storage.
+ * alarms that tell when it runs out of connections or storage, and the logs it exports.
  */
 const MIRRORED = [
   'EngineVersion',
@@ -16,10 +16,12 @@ const MIRRORED = [
   'DBParameterGroupName',
   'MaxAllocatedStorage',
   'StorageType',
+  // The reader's queries run on the replicas: their slow ones are only seen if exported.
+  'EnableCloudwatchLogsExports',
 ] as const;
 
 export const invariant: Invariant = {
-  name: "read replicas match the primary's engine version, upgrades, storage autoscaling and alarms",
+  name: "read replicas match the primary's engine version, upgrades, storage autoscaling, exported logs and alarms",
   check: ({ template }) => {
     const { primary, replicas } = dbInstances(template);
     const [, source] = primary;
