@@ -50,6 +50,14 @@ export interface RotationDependencies {
   readonly log?: (message: string) => void;
 }
 
+/** What every step works on: the secret, the version being rotated to, and the dependencies. */
+interface StepContext {
+  readonly secretId: string;
+  readonly token: string;
+  readonly deps: RotationDependencies;
+  readonly log: (message: string) => void;
+}
+
 /** A step that cannot go on; Secrets Manager marks the rotation failed and retries it later. */
 export class RotationError extends Error {
   override readonly name = 'RotationError';
@@ -81,11 +89,12 @@ export async function rotateSecret(
       `Version ${token} of ${secretId} is not labelled AWSPENDING, so it is not being rotated to.`
     );
   }
+  const context: StepContext = { secretId, token, deps, log };
   const steps: Record<string, () => Promise<void>> = {
-    createSecret: () => createSecret(secretId, token, deps, log),
-    setSecret: () => setSecret(secretId, token, deps, log),
-    testSecret: () => testSecret(secretId, token, deps, log),
-    finishSecret: () => finishSecret(secretId, token, stages, deps.secrets, log),
+    createSecret: () => createSecret(context),
+    setSecret: () => setSecret(context),
+    testSecret: () => testSecret(context),
+    finishSecret: () => finishSecret(context, stages),
   };
   const run = steps[step];
   if (!run) {
@@ -95,12 +104,7 @@ export async function rotateSecret(
 }
 
 /** Puts a new password, with every other field of AWSCURRENT, as AWSPENDING under the token. */
-async function createSecret(
-  secretId: string,
-  token: string,
-  deps: RotationDependencies,
-  log: (message: string) => void
-): Promise<void> {
+async function createSecret({ secretId, token, deps, log }: StepContext): Promise<void> {
   const current = await readValue(deps.secrets, secretId, { VersionStage: 'AWSCURRENT' });
   parseRdsSecret(secretId, JSON.stringify(current)); // refuse a malformed secret before rotating it
   if (
@@ -130,12 +134,7 @@ async function createSecret(
 }
 
 /** Sets the database user's password to AWSPENDING's, logged in with AWSCURRENT (or AWSPREVIOUS). */
-async function setSecret(
-  secretId: string,
-  token: string,
-  deps: RotationDependencies,
-  log: (message: string) => void
-): Promise<void> {
+async function setSecret({ secretId, token, deps, log }: StepContext): Promise<void> {
   const pending = await pendingCredentials(deps.secrets, secretId, token);
   if (await deps.database.canLogIn(pending)) {
     // An earlier attempt set it (its answer may have been lost): nothing left to do.
@@ -177,12 +176,7 @@ async function setSecret(
 }
 
 /** Logs in with AWSPENDING: the password works before it becomes AWSCURRENT. */
-async function testSecret(
-  secretId: string,
-  token: string,
-  deps: RotationDependencies,
-  log: (message: string) => void
-): Promise<void> {
+async function testSecret({ secretId, token, deps, log }: StepContext): Promise<void> {
   const pending = await pendingCredentials(deps.secrets, secretId, token);
   if (!(await deps.database.canLogIn(pending))) {
     throw new RotationError(
@@ -195,16 +189,13 @@ async function testSecret(
 
 /** Moves AWSCURRENT to the token's version; Secrets Manager labels the old one AWSPREVIOUS. */
 async function finishSecret(
-  secretId: string,
-  token: string,
-  stages: Record<string, string[]>,
-  secrets: SecretsManagerClient,
-  log: (message: string) => void
+  { secretId, token, deps, log }: StepContext,
+  stages: Record<string, string[]>
 ): Promise<void> {
   const currentVersion = Object.entries(stages).find(([, labels]) =>
     labels.includes('AWSCURRENT')
   )?.[0];
-  await secrets.send(
+  await deps.secrets.send(
     new UpdateSecretVersionStageCommand({
       SecretId: secretId,
       VersionStage: 'AWSCURRENT',
