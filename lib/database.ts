@@ -136,8 +136,6 @@ export class Database extends Construct {
   public readonly caCertificate = rds.CaCertificate.RDS_CA_RSA2048_G1;
   /** Retention of the instance's exported logs: read replicas export theirs with the same. */
   public readonly logRetention: logs.RetentionDays;
-  /** What happens to the instance when it leaves the stack; its logs (and the replicas') follow. */
-  public readonly removalPolicy: RemovalPolicy;
   /** Rotates the admin secret and every user secret (lambda/rotate.ts). */
   public readonly rotation: PasswordRotation;
   /**
@@ -168,7 +166,6 @@ export class Database extends Construct {
       version: rds.MysqlEngineVersion.of(this.engineVersion, MYSQL_MAJOR_VERSION),
     });
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.SNAPSHOT;
-    this.removalPolicy = removalPolicy;
     if (
       props.instanceIdentifier !== undefined &&
       (!/^[a-z][a-z0-9-]{0,62}$/.test(props.instanceIdentifier) ||

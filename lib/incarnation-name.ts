@@ -15,15 +15,26 @@ import { Construct } from 'constructs';
  * resource exists lets its log groups be created first (with a retention) under that name.
  *
  * `maxPrefixLength` bounds the readable part: the service's limit minus the 9 characters of the
- * suffix. Throws when the prefix is not a valid name of letters, digits and single hyphens.
+ * suffix; a long stack name is cut, never the id. Throws when the prefix is not a valid name of
+ * letters, digits and single hyphens.
  */
 export function incarnationName(scope: Construct, id: string, maxPrefixLength = 54): string {
-  const prefix = `${Stack.of(scope).stackName}-${id}`
-    .toLowerCase()
-    .replace(/[^a-z0-9-]/g, '-')
-    .replace(/-+/g, '-')
-    .slice(0, maxPrefixLength);
-  if (!/^[a-z][a-z0-9-]*[a-z0-9]$/.test(prefix)) {
+  const clean = (text: string) =>
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-')
+      .replace(/-+/g, '-');
+  // Only the stack name is shortened: the construct id is what tells two names of one stack
+  // apart (replica1 and replica10 must not both become "...-replica1").
+  const idPart = clean(id).replace(/^-|-$/g, '');
+  const stackRoom = maxPrefixLength - idPart.length - 1;
+  if (stackRoom < 1) {
+    throw new Error(
+      `The name part "${idPart}" leaves no room for the stack name within ${maxPrefixLength} characters: use a shorter construct id.`
+    );
+  }
+  const prefix = `${clean(Stack.of(scope).stackName).slice(0, stackRoom).replace(/-$/, '')}-${idPart}`;
+  if (!/^[a-z][a-z0-9-]*[a-z0-9]$/.test(prefix) || /--/.test(prefix)) {
     throw new Error(
       `The name "${prefix}-<stack id>" derived from the stack name is not a valid identifier ` +
         '(letters, digits and single hyphens, starting with a letter). Rename the stack or pass a name explicitly.'

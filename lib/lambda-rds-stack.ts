@@ -111,7 +111,6 @@ export class LambdaRdsStack extends Stack {
       autoMinorVersionUpgrade: database.autoMinorVersionUpgrade,
       maxAllocatedStorageGiB: database.maxAllocatedStorageGiB,
       logRetention: database.logRetention,
-      primaryRemovalPolicy: database.removalPolicy,
       vpc: network.vpc,
       vpcSubnets: network.isolatedSubnets,
     });

@@ -56,12 +56,6 @@ export interface ReadReplicasProps {
    * @default RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
-  /**
-   * The primary's removal policy: the replicas' logs are kept on delete as the primary's are
-   * (lib/exported-logs.ts), although the replicas themselves are not.
-   * @default RemovalPolicy.SNAPSHOT
-   */
-  readonly primaryRemovalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -89,7 +83,10 @@ export class ReadReplicas extends Construct {
         new Construct(this, `Replica${i}Logs`),
         instanceIdentifier,
         props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-        props.primaryRemovalPolicy ?? RemovalPolicy.SNAPSHOT
+        // Deleted with the replica (as the replica is): a retained group would keep its name
+        // (the stack id and the replica's number), and adding the replica back would fail on it
+        // ("already exists"), which is what readReplicas=0-then-back does.
+        props.removalPolicy ?? RemovalPolicy.DESTROY
       );
       const replica = new rds.DatabaseInstanceReadReplica(this, `Replica${i}`, {
         sourceDatabaseInstance: props.source,

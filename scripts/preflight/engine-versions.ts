@@ -36,7 +36,8 @@ export async function checkEngineVersions(
     const version = DBInstances[0]?.EngineVersion;
     if (version) running.set(logicalId, version);
   }
-  const [primary, ...replicas] = databases;
+  const primary = databases.find((db) => !db.replica);
+  const replicas = databases.filter((db) => db.replica);
   const problems: string[] = [];
   for (const db of databases) {
     const now = running.get(db.id);
@@ -65,13 +66,28 @@ export async function checkEngineVersions(
       message: `running ${versions}; the deploy's versions are the same or newer, replicas first.`,
     };
   }
-  return {
-    ok: false,
-    message:
-      `${problems.join(' ')} If an upgrade is half done (replicas already moved), put ` +
-      `"replicaEngineVersion": "${oldestReplica ?? primary?.engineVersion}" in cdk.json's context until MYSQL_ENGINE_VERSION ` +
-      'reaches it; to upgrade, move the replicas first. Both steps: docs/upgrades.md.',
-  };
+  const halfDone = replicas.some((r) => {
+    const now = running.get(r.id);
+    return now !== undefined && compareVersions(r.engineVersion, now) < 0;
+  });
+  const advice = halfDone
+    ? `An upgrade is half done (the replicas moved first): put "replicaEngineVersion": ` +
+      `"${newestRunningReplica(replicas, running)}" in cdk.json's context until MYSQL_ENGINE_VERSION reaches it.`
+    : 'Upgrade the replicas first (replicaEngineVersion in cdk.json), then the primary; RDS ' +
+      'never moves an instance to an older version.';
+  return { ok: false, message: `${problems.join(' ')} ${advice} Both steps: docs/upgrades.md.` };
+}
+
+/** The newest version a replica runs now (what replicaEngineVersion must say to keep it). */
+function newestRunningReplica(
+  replicas: readonly DatabaseFacts[],
+  running: Map<string, string>
+): string {
+  return replicas
+    .map((r) => running.get(r.id))
+    .filter((v): v is string => !!v)
+    .sort(compareVersions)
+    .reverse()[0];
 }
 
 /** The stack's DB instances: logical id -> DB instance identifier (empty before the first deploy). */
@@ -107,10 +123,14 @@ async function deployedInstances(
   );
 }
 
-/** Compares dotted versions numerically: 8.4.9 < 8.4.10. */
+/** Compares dotted versions numerically: 8.4.9 < 8.4.10; a suffix (5.7.44-rds.20240529) is ignored. */
 export function compareVersions(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
+  const parts = (v: string) =>
+    v
+      .split('-')[0]
+      .split('.')
+      .map((n) => parseInt(n, 10) || 0);
+  const [pa, pb] = [parts(a), parts(b)];
   for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
     const d = (pa[i] ?? 0) - (pb[i] ?? 0);
     if (d !== 0) return d;

@@ -19,6 +19,8 @@ export interface DatabaseFacts {
   readonly instanceClass: string;
   readonly multiAz: boolean;
   readonly storageType?: string;
+  /** A read replica of the stack's primary (SourceDBInstanceIdentifier set). */
+  readonly replica?: boolean;
 }
 
 /** What a deploy with `context` (as `cdk deploy -c key=value ...`) would ask of the account. */
@@ -57,6 +59,7 @@ export function factsFromTemplate(
       instanceClass: literal(p.DBInstanceClass, `${id}.DBInstanceClass`),
       multiAz: p.MultiAZ === true || p.MultiAZ === 'true',
       storageType: typeof p.StorageType === 'string' ? p.StorageType : undefined,
+      replica: Boolean(p.SourceDBInstanceIdentifier),
     }));
   const proxies = resources
     .filter(([, r]) => r.Type === 'AWS::RDS::DBProxy')

@@ -23,6 +23,7 @@ import {
   formatReport,
   runPreflight,
 } from '../../scripts/preflight/checks';
+import { compareVersions } from '../../scripts/preflight/engine-versions';
 import {
   StageFacts,
   factsFromTemplate,
@@ -383,7 +384,12 @@ describe('npm run preflight on a stack that runs read replicas: engine versions'
     ...facts,
     databases: [
       { ...facts.databases[0], id: 'DatabaseInstanceAA8A5FDE', engineVersion: primary },
-      { ...facts.databases[0], id: 'ReadReplicasReplica1B2C3D4E5', engineVersion: replica },
+      {
+        ...facts.databases[0],
+        id: 'ReadReplicasReplica1B2C3D4E5',
+        engineVersion: replica,
+        replica: true,
+      },
     ],
   });
   /** The stack as deployed: its two instances and the versions RDS reports for them. */
@@ -439,6 +445,19 @@ describe('npm run preflight on a stack that runs read replicas: engine versions'
     expect(check.message).toMatch(
       /primary would move to 8\.4\.11 while a read replica still runs 8\.4\.10/
     );
+    expect(check.message).toMatch(/Upgrade the replicas first/);
+  });
+
+  test('the primary is told from the replicas by SourceDBInstanceIdentifier, not by template order', async () => {
+    running('8.4.10', '8.4.10');
+    const [primary, replica] = withReplica('8.4.11', '8.4.10').databases;
+    const check = await versions({ ...facts, databases: [replica, primary] });
+    expect(check.message).toMatch(/primary would move to 8\.4\.11/);
+  });
+
+  test('versions compare by number, with a suffix ignored', () => {
+    expect(compareVersions('8.4.9', '8.4.10')).toBeLessThan(0);
+    expect(compareVersions('5.7.44-rds.20240529', '5.7.44')).toBe(0);
   });
 
   test('a stack not deployed yet has nothing to compare', async () => {
