@@ -12,7 +12,7 @@ export const APP_CONTEXT_KEYS = {
   proxy: "-c proxy=true or -c proxy=false (default: the stage's setting)",
   readReplicas: "-c readReplicas=N, a whole number from 0 to 15 (default: the stage's setting)",
   replicaEngineVersion:
-    "replicaEngineVersion: 8.4.y, the replicas-first step of an engine upgrade: keep it in cdk.json's context until the primary catches up (docs/upgrades.md; default: the primary's version)",
+    "a full version, 8.4.y, in cdk.json's context or as -c replicaEngineVersion=8.4.y: the replicas-first step of an engine upgrade; keep it until the primary catches up (docs/upgrades.md; default: the primary's version)",
   alarmEmail: '-c alarmEmail=you@example.com, subscribed to the alarm topic (default: none)',
 } as const;
 

@@ -5,6 +5,7 @@
 import { readDatabaseConfig } from '../lambda/lib/config';
 import { StaticCredentials } from '../lambda/lib/credentials';
 import { Database } from '../lambda/lib/database';
+import { DatabaseUnreachableError } from '../lambda/lib/errors';
 import { MIGRATION_DATABASE_OPTIONS } from '../lambda/lib/server-bounds';
 import { migrate } from '../lambda/migrate';
 import { CliSpec, Io, UsageError, processIo, runCli, exitWith } from './lib/cli';
@@ -51,7 +52,19 @@ export function main(
         ...MIGRATION_DATABASE_OPTIONS,
         defaultBudgetMs: 10 * 60_000,
       });
-      await database.run((connection) => migrate({ query: (sql) => connection.query(sql, []) }));
+      try {
+        await database.run((connection) => migrate({ query: (sql) => connection.query(sql, []) }));
+      } catch (error) {
+        // The functions' wording talks about security groups; here the fix is the URL.
+        if (error instanceof DatabaseUnreachableError) {
+          throw new DatabaseUnreachableError(
+            `Cannot reach the database at ${credentials.host}:${credentials.port}: check ` +
+              "DATABASE_URL's host and port, and that the server is running.",
+            { cause: error }
+          );
+        }
+        throw error;
+      }
       io.out(
         `Schema is up to date in ${credentials.database} on ${credentials.host}:${credentials.port}.`
       );

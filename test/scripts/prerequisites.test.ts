@@ -73,3 +73,18 @@ describe('prerequisites of the tests and local tools', () => {
     expect(externalServer({})).toBeUndefined();
   });
 });
+
+test('a DATABASE_URL the tools cannot use fails in one line that names it and says what to check', async () => {
+  const { openServer } = await import('../support/private-server');
+  // As the demo opens it: with the server settings it runs under.
+  const refused = openServer(
+    { waitTimeout: 6 },
+    { DATABASE_URL: 'mysql://nobody:wrong@127.0.0.1:1/app' }
+  );
+  await expect(refused).rejects.toMatchObject({
+    name: 'PrerequisiteError',
+    message: expect.stringMatching(
+      /^Cannot use DATABASE_URL \(127\.0\.0\.1:1\): ECONNREFUSED\. Check its host, port.*unset DATABASE_URL/
+    ),
+  });
+});

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { RowDataPacket, createConnection } from 'mysql2/promise';
 import { migrationSessionStatement, SERVER_BOUNDS } from '../../lambda/lib/server-bounds';
-import { externalServer, findMariadb } from './prerequisites';
+import { PrerequisiteError, externalServer, findMariadb } from './prerequisites';
 
 const run = promisify(execFile);
 
@@ -386,11 +386,21 @@ export async function openServer(
     };
   }
   const server = serverFromUrl(given.url, given.caFile);
-  const previous = await setGlobals(server, {
-    max_connections: options.maxConnections,
-    wait_timeout: options.waitTimeout,
-    innodb_lock_wait_timeout: options.lockWaitTimeout,
-  });
+  let previous: Record<string, number | undefined>;
+  try {
+    previous = await setGlobals(server, {
+      max_connections: options.maxConnections,
+      wait_timeout: options.waitTimeout,
+      innodb_lock_wait_timeout: options.lockWaitTimeout,
+    });
+  } catch (error) {
+    const { code, message } = error as { code?: string; message?: string };
+    throw new PrerequisiteError(
+      `Cannot use DATABASE_URL (${server.host}:${server.port}): ${code ?? message}. Check its host, ` +
+        'port, admin user and password (and DB_TLS_CA_FILE for TLS), that the server is running, ' +
+        'or unset DATABASE_URL to use a private MariaDB server.'
+    );
+  }
   return {
     server,
     description: `DATABASE_URL ${server.host}:${server.port}${server.caFile ? ' (TLS)' : ''}`,
