@@ -1,8 +1,4 @@
-import {
-  CloudFormationClient,
-  ListStackResourcesCommand,
-  StackResourceSummary,
-} from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import {
   GetAccountSettingsCommand,
   GetFunctionConcurrencyCommand,
@@ -18,6 +14,7 @@ import {
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { LAMBDA_UNRESERVED_MINIMUM } from '../figures/stack-figures';
 import { checkEngineVersions } from './engine-versions';
+import { stackResources } from './stack-resources';
 import { DatabaseFacts, StageFacts } from './stage-facts';
 
 export interface PreflightClients {
@@ -149,29 +146,11 @@ async function checkConcurrency(
 
 /** Reserved concurrency the stack's existing functions hold now (0 for a stack not yet deployed). */
 async function reservationsHeld(clients: PreflightClients, stackName: string): Promise<number> {
-  const functions: StackResourceSummary[] = [];
-  try {
-    let NextToken: string | undefined;
-    do {
-      const page = await clients.cloudFormation.send(
-        new ListStackResourcesCommand({ StackName: stackName, NextToken })
-      );
-      functions.push(
-        ...(page.StackResourceSummaries ?? []).filter(
-          (r) =>
-            r.ResourceType === 'AWS::Lambda::Function' &&
-            r.PhysicalResourceId &&
-            r.ResourceStatus !== 'DELETE_COMPLETE'
-        )
-      );
-      NextToken = page.NextToken;
-    } while (NextToken);
-  } catch (error) {
-    if ((error as Error).name === 'ValidationError' && /does not exist/.test(String(error))) {
-      return 0;
-    }
-    throw error;
-  }
+  const functions = await stackResources(
+    clients.cloudFormation,
+    stackName,
+    'AWS::Lambda::Function'
+  );
   let held = 0;
   for (const { PhysicalResourceId } of functions) {
     try {

@@ -1,9 +1,6 @@
-import {
-  CloudFormationClient,
-  ListStackResourcesCommand,
-  StackResourceSummary,
-} from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
+import { stackResources } from './stack-resources';
 import { DatabaseFacts } from './stage-facts';
 
 /**
@@ -37,11 +34,18 @@ export async function checkEngineVersions(
     if (version) running.set(logicalId, version);
   }
   const primary = databases.find((db) => !db.replica);
-  const replicas = databases.filter((db) => db.replica);
+  // What the replicas run now, oldest first.
+  const replicaVersions = databases
+    .filter((db) => db.replica)
+    .map((r) => running.get(r.id))
+    .filter((v): v is string => !!v)
+    .sort(compareVersions);
   const problems: string[] = [];
+  let replicaAskedDown = false;
   for (const db of databases) {
     const now = running.get(db.id);
     if (now && compareVersions(db.engineVersion, now) < 0) {
+      replicaAskedDown ||= db.replica === true;
       problems.push(
         `${db.id} runs ${now}, and this deploy asks for ${db.engineVersion}, which RDS refuses (no downgrades).`
       );
@@ -49,10 +53,7 @@ export async function checkEngineVersions(
   }
   // CloudFormation updates the primary before the replicas that reference it, so the primary
   // may only move to a version every replica already runs.
-  const oldestReplica = replicas
-    .map((r) => running.get(r.id))
-    .filter((v): v is string => !!v)
-    .sort(compareVersions)[0];
+  const oldestReplica = replicaVersions[0];
   if (primary && oldestReplica && compareVersions(primary.engineVersion, oldestReplica) > 0) {
     problems.push(
       `the primary would move to ${primary.engineVersion} while a read replica still runs ${oldestReplica}: ` +
@@ -66,28 +67,14 @@ export async function checkEngineVersions(
       message: `running ${versions}; the deploy's versions are the same or newer, replicas first.`,
     };
   }
-  const halfDone = replicas.some((r) => {
-    const now = running.get(r.id);
-    return now !== undefined && compareVersions(r.engineVersion, now) < 0;
-  });
-  const advice = halfDone
+  // A replica asked to go down means its upgrade step ran and this deploy lacks it: keep the
+  // newest version a replica runs.
+  const advice = replicaAskedDown
     ? `An upgrade is half done (the replicas moved first): put "replicaEngineVersion": ` +
-      `"${newestRunningReplica(replicas, running)}" in cdk.json's context until MYSQL_ENGINE_VERSION reaches it.`
+      `"${replicaVersions[replicaVersions.length - 1]}" in cdk.json's context until MYSQL_ENGINE_VERSION reaches it.`
     : 'Upgrade the replicas first (replicaEngineVersion in cdk.json), then the primary; RDS ' +
       'never moves an instance to an older version.';
   return { ok: false, message: `${problems.join(' ')} ${advice} Both steps: docs/upgrades.md.` };
-}
-
-/** The newest version a replica runs now (what replicaEngineVersion must say to keep it). */
-function newestRunningReplica(
-  replicas: readonly DatabaseFacts[],
-  running: Map<string, string>
-): string {
-  return replicas
-    .map((r) => running.get(r.id))
-    .filter((v): v is string => !!v)
-    .sort(compareVersions)
-    .reverse()[0];
 }
 
 /** The stack's DB instances: logical id -> DB instance identifier (empty before the first deploy). */
@@ -95,32 +82,8 @@ async function deployedInstances(
   cloudFormation: CloudFormationClient,
   stackName: string
 ): Promise<Map<string, string>> {
-  const found: StackResourceSummary[] = [];
-  try {
-    let NextToken: string | undefined;
-    do {
-      const page = await cloudFormation.send(
-        new ListStackResourcesCommand({ StackName: stackName, NextToken })
-      );
-      found.push(...(page.StackResourceSummaries ?? []));
-      NextToken = page.NextToken;
-    } while (NextToken);
-  } catch (error) {
-    if ((error as Error).name === 'ValidationError' && /does not exist/.test(String(error))) {
-      return new Map();
-    }
-    throw error;
-  }
-  return new Map(
-    found
-      .filter(
-        (r) =>
-          r.ResourceType === 'AWS::RDS::DBInstance' &&
-          r.PhysicalResourceId &&
-          r.ResourceStatus !== 'DELETE_COMPLETE'
-      )
-      .map((r) => [r.LogicalResourceId!, r.PhysicalResourceId!])
-  );
+  const instances = await stackResources(cloudFormation, stackName, 'AWS::RDS::DBInstance');
+  return new Map(instances.map((r) => [r.LogicalResourceId!, r.PhysicalResourceId!]));
 }
 
 /** Compares dotted versions numerically: 8.4.9 < 8.4.10; a suffix (5.7.44-rds.20240529) is ignored. */
