@@ -162,6 +162,14 @@ export class SecretsManagerCredentials implements CredentialsSource {
 
 /** Parses the RDS secret JSON (`host`, `port`, `username`, `password`, `dbname`). */
 export function parseRdsSecret(secretId: string, secretString: string | undefined): DbCredentials {
+  return rdsCredentials(secretId, parseSecretObject(secretId, secretString));
+}
+
+/** A secret's value as a JSON object; `secretId` names it in the error (a stage may be added). */
+export function parseSecretObject(
+  secretId: string,
+  secretString: string | undefined
+): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(secretString ?? '');
@@ -173,6 +181,11 @@ export function parseRdsSecret(secretId: string, secretString: string | undefine
       `Secret ${secretId} is not a JSON object; expected the RDS secret format.`
     );
   }
+  return value as Record<string, unknown>;
+}
+
+/** The credentials in a secret's JSON object, each field checked. */
+export function rdsCredentials(secretId: string, value: Record<string, unknown>): DbCredentials {
   const { host, port, username, password, dbname } = value as Record<string, unknown>;
   const bad = (field: string, problem: string) =>
     new ConfigurationError(

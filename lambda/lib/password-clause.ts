@@ -13,7 +13,7 @@
  * refuse the clause: its accounts keep the server's default (`mysql_native_password`).
  */
 export function passwordClause(serverVersion: string): string {
-  return /mariadb/i.test(serverVersion)
+  return isMariaDb(serverVersion)
     ? 'IDENTIFIED BY ?'
     : 'IDENTIFIED WITH caching_sha2_password BY ?';
 }
@@ -36,7 +36,12 @@ export function passwordClause(serverVersion: string): string {
  * for one's own password (a bare string would be taken as a ready hash). Measured on 10.11.
  */
 export function ownPasswordStatement(serverVersion: string): string {
-  return /mariadb/i.test(serverVersion)
+  return isMariaDb(serverVersion)
     ? 'SET PASSWORD = PASSWORD(?)'
     : 'ALTER USER USER() IDENTIFIED BY ?';
+}
+
+/** Whether `VERSION()` is MariaDB's (`10.11.6-MariaDB-…`): the tests' server, never production. */
+function isMariaDb(serverVersion: string): boolean {
+  return /mariadb/i.test(serverVersion);
 }

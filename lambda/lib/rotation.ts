@@ -7,8 +7,7 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { DbCredentials } from './config';
-import { parseRdsSecret } from './credentials';
-import { ConfigurationError } from './errors';
+import { parseSecretObject, rdsCredentials } from './credentials';
 
 /**
  * Single-user rotation of a secret in the RDS JSON format: the four steps Secrets Manager calls
@@ -106,9 +105,12 @@ export async function rotateSecret(
 /** Puts a new password, with every other field of AWSCURRENT, as AWSPENDING under the token. */
 async function createSecret({ secretId, token, deps, log }: StepContext): Promise<void> {
   const current = await readValue(deps.secrets, secretId, { VersionStage: 'AWSCURRENT' });
-  parseRdsSecret(secretId, JSON.stringify(current)); // refuse a malformed secret before rotating it
+  rdsCredentials(secretId, current); // refuse a malformed secret before rotating it
   if (
-    await readValue(deps.secrets, secretId, { VersionId: token, VersionStage: 'AWSPENDING' }, true)
+    await readOptionalValue(deps.secrets, secretId, {
+      VersionId: token,
+      VersionStage: 'AWSPENDING',
+    })
   ) {
     log(`createSecret: version ${token} of ${secretId} already holds a password.`);
     return;
@@ -208,34 +210,30 @@ async function finishSecret(
 
 type VersionSelector = { VersionId?: string; VersionStage: string };
 
-/** A version's JSON object; undefined when `optional` and it has no value (ResourceNotFound). */
+/** A version's JSON object. */
 async function readValue(
   secrets: SecretsManagerClient,
   secretId: string,
-  selector: VersionSelector,
-  optional = false
+  selector: VersionSelector
+): Promise<Record<string, unknown>> {
+  const { SecretString } = await secrets.send(
+    new GetSecretValueCommand({ SecretId: secretId, ...selector })
+  );
+  return parseSecretObject(`${secretId} (${selector.VersionStage})`, SecretString);
+}
+
+/** A version's JSON object, or undefined when it has none (ResourceNotFoundException). */
+async function readOptionalValue(
+  secrets: SecretsManagerClient,
+  secretId: string,
+  selector: VersionSelector
 ): Promise<Record<string, unknown> | undefined> {
-  let text: string | undefined;
   try {
-    ({ SecretString: text } = await secrets.send(
-      new GetSecretValueCommand({ SecretId: secretId, ...selector })
-    ));
+    return await readValue(secrets, secretId, selector);
   } catch (error) {
-    if (optional && (error as Error).name === 'ResourceNotFoundException') return undefined;
+    if ((error as Error).name === 'ResourceNotFoundException') return undefined;
     throw error;
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(text ?? '');
-  } catch {
-    value = undefined;
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ConfigurationError(
-      `Secret ${secretId} (${selector.VersionStage}) is not a JSON object; expected the RDS secret format.`
-    );
-  }
-  return value as Record<string, unknown>;
 }
 
 async function credentials(
@@ -243,8 +241,7 @@ async function credentials(
   secretId: string,
   selector: VersionSelector
 ): Promise<DbCredentials> {
-  const value = await readValue(secrets, secretId, selector);
-  return parseRdsSecret(secretId, JSON.stringify(value));
+  return rdsCredentials(secretId, await readValue(secrets, secretId, selector));
 }
 
 /** The credentials the rotation is moving to: the token's version, labelled AWSPENDING. */
@@ -262,8 +259,8 @@ async function optionalCredentials(
   secretId: string,
   selector: VersionSelector
 ): Promise<DbCredentials | undefined> {
-  const value = await readValue(secrets, secretId, selector, true);
-  return value && parseRdsSecret(secretId, JSON.stringify(value));
+  const value = await readOptionalValue(secrets, secretId, selector);
+  return value && rdsCredentials(secretId, value);
 }
 
 function sameAccount(a: DbCredentials, b: DbCredentials): boolean {
