@@ -134,7 +134,8 @@ export class SecretsEndpoint {
         res.end(JSON.stringify(payload));
       };
       const target = req.headers['x-amz-target'];
-      const { SecretId, VersionId, ...request } = JSON.parse(body) as {
+      const parsed = JSON.parse(body);
+      const { SecretId, VersionId, ...request } = parsed as {
         SecretId: string;
         VersionId?: string;
         VersionStage?: string;
@@ -143,7 +144,7 @@ export class SecretsEndpoint {
       if (rotating || target === 'secretsmanager.GetRandomPassword') {
         const operation = String(target).replace('secretsmanager.', '');
         this.calls.push(`${operation} ${request.VersionStage ?? VersionId ?? ''}`.trim());
-        const [status, payload] = answerVersioned(String(target), rotating, JSON.parse(body));
+        const [status, payload] = answerVersioned(String(target), rotating, parsed);
         return reply(status, payload);
       }
       const stages = SecretId === this.secretId ? this.stages : this.otherSecrets.get(SecretId);
