@@ -112,17 +112,25 @@ export class AppDatabase {
   }
 
   /**
-   * Server sessions of this file's function users (the admin connection is not counted). When
-   * the server has closed the admin connection for idling (wait_timeout: 6 s in the demo), it is
-   * opened again, as it was, instead of failing the caller.
+   * Server sessions of this file's function users (the admin connection is not counted). The
+   * admin connection idles between polls: see onAdmin().
    */
-  async sessions(): Promise<Session[]> {
+  sessions(): Promise<Session[]> {
+    return this.onAdmin(() => this.readSessions());
+  }
+
+  /**
+   * Runs `work` (read-only or idempotent statements only) on the admin connection. When the
+   * server has closed that connection for idling (wait_timeout: 6 s in the demo), it is opened
+   * again, as it was, and `work` runs once more instead of failing the caller.
+   */
+  private async onAdmin<T>(work: () => Promise<T>): Promise<T> {
     try {
-      return await this.readSessions();
+      return await work();
     } catch (error) {
       if (!isClosedConnection(error)) throw error;
       this.adminConnection = await openAdmin(this.server, this.database);
-      return this.readSessions();
+      return work();
     }
   }
 
@@ -159,10 +167,12 @@ export class AppDatabase {
   }
 
   async dispose(): Promise<void> {
-    for (const { user } of Object.values(this.users)) {
-      await this.admin.query('DROP USER IF EXISTS ?@?', [user, '%']);
-    }
-    await this.admin.query(`DROP DATABASE IF EXISTS ${this.database}`);
+    await this.onAdmin(async () => {
+      for (const { user } of Object.values(this.users)) {
+        await this.admin.query('DROP USER IF EXISTS ?@?', [user, '%']);
+      }
+      await this.admin.query(`DROP DATABASE IF EXISTS ${this.database}`);
+    });
     await this.admin.end();
   }
 }
