@@ -1,9 +1,6 @@
 import { escape, escapeId } from 'mysql2';
-import {
-  UPSERT_USER_PROCEDURE,
-  UPSERT_USER_PROCEDURE_V1,
-  usersSchemaSteps,
-} from './lib/users-schema';
+import { SchemaModule } from './lib/schema-module';
+import { SCHEMA_MODULES } from './schema-modules';
 
 /** Anything that runs one SQL statement: a mysql2 (promise) connection, or ours. */
 export interface StatementRunner {
@@ -17,24 +14,33 @@ export interface MigrateOptions {
    * @default - the connection's default database
    */
   readonly database?: string;
+  /**
+   * The schema modules to apply, in order.
+   * @default SCHEMA_MODULES (lambda/schema-modules.ts)
+   */
+  readonly modules?: readonly SchemaModule[];
 }
 
 /**
- * Creates the schema objects (table `users`, routines `upsert_user_v1`/`_v2`) if they do not exist.
- * Idempotent and safe while the functions run. Needs CREATE, CREATE ROUTINE (and ALTER ROUTINE
- * for future versions) on the app schema, nothing server-wide. Used by `npm run db:migrate` and
- * by the deploy-time custom resource.
+ * Applies every schema module's steps in order (for the shipped stack: table `users`, routines
+ * `upsert_user_v1`/`_v2`), each only if not already applied. Idempotent and safe while the
+ * functions run. Needs CREATE, CREATE ROUTINE (and ALTER ROUTINE for future versions) on the app
+ * schema, nothing server-wide. Used by `npm run db:migrate` and by the deploy-time custom
+ * resource.
  */
 export async function migrate(
   connection: StatementRunner,
   options: MigrateOptions = {}
 ): Promise<void> {
+  const schema = options.database ? `${escapeId(options.database)}.` : '';
   const schemaName = options.database ? escape(options.database) : undefined;
-  for (const step of usersSchemaSteps(schemaPrefix(options.database), schemaName)) {
-    if (step.appliedIf && (await alreadyApplied(connection, step.appliedIf))) {
-      continue;
+  for (const module of options.modules ?? SCHEMA_MODULES) {
+    for (const step of module.steps(schema, schemaName)) {
+      if (step.appliedIf && (await alreadyApplied(connection, step.appliedIf))) {
+        continue;
+      }
+      await connection.query(step.sql);
     }
-    await connection.query(step.sql);
   }
 }
 
@@ -44,26 +50,4 @@ async function alreadyApplied(connection: StatementRunner, query: string): Promi
   // mysql2/promise resolves with [rows, fields]; our SqlConnection with the rows.
   const rows = Array.isArray(result) && Array.isArray(result[0]) ? result[0] : result;
   return Array.isArray(rows) && rows.length > 0;
-}
-
-export type AppRole = 'writer' | 'reader';
-
-/**
- * The least privileges each function needs, as `GRANT <these> TO <user>` fragments, for
- * whoever creates the database users (the custom resource; the tests).
- */
-export function privilegesFor(role: AppRole, database: string): string[] {
-  const schema = schemaPrefix(database);
-  return role === 'writer'
-    ? [
-        `SELECT, INSERT, UPDATE ON ${schema}users`,
-        `EXECUTE ON PROCEDURE ${schema}${UPSERT_USER_PROCEDURE}`,
-        // Until every function runs code that calls v2.
-        `EXECUTE ON PROCEDURE ${schema}${UPSERT_USER_PROCEDURE_V1}`,
-      ]
-    : [`SELECT ON ${schema}users`];
-}
-
-function schemaPrefix(database: string | undefined): string {
-  return database ? `${escapeId(database)}.` : '';
 }

@@ -1,3 +1,5 @@
+import { SchemaModule, SchemaStep, schemaStatements } from './schema-module';
+
 /**
  * The `users` schema: the table and the routine the writer calls. Applied by `migrate()`.
  *
@@ -17,18 +19,6 @@ export const USER_COLUMNS = 'id, email, name, version, UNIX_TIMESTAMP(updated_at
 
 /** The largest id a JSON number carries exactly (Number.MAX_SAFE_INTEGER, 2^53 - 1). */
 export const MAX_USER_ID = '9007199254740991';
-
-/** One idempotent migration step. */
-export interface SchemaStep {
-  /** The statement that applies the step. */
-  readonly sql: string;
-  /**
-   * A query that returns a row when the step is already applied, for DDL that has no
-   * `IF NOT EXISTS` on MySQL 8.4 (ADD COLUMN): checked first, the step is skipped if it does.
-   * @default - the statement is idempotent itself
-   */
-  readonly appliedIf?: string;
-}
 
 /**
  * The steps, in order, each idempotent on MySQL 8.4 and MariaDB 10.11. `schema` is an already
@@ -132,9 +122,10 @@ export function usersSchemaSteps(schema: string, schemaName = 'DATABASE()'): Sch
   ];
 }
 
-/** Every statement of the steps, in order: what `schemaVersion()` hashes. */
+/** The `users` module of the app schema (lambda/schema-modules.ts). */
+export const USERS_SCHEMA: SchemaModule = { name: 'users', steps: usersSchemaSteps };
+
+/** Every statement of the steps, in order. */
 export function usersSchemaStatements(schema: string, schemaName?: string): string[] {
-  return usersSchemaSteps(schema, schemaName).flatMap((step) =>
-    step.appliedIf ? [step.appliedIf, step.sql] : [step.sql]
-  );
+  return schemaStatements([USERS_SCHEMA], schema, schemaName);
 }
