@@ -9,12 +9,17 @@ import { passwordClause } from './lib/password-clause';
 import { MIGRATION_DATABASE_OPTIONS } from './lib/server-bounds';
 import { accountText } from './lib/sql-literals';
 import { UserSecretState, canLogIn, readUserSecretState } from './lib/user-secret';
-import { AppRole, migrate, privilegesFor } from './migrate';
+import { Grant, grantClauses } from './lib/grants';
+import { SchemaModule } from './lib/schema-module';
+import { migrate } from './migrate';
+import { MigrationUser, readMigrationUsers, sameUsers } from './migration-users';
 
 /**
  * The deploy-time custom resource: with the admin credentials (DB_SECRET_ARN), applies the
- * schema and makes one least-privilege MySQL user per function, each with the password of its
- * own secret and `REQUIRE SSL`. Runs on Create and Update (both idempotent, so a re-run is
+ * schema and makes one least-privilege MySQL user per declared function, each with the password
+ * of its own secret, its declared grants and `REQUIRE SSL`. Which users, secrets and grants is
+ * fixed at synth in the function's own configuration (MIGRATION_USERS), never taken from the
+ * event: whoever may invoke it cannot have it give one function's grants to another's user. Runs on Create and Update (both idempotent, so a re-run is
  * harmless and a changed migration applies); Delete leaves data and users alone. A user whose
  * secret no longer opens the database (the secret was recreated) gets AWSCURRENT's password back,
  * unless a rotation is in progress.
@@ -22,9 +27,12 @@ import { AppRole, migrate, privilegesFor } from './migrate';
 
 /** ResourceProperties, as the stack passes them (CloudFormation turns every value into a string). */
 export interface MigrationProperties {
-  /** One entry per function user: its role and the secret (RDS JSON format) holding its password. */
-  readonly Users: { readonly Role: AppRole; readonly SecretArn: string }[];
-  /** Changes whenever the schema statements change, so CloudFormation sends an Update. */
+  /**
+   * The users of the function's configuration, as role and secret: a change makes CloudFormation
+   * send an Update. When present, it must equal the configuration's (checked, never used).
+   */
+  readonly Users?: { readonly Role: string; readonly SecretArn: string }[];
+  /** Changes whenever the schema statements or the grants change, so CloudFormation sends an Update. */
   readonly SchemaVersion: string;
 }
 
@@ -36,6 +44,13 @@ export interface MigrationResult {
 /** How the handler reaches its secrets and the database; tests pass local ones. */
 export interface MigrationDependencies {
   readonly admin: Database;
+  /** The users to create, with their secrets and grants: MIGRATION_USERS in the deployed function. */
+  readonly users: readonly MigrationUser[];
+  /**
+   * The schema modules to apply.
+   * @default SCHEMA_MODULES (lambda/schema-modules.ts)
+   */
+  readonly schemaModules?: readonly SchemaModule[];
   /** A user secret's AWSCURRENT credentials and, during a rotation, its pending version. */
   readonly readUserSecret: (secretArn: string) => Promise<UserSecretState>;
   /** Whether the database accepts these credentials, over TLS as the functions connect. */
@@ -52,6 +67,10 @@ export async function handler(
   event: CloudFormationCustomResourceEvent,
   context?: InvocationContext
 ): Promise<MigrationResult> {
+  if (event.RequestType === 'Delete') {
+    // Before reading any configuration: a stack must always be deletable.
+    return { PhysicalResourceId: event.PhysicalResourceId };
+  }
   return handleMigrationEvent(event, defaultDependencies(), context);
 }
 
@@ -65,12 +84,20 @@ export async function handleMigrationEvent(
     // need; the database's own removal policy decides their fate.
     return { PhysicalResourceId: event.PhysicalResourceId };
   }
-  const users = parseUsers(event.ResourceProperties);
+  if (!sameUsers(event.ResourceProperties?.Users, deps.users)) {
+    throw new ConfigurationError(
+      'The event names other users or secrets than this function was deployed with: the ' +
+        'migration creates only the users of its own configuration (MIGRATION_USERS, set by ' +
+        'lib/schema-migration.ts from the declared functions). To run it by hand, send ' +
+        '{"RequestType":"Update"} (docs/rotation.md#running-the-migration-by-hand).'
+    );
+  }
   const userSecrets = await Promise.all(
-    users.map(async ({ Role, SecretArn }) => ({
-      role: Role,
-      secretArn: SecretArn,
-      state: await deps.readUserSecret(SecretArn),
+    deps.users.map(async ({ role, secretArn, grants }) => ({
+      role,
+      secretArn,
+      grants,
+      state: await deps.readUserSecret(secretArn),
     }))
   );
   const database = await deps.admin.run(async (connection) => {
@@ -85,12 +112,12 @@ export async function handleMigrationEvent(
         'The admin secret names no database (dbname): cannot tell which schema to migrate.'
       );
     }
-    await migrate({ query: (sql) => connection.query(sql, []) });
+    await migrate({ query: (sql) => connection.query(sql, []) }, { modules: deps.schemaModules });
     for (const statement of deps.extraMigrations ?? []) {
       await connection.query(statement, []);
     }
-    for (const { role, secretArn, state } of userSecrets) {
-      await ensureUser(connection, role, state.current, schema, identified);
+    for (const { role, secretArn, grants, state } of userSecrets) {
+      await ensureUser(connection, role, grants, state.current, schema, identified);
       // While the admin session is open: the check is one more short connection, as that user.
       await restoreLockedOutUser(connection, deps, role, secretArn, state, identified);
     }
@@ -106,7 +133,8 @@ export async function handleMigrationEvent(
  */
 async function ensureUser(
   connection: SqlConnection,
-  role: AppRole,
+  role: string,
+  grants: readonly Grant[],
   { user, password }: DbCredentials,
   schema: string,
   identified: string
@@ -122,7 +150,7 @@ async function ensureUser(
     accountText(password),
   ]);
   await connection.query("ALTER USER ?@'%' REQUIRE SSL", [accountText(user)]);
-  for (const privileges of privilegesFor(role, schema)) {
+  for (const privileges of grantClauses(grants, schema)) {
     await connection.query(`GRANT ${privileges} TO ?@'%'`, [accountText(user)]);
   }
 }
@@ -137,7 +165,7 @@ async function ensureUser(
 async function restoreLockedOutUser(
   connection: SqlConnection,
   deps: MigrationDependencies,
-  role: AppRole,
+  role: string,
   secretArn: string,
   state: UserSecretState,
   identified: string
@@ -187,21 +215,6 @@ async function opensTheDatabase(
   return pending !== undefined && (await deps.canLogIn(pending));
 }
 
-function parseUsers(properties: Record<string, unknown>): MigrationProperties['Users'] {
-  const users = properties.Users;
-  if (
-    !Array.isArray(users) ||
-    !users.every(
-      (u) => (u?.Role === 'writer' || u?.Role === 'reader') && typeof u?.SecretArn === 'string'
-    )
-  ) {
-    throw new ConfigurationError(
-      'ResourceProperties.Users must be a list of { Role: "writer" | "reader", SecretArn } (set by lib/schema-migration.ts).'
-    );
-  }
-  return users;
-}
-
 function defaultDependencies(): MigrationDependencies {
   // Region, endpoint (AWS_ENDPOINT_URL_SECRETS_MANAGER) and credentials come from the environment.
   const secretsManager = new SecretsManagerClient({ maxAttempts: 3 });
@@ -209,6 +222,7 @@ function defaultDependencies(): MigrationDependencies {
   return {
     // DDL waits for running statements' locks: longer session bounds than the functions'.
     admin: createDatabase(MIGRATION_DATABASE_OPTIONS),
+    users: readMigrationUsers(process.env.MIGRATION_USERS),
     readUserSecret: (secretArn) => readUserSecretState(secretsManager, secretArn),
     canLogIn: (credentials) => canLogIn(credentials, tls),
   };

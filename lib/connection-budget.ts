@@ -1,3 +1,5 @@
+import { DataFunctionDeclaration } from './data-function-declaration';
+
 /**
  * How many database connections the stack may open, derived once from the instance's memory and
  * used by both the functions' reserved concurrency and the DatabaseConnections alarm, so the two
@@ -27,15 +29,15 @@ export const RDS_MYSQL_BYTES_PER_CONNECTION = 12_582_880;
 export const RDS_USABLE_MEMORY_SHARE = 0.75;
 
 /**
- * Connections on the primary that are not the writer's or the reader's. Each is a client that
- * connects to the instance directly, proxy or not.
+ * Connections on the primary that are not the data functions'. Each is a client that connects to
+ * the instance directly, proxy or not.
  */
 export interface ReservedConnections {
   /** The schema migration custom resource: its function's reserved concurrency (1). */
   readonly migration: number;
   /**
-   * Secret rotation: one connection per rotated secret (admin, writer, reader). A single-user
-   * rotation opens one connection at a time and closes it before the next step.
+   * Secret rotation: one connection per rotated secret (the admin's and each data function's).
+   * A rotation step opens one connection at a time and closes it before the next step.
    */
   readonly rotation: number;
   /**
@@ -45,20 +47,27 @@ export interface ReservedConnections {
   readonly operators: number;
 }
 
-/** What the stack reserves: 1 for the migration, 3 rotated secrets, 6 for people and RDS. */
-export const RESERVED_CONNECTIONS: ReservedConnections = {
-  migration: 1,
-  rotation: 3,
-  operators: 6,
-};
+/**
+ * What the stack reserves: 1 for the migration, one per rotated secret (the admin's and one per
+ * data function), 6 for people and RDS.
+ */
+export function reservedConnections(dataFunctions: number): ReservedConnections {
+  return { migration: 1, rotation: dataFunctions + 1, operators: 6 };
+}
+
+/** What the budget needs of a declared function (lib/data-function-declaration.ts). */
+export type BudgetedFunction = Pick<
+  DataFunctionDeclaration,
+  'name' | 'connectionShare' | 'readsReplicas'
+>;
 
 export interface ConnectionBudgetInput {
   /** Memory of the DB instance class, in MiB (db.t4g.micro: 1024). */
   readonly instanceMemoryMiB: number;
-  /** Connections kept for clients other than the writer and the reader. */
+  /** Connections kept for clients other than the data functions. */
   readonly reserved: ReservedConnections;
-  /** Share of the functions' connections that goes to the writer (0..1); the reader gets the rest. */
-  readonly writerShare: number;
+  /** The data functions, each with its share of the functions' connections. */
+  readonly functions: readonly BudgetedFunction[];
   /**
    * Read replicas the reader connects to directly (same class and parameter group as the
    * primary, so the same `max_connections`).
@@ -74,10 +83,11 @@ export interface ConnectionBudget {
   readonly maxConnections: number;
   /** What the budget keeps for the migration, rotation and operators. */
   readonly reserved: ReservedConnections;
-  /** Reserved concurrency of the writer function = connections it can hold. */
-  readonly writerConcurrency: number;
-  /** Reserved concurrency of the reader function = connections it can hold (on any one instance). */
-  readonly readerConcurrency: number;
+  /**
+   * Reserved concurrency of each data function, by name = connections it can hold (on any one
+   * instance).
+   */
+  readonly concurrency: Readonly<Record<string, number>>;
   /**
    * The most connections the stack's own clients hold on the primary at a healthy peak: the
    * functions (or the proxy's pool), the migration and rotation.
@@ -85,9 +95,12 @@ export interface ConnectionBudget {
   readonly primaryPeakConnections: number;
   /** DatabaseConnections alarm threshold on the primary: one above the healthy peak. */
   readonly alarmThreshold: number;
-  /** What a replica leaves the reader: `max_connections` less the operators' reserve. */
-  readonly replicaConnectionsForReader: number;
-  /** DatabaseConnections alarm threshold on each replica: one above the reader's concurrency. */
+  /** What a replica leaves the functions that read replicas: `max_connections` less the operators' reserve. */
+  readonly replicaConnectionsForReaders: number;
+  /**
+   * DatabaseConnections alarm threshold on each replica: one above the concurrency of the
+   * functions that read replicas.
+   */
   readonly replicaAlarmThreshold: number;
 }
 
@@ -95,37 +108,76 @@ export interface ConnectionBudget {
  * usableMemory      = memory × 3/4                   (a floor under RDS's DBInstanceClassMemory)
  * maxConnections    = floor(usableMemory / 12,582,880 B)   (RDS's own formula, pinned in the parameter group)
  * functions         = maxConnections − migration − rotation − operators
- * writerConcurrency = max(1, floor(functions × writerShare)); readerConcurrency = the rest
+ * each function     = splitByShare(functions): max(1, floor(functions × share / Σ shares)), the
+ *                     remainder to the largest share (for the shipped writer 1 : reader 2,
+ *                     writer = floor(functions / 3), reader = the rest)
  * primaryPeak       = functions + migration + rotation   (= maxConnections − operators)
  * alarmThreshold    = primaryPeak + 1: only a client outside the budget, or a connection the
  *                     functions left open, can reach it
- * replica share     = maxConnections − operators ≥ readerConcurrency: the reader, falling back
- *                     to the primary, fits both; replicaAlarmThreshold = readerConcurrency + 1
+ * replica share     = maxConnections − operators ≥ what the replica readers hold: falling back
+ *                     to the primary, they fit both; replicaAlarmThreshold = their sum + 1
  */
 export function connectionBudget(input: ConnectionBudgetInput): ConnectionBudget {
-  const { instanceMemoryMiB, reserved, writerShare } = input;
+  const { instanceMemoryMiB, reserved, functions } = input;
   assertRange('instanceMemoryMiB', instanceMemoryMiB, 256, 4_194_304);
-  assertRange('writerShare', writerShare, 0.01, 0.99);
   assertReplicas(input.readReplicas ?? 0);
 
   const usableMemoryBytes = Math.floor(instanceMemoryMiB * 1024 * 1024 * RDS_USABLE_MEMORY_SHARE);
   const maxConnections = Math.floor(usableMemoryBytes / RDS_MYSQL_BYTES_PER_CONNECTION);
-  assertReserved(reserved, maxConnections, instanceMemoryMiB);
+  assertReserved(reserved, maxConnections, instanceMemoryMiB, functions.length);
   const forFunctions = maxConnections - totalReserved(reserved);
-  const writerConcurrency = Math.max(1, Math.floor(forFunctions * writerShare));
-  const readerConcurrency = forFunctions - writerConcurrency;
+  const concurrency = splitByShare(forFunctions, functions);
   const primaryPeakConnections = forFunctions + reserved.migration + reserved.rotation;
   return {
     usableMemoryBytes,
     maxConnections,
     reserved,
-    writerConcurrency,
-    readerConcurrency,
+    concurrency,
     primaryPeakConnections,
     alarmThreshold: primaryPeakConnections + 1,
-    replicaConnectionsForReader: maxConnections - reserved.operators,
-    replicaAlarmThreshold: readerConcurrency + 1,
+    replicaConnectionsForReaders: maxConnections - reserved.operators,
+    replicaAlarmThreshold: replicaReadersTotal(concurrency, functions) + 1,
   };
+}
+
+/**
+ * `total` connections split between `functions` by their connectionShare: each gets
+ * max(1, floor(total × share / Σ shares)), and what rounding leaves goes to the largest share
+ * (the first declared among equals). Throws when there are fewer connections than functions.
+ */
+export function splitByShare(
+  total: number,
+  functions: readonly Pick<BudgetedFunction, 'name' | 'connectionShare'>[]
+): Record<string, number> {
+  if (functions.length === 0) throw new Error('The connection budget needs at least one function.');
+  for (const f of functions)
+    assertRange(`${f.name}'s connectionShare`, f.connectionShare, 0.001, 1e6);
+  if (total < functions.length) {
+    throw new Error(
+      `${total} connections cannot give each of the ${functions.length} data functions one: ` +
+        'choose a larger instance class, or lower the reserved connections.'
+    );
+  }
+  const shares = functions.reduce((sum, f) => sum + f.connectionShare, 0);
+  const split: Record<string, number> = Object.fromEntries(
+    functions.map((f) => [f.name, Math.max(1, Math.floor((total * f.connectionShare) / shares))])
+  );
+  const largest = functions.reduce((a, b) => (b.connectionShare > a.connectionShare ? b : a));
+  split[largest.name] += total - Object.values(split).reduce((sum, n) => sum + n, 0);
+  if (split[largest.name] < 1) {
+    throw new Error(
+      `${total} connections are too few for the data functions' shares ` +
+        `(${functions.map((f) => `${f.name} ${f.connectionShare}`).join(', ')}): choose a larger instance class.`
+    );
+  }
+  return split;
+}
+
+function replicaReadersTotal(
+  concurrency: Readonly<Record<string, number>>,
+  functions: readonly BudgetedFunction[]
+): number {
+  return functions.filter((f) => f.readsReplicas).reduce((sum, f) => sum + concurrency[f.name], 0);
 }
 
 function totalReserved(reserved: ReservedConnections): number {
@@ -135,7 +187,8 @@ function totalReserved(reserved: ReservedConnections): number {
 function assertReserved(
   reserved: ReservedConnections,
   maxConnections: number,
-  instanceMemoryMiB: number
+  instanceMemoryMiB: number,
+  functionCount: number
 ): void {
   for (const [name, value] of Object.entries(reserved)) {
     if (!Number.isInteger(value) || value < (name === 'operators' ? 1 : 0)) {
@@ -144,10 +197,10 @@ function assertReserved(
       );
     }
   }
-  if (maxConnections - totalReserved(reserved) < 2) {
+  if (maxConnections - totalReserved(reserved) < Math.max(2, functionCount)) {
     throw new Error(
       `The reserved connections (${totalReserved(reserved)}: migration, rotation, operators) leave the ` +
-        `functions fewer than 2 of max_connections ${maxConnections} (${instanceMemoryMiB} MiB). ` +
+        `${functionCount} data functions fewer than ${Math.max(2, functionCount)} of max_connections ${maxConnections} (${instanceMemoryMiB} MiB). ` +
         'Lower them, or choose a larger instance class.'
     );
   }
@@ -192,18 +245,18 @@ function assertRange(name: string, value: number, min: number, max: number): voi
 export interface ProxyConnectionBudgetInput {
   /** The direct budget of the instance: its `max_connections` and reserved connections. */
   readonly direct: ConnectionBudget;
-  /** Share of the functions' concurrency that goes to the writer (0..1). */
-  readonly writerShare: number;
+  /** The data functions, each with its share of the functions' concurrency. */
+  readonly functions: readonly BudgetedFunction[];
   /** Client connections one pooled server connection serves (1..20). */
   readonly clientsPerServerConnection: number;
-  /** The most reserved concurrency the two functions may take together (the account's share). */
+  /** The most reserved concurrency the data functions may take together (the account's share). */
   readonly concurrencyCap: number;
   /**
-   * Read replicas the reader connects to directly: the proxy fronts the primary only ("each
-   * target group is associated with exactly one RDS DB instance",
+   * Read replicas the replica readers connect to directly: the proxy fronts the primary only
+   * ("each target group is associated with exactly one RDS DB instance",
    * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-rds-dbproxytargetgroup.html),
-   * so each replica must hold every reader connection itself: the reader picks one replica at
-   * random per read (lambda/lib/read-routing.ts), so all of them may land on the same one.
+   * so each replica must hold every replica reader's connection itself: the reader picks one
+   * replica at random per read (lambda/lib/read-routing.ts), so all of them may land on the same one.
    * @default 0
    */
   readonly readReplicas?: number;
@@ -216,9 +269,11 @@ export interface ProxyConnectionBudget {
   readonly maxIdleConnectionsPercent: number;
   /** Server connections the proxy may open: floor(maxConnections × percent / 100). */
   readonly serverConnections: number;
-  readonly writerConcurrency: number;
-  /** Capped by the replicas' share when there are replicas. */
-  readonly readerConcurrency: number;
+  /**
+   * Reserved concurrency of each data function, by name; with replicas, the functions that read
+   * them are capped together by what a replica holds.
+   */
+  readonly concurrency: Readonly<Record<string, number>>;
   /**
    * ClientConnections alarm threshold: one above the functions' reserved concurrency. Each
    * execution environment holds at most one client connection, so a healthy peak (every
@@ -239,14 +294,13 @@ export interface ProxyConnectionBudget {
  * maxConnectionsPercent = floor(100 × (maxConnections − migration − rotation − operators) / maxConnections)
  * serverConnections     = floor(maxConnections × maxConnectionsPercent / 100)
  * functions             = min(serverConnections × clientsPerServerConnection, concurrencyCap)
- * writerConcurrency     = max(1, floor(functions × writerShare)); reader = the rest,
- *                         capped with replicas at the replica share (maxConnections − operators)
+ * each function         = splitByShare(functions); with replicas, the replica readers are
+ *                         capped at splitByShare(replica share) (maxConnections − operators)
  * primaryPeak           = serverConnections + migration + rotation; alarmThreshold = primaryPeak + 1
- * clientConnectionsAlarmThreshold = writerConcurrency + readerConcurrency + 1
+ * clientConnectionsAlarmThreshold = Σ concurrency + 1
  */
 export function proxyConnectionBudget(input: ProxyConnectionBudgetInput): ProxyConnectionBudget {
-  const { direct, writerShare, clientsPerServerConnection, concurrencyCap } = input;
-  assertRange('writerShare', writerShare, 0.01, 0.99);
+  const { direct, functions: declared, clientsPerServerConnection, concurrencyCap } = input;
   assertRange('clientsPerServerConnection', clientsPerServerConnection, 1, 20);
   assertRange('concurrencyCap', concurrencyCap, 2, 100_000);
   const readReplicas = input.readReplicas ?? 0;
@@ -259,20 +313,23 @@ export function proxyConnectionBudget(input: ProxyConnectionBudgetInput): ProxyC
     Math.floor(serverConnections * clientsPerServerConnection),
     Math.floor(concurrencyCap)
   );
-  const writerConcurrency = Math.max(1, Math.floor(functions * writerShare));
-  const readerShare = functions - writerConcurrency;
-  const readerConcurrency =
-    readReplicas > 0 ? Math.min(readerShare, direct.replicaConnectionsForReader) : readerShare;
+  const concurrency = splitByShare(functions, declared);
+  const replicaReaders = declared.filter((f) => f.readsReplicas);
+  if (readReplicas > 0 && replicaReaders.length > 0) {
+    const cap = splitByShare(direct.replicaConnectionsForReaders, replicaReaders);
+    for (const { name } of replicaReaders)
+      concurrency[name] = Math.min(concurrency[name], cap[name]);
+  }
+  const total = Object.values(concurrency).reduce((sum, n) => sum + n, 0);
   const primaryPeakConnections = serverConnections + reserved.migration + reserved.rotation;
   return {
     maxConnectionsPercent,
     maxIdleConnectionsPercent: Math.max(1, Math.floor(maxConnectionsPercent / 2)),
     serverConnections,
-    writerConcurrency,
-    readerConcurrency,
-    clientConnectionsAlarmThreshold: writerConcurrency + readerConcurrency + 1,
+    concurrency,
+    clientConnectionsAlarmThreshold: total + 1,
     primaryPeakConnections,
     alarmThreshold: primaryPeakConnections + 1,
-    replicaAlarmThreshold: readerConcurrency + 1,
+    replicaAlarmThreshold: replicaReadersTotal(concurrency, declared) + 1,
   };
 }

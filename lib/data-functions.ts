@@ -2,64 +2,80 @@ import * as path from 'node:path';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { DatabaseClientProps, DataFunction, ProxyBinding } from './data-function';
+import { constructIdOf, DataFunctionDeclaration } from './data-function-declaration';
 
-const LAMBDA_DIR = path.join(__dirname, '..', 'lambda');
+const PROJECT_ROOT = path.join(__dirname, '..');
+
+/** A declared function with the secret it connects with. */
+export interface DataFunctionWithSecret {
+  readonly declaration: DataFunctionDeclaration;
+  /** Its database user's secret (RDS JSON format); the function can read no other. */
+  readonly secret: secretsmanager.ISecret;
+}
 
 export interface DataFunctionsProps extends DatabaseClientProps {
-  /** Secret the writer connects with; the writer can read no other. */
-  readonly writerSecret: secretsmanager.ISecret;
-  /** Secret the reader connects with; the reader can read no other. */
-  readonly readerSecret: secretsmanager.ISecret;
-  /** Reserved concurrency of the writer (= connections it can hold), from `connectionBudget()`. */
-  readonly writerConcurrency: number;
-  /** Reserved concurrency of the reader (= connections it can hold), from `connectionBudget()`. */
-  readonly readerConcurrency: number;
+  /** The declared functions (lib/declared-functions.ts), each with its secret. */
+  readonly functions: readonly DataFunctionWithSecret[];
   /**
-   * RDS Proxy both functions connect through.
+   * Reserved concurrency of each function by name (= connections it can hold), from
+   * `connectionBudget()` or `proxyConnectionBudget()`.
+   */
+  readonly concurrency: Readonly<Record<string, number>>;
+  /**
+   * RDS Proxy the functions connect through.
    * @default - they connect to the instance directly
    */
   readonly proxy?: ProxyBinding;
 }
 
-/** The writer and reader functions, each opening its own connection inside the handler. */
+/** A deployed data function, by its declaration. */
+export interface DeployedDataFunction extends DataFunctionWithSecret {
+  readonly dataFunction: DataFunction;
+}
+
+/** The declared data functions, each opening its own connection inside the handler. */
 export class DataFunctions extends Construct {
-  public readonly writer: DataFunction;
-  public readonly reader: DataFunction;
+  /** In declaration order. */
+  public readonly functions: readonly DeployedDataFunction[];
 
   constructor(scope: Construct, id: string, props: DataFunctionsProps) {
     super(scope, id);
-    const common = {
-      vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets,
-      logRetention: props.logRetention,
-    };
+    this.functions = props.functions.map(({ declaration, secret }) => {
+      const reservedConcurrency = props.concurrency[declaration.name];
+      if (reservedConcurrency === undefined) {
+        throw new Error(`The connection budget has no concurrency for "${declaration.name}".`);
+      }
+      const dataFunction = new DataFunction(this, constructIdOf(declaration.name), {
+        vpc: props.vpc,
+        vpcSubnets: props.vpcSubnets,
+        logRetention: props.logRetention,
+        entry: path.join(PROJECT_ROOT, declaration.entry),
+        description: declaration.description,
+        reservedConcurrency,
+      });
+      dataFunction.bindDatabase({
+        secret,
+        database: props.database,
+        secretsManagerEndpoint: props.secretsManagerEndpoint,
+        proxy: props.proxy,
+      });
+      // Whether "retrying is safe" is true of this function's writes (lambda/lib/error-mapping.ts).
+      dataFunction.function.addEnvironment(
+        'DB_WRITES_IDEMPOTENT',
+        String(declaration.idempotentWrites)
+      );
+      return { declaration, secret, dataFunction };
+    });
+  }
 
-    this.writer = new DataFunction(this, 'Writer', {
-      ...common,
-      entry: path.join(LAMBDA_DIR, 'writer.ts'),
-      description:
-        'Upserts a user by email; opens and closes its own MySQL connection per invocation',
-      reservedConcurrency: props.writerConcurrency,
-    });
-    this.writer.bindDatabase({
-      secret: props.writerSecret,
-      database: props.database,
-      secretsManagerEndpoint: props.secretsManagerEndpoint,
-      proxy: props.proxy,
-    });
-
-    this.reader = new DataFunction(this, 'Reader', {
-      ...common,
-      entry: path.join(LAMBDA_DIR, 'reader.ts'),
-      description:
-        'Reads a user by email or a page of users; opens and closes its own MySQL connection per invocation',
-      reservedConcurrency: props.readerConcurrency,
-    });
-    this.reader.bindDatabase({
-      secret: props.readerSecret,
-      database: props.database,
-      secretsManagerEndpoint: props.secretsManagerEndpoint,
-      proxy: props.proxy,
-    });
+  /** The function declared as `name`; throws naming the declared ones when there is none. */
+  public byName(name: string): DeployedDataFunction {
+    const found = this.functions.find((f) => f.declaration.name === name);
+    if (!found) {
+      throw new Error(
+        `No data function "${name}"; declared: ${this.functions.map((f) => f.declaration.name).join(', ')}.`
+      );
+    }
+    return found;
   }
 }

@@ -1,9 +1,18 @@
 import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
-import { connectionBudget, proxyConnectionBudget, RESERVED_CONNECTIONS } from './connection-budget';
+import { SchemaModule } from '../lambda/lib/schema-module';
+import { SCHEMA_MODULES } from '../lambda/schema-modules';
+import { connectionBudget, proxyConnectionBudget, reservedConnections } from './connection-budget';
 import { Database } from './database';
+import {
+  checkDeclarations,
+  constructIdOf,
+  DataFunctionDeclaration,
+  usernameOf,
+} from './data-function-declaration';
 import { DataFunctions } from './data-functions';
+import { DATA_FUNCTIONS } from './declared-functions';
 import { DatabaseProxy } from './database-proxy';
 import { Monitoring } from './monitoring';
 import { Network } from './network';
@@ -19,21 +28,35 @@ export interface LambdaRdsStackProps extends StackProps {
    * @default - no subscription
    */
   readonly alarmEmail?: string;
+  /**
+   * The data functions: each gets its user, secret, rotation, grants, budget share, alarms,
+   * widgets and outputs from its declaration.
+   * @default DATA_FUNCTIONS (lib/declared-functions.ts)
+   */
+  readonly functions?: readonly DataFunctionDeclaration[];
+  /**
+   * The schema modules the migration applies (their statements make its schema version).
+   * @default SCHEMA_MODULES (lambda/schema-modules.ts)
+   */
+  readonly schemaModules?: readonly SchemaModule[];
 }
 
 /** network -> database -> schema migration -> functions -> monitoring, each wired into the next. */
 export class LambdaRdsStack extends Stack {
   /** The stage settings this stack was built from, with the `-c` switches applied. */
   public readonly config: StageConfig;
+  /** The data functions, as declared and deployed. */
+  public readonly functions: DataFunctions;
 
   constructor(scope: Construct, id: string, props: LambdaRdsStackProps) {
     super(scope, id, props);
     const { config } = props;
     this.config = config;
+    const declared = checkDeclarations(props.functions ?? DATA_FUNCTIONS);
     const budget = connectionBudget({
       instanceMemoryMiB: config.instanceMemoryMiB,
-      reserved: RESERVED_CONNECTIONS,
-      writerShare: 1 / 3,
+      reserved: reservedConnections(declared.length),
+      functions: declared,
       readReplicas: config.readReplicas,
     });
 
@@ -59,20 +82,22 @@ export class LambdaRdsStack extends Stack {
     });
 
     // Each function connects as its own least-privilege user, never as the admin.
-    const writer = database.addUserSecret('Writer', 'writer');
-    const reader = database.addUserSecret('Reader', 'reader');
-    const writerSecret = writer.secret;
-    const readerSecret = reader.secret;
+    const users = declared.map((declaration) => ({
+      declaration,
+      ...database.addUserSecret(constructIdOf(declaration.name), usernameOf(declaration.name)),
+    }));
     const migration = new SchemaMigration(this, 'SchemaMigration', {
       vpc: network.vpc,
       vpcSubnets: network.isolatedSubnets,
       database: database.instance,
       adminSecret: database.adminSecret,
       secretsManagerEndpoint: network.secretsManagerEndpoint,
-      users: [
-        { role: 'writer', secret: writerSecret },
-        { role: 'reader', secret: readerSecret },
-      ],
+      users: users.map(({ declaration, secret }) => ({
+        role: declaration.name,
+        secret,
+        grants: declaration.grants,
+      })),
+      schemaModules: props.schemaModules ?? SCHEMA_MODULES,
       logRetention: config.logRetention,
     });
 
@@ -80,7 +105,7 @@ export class LambdaRdsStack extends Stack {
     const proxyBudget = config.proxy
       ? proxyConnectionBudget({
           direct: budget,
-          writerShare: 1 / 3,
+          functions: declared,
           readReplicas: config.readReplicas,
           clientsPerServerConnection: 4,
           // Lambda's default account quota is 1,000 concurrent executions and 100 of them must
@@ -93,7 +118,8 @@ export class LambdaRdsStack extends Stack {
           vpc: network.vpc,
           vpcSubnets: network.isolatedSubnets,
           instance: database.instance,
-          secrets: [writerSecret, readerSecret],
+          // Every function connects through it as its own user.
+          secrets: users.map(({ secret }) => secret),
           maxConnectionsPercent: proxyBudget.maxConnectionsPercent,
           maxIdleConnectionsPercent: proxyBudget.maxIdleConnectionsPercent,
           clientConnectionsAlarmThreshold: proxyBudget.clientConnectionsAlarmThreshold,
@@ -123,10 +149,8 @@ export class LambdaRdsStack extends Stack {
       vpcSubnets: network.isolatedSubnets,
       database: database.instance,
       secretsManagerEndpoint: network.secretsManagerEndpoint,
-      writerSecret,
-      readerSecret,
-      writerConcurrency: functionsBudget.writerConcurrency,
-      readerConcurrency: functionsBudget.readerConcurrency,
+      functions: users,
+      concurrency: functionsBudget.concurrency,
       // The L2 proxy construct holds the AWS::RDS::DBProxy and its target group.
       proxy: proxy && {
         endpoint: proxy.proxy.endpoint,
@@ -136,30 +160,31 @@ export class LambdaRdsStack extends Stack {
       logRetention: config.logRetention,
     });
 
-    // The reader may read any replica, and only the reader, directly even behind a proxy (an RDS
-    // Proxy fronts one instance). A minVersion read whose replica is behind or down falls back to
-    // the primary, so every reader connection fits there too (directly, or in the proxy's
-    // budget); each replica (same class, same parameter group, same max_connections) keeps its
-    // operators' reserve free of them (connectionBudget()).
-    for (const replica of replicas.instances) {
-      replica.connections.allowFrom(
-        functions.reader.securityGroup,
-        ec2.Port.tcp(3306),
-        'from the Reader function'
-      );
-    }
-    if (replicas.instances.length > 0) {
-      functions.reader.function.addEnvironment('DB_REPLICA_HOSTS', replicas.hostList);
+    this.functions = functions;
+
+    // A function declared to read replicas (the reader) may read any replica directly, even
+    // behind a proxy (an RDS Proxy fronts one instance). A minVersion read whose replica is behind
+    // or down falls back to the primary, so every such connection fits there too (directly, or in
+    // the proxy's budget); each replica (same class, same parameter group, same max_connections)
+    // keeps its operators' reserve free of them (connectionBudget()).
+    for (const { declaration, dataFunction } of functions.functions) {
+      if (!declaration.readsReplicas || replicas.instances.length === 0) continue;
+      for (const replica of replicas.instances) {
+        replica.connections.allowFrom(
+          dataFunction.securityGroup,
+          ec2.Port.tcp(3306),
+          `from the ${constructIdOf(declaration.name)} function`
+        );
+      }
+      dataFunction.function.addEnvironment('DB_REPLICA_HOSTS', replicas.hostList);
     }
 
     // The users exist only once the migration has run: nothing may log in as them before. The
     // admin's first rotation waits too, so it does not change the password the migration is
     // logging in with (the migration would recover through AWSPENDING, but need not).
     for (const dependent of [
-      functions.writer.function,
-      functions.reader.function,
-      writer.rotationSchedule,
-      reader.rotationSchedule,
+      ...functions.functions.map(({ dataFunction }) => dataFunction.function),
+      ...users.map(({ rotationSchedule }) => rotationSchedule),
       database.adminRotationSchedule,
       ...(proxy ? [proxy.proxy] : []),
     ]) {
@@ -177,10 +202,10 @@ export class LambdaRdsStack extends Stack {
       instanceMemoryMiB: config.instanceMemoryMiB,
       allocatedStorageGiB: database.allocatedStorageGiB,
       maxAllocatedStorageGiB: database.maxAllocatedStorageGiB,
-      functions: [
-        { label: 'writer', function: functions.writer.function },
-        { label: 'reader', function: functions.reader.function },
-      ],
+      functions: functions.functions.map(({ declaration, dataFunction }) => ({
+        label: declaration.name,
+        function: dataFunction.function,
+      })),
       alarmEmail: props.alarmEmail,
       additionalAlarms: proxy?.alarms,
       additionalWidgets: proxy?.widgets,
@@ -190,8 +215,11 @@ export class LambdaRdsStack extends Stack {
       new CfnOutput(this, 'ProxyEndpoint', { value: proxy.proxy.endpoint });
     }
 
-    new CfnOutput(this, 'WriterFunctionName', { value: functions.writer.function.functionName });
-    new CfnOutput(this, 'ReaderFunctionName', { value: functions.reader.function.functionName });
+    for (const { declaration, dataFunction, secret } of functions.functions) {
+      const id = constructIdOf(declaration.name);
+      new CfnOutput(this, `${id}FunctionName`, { value: dataFunction.function.functionName });
+      new CfnOutput(this, `${id}SecretArn`, { value: secret.secretArn });
+    }
     new CfnOutput(this, 'DatabaseSecretArn', {
       value: database.adminSecret.secretArn,
       description: 'Admin credentials (for migrations and operators, not for the functions)',
@@ -201,8 +229,6 @@ export class LambdaRdsStack extends Stack {
       description:
         'The schema migration, to run by hand when a user must be restored (docs/rotation.md#running-the-migration-by-hand)',
     });
-    new CfnOutput(this, 'WriterSecretArn', { value: writerSecret.secretArn });
-    new CfnOutput(this, 'ReaderSecretArn', { value: readerSecret.secretArn });
     new CfnOutput(this, 'DatabaseEndpoint', { value: database.instance.dbInstanceEndpointAddress });
     new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.alarmTopic.topicArn });
     new CfnOutput(this, 'DashboardUrl', {

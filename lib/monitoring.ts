@@ -10,6 +10,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { invocationMetricsWidgets } from './invocation-metrics-widgets';
 import { stackIncarnationId } from './incarnation-name';
+import { constructIdOf } from './data-function-declaration';
 
 export interface MonitoredFunction {
   /** Label on the dashboard, e.g. "writer". */
@@ -183,13 +184,13 @@ export class Monitoring extends Construct {
     });
     const freeStorage = this.freeStorageAlarm('FreeStorageSpace', instance, 'the primary', props);
     for (const { label, function: fn } of props.functions) {
-      this.alarm(`${capitalize(label)}Throttles`, {
+      this.alarm(`${constructIdOf(label)}Throttles`, {
         metric: fn.metricThrottles({ period: MINUTE, statistic: 'Sum' }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         alarmDescription: `The ${label} function was throttled: its reserved concurrency (its share of the connection budget) is exhausted.`,
       });
-      this.alarm(`${capitalize(label)}Errors`, {
+      this.alarm(`${constructIdOf(label)}Errors`, {
         metric: fn.metricErrors({ period: MINUTE, statistic: 'Sum' }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

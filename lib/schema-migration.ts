@@ -12,22 +12,32 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, IDependable } from 'constructs';
-import { usersSchemaStatements } from '../lambda/lib/users-schema';
-import { AppRole, privilegesFor } from '../lambda/migrate';
+import { Grant, grantClauses } from '../lambda/lib/grants';
+import { SchemaModule, schemaStatements } from '../lambda/lib/schema-module';
+import { MigrationUser } from '../lambda/migration-users';
+import { SCHEMA_MODULES } from '../lambda/schema-modules';
 import { DatabaseClientProps, DataFunction } from './data-function';
 
 export interface DatabaseUser {
-  /** What the user may do: `writer` (upsert and read) or `reader` (read only). */
-  readonly role: AppRole;
+  /** The declared function's name, which the user serves. */
+  readonly role: string;
   /** The user's secret (RDS JSON format): its username and password become the MySQL user. */
   readonly secret: secretsmanager.ISecret;
+  /** What the user may do on the app schema (the function's declaration). */
+  readonly grants: readonly Grant[];
 }
 
 export interface SchemaMigrationProps extends DatabaseClientProps {
   /** Admin credentials: only this construct's function may read them. */
   readonly adminSecret: secretsmanager.ISecret;
-  /** The least-privilege users to create, one per function. */
-  readonly users: DatabaseUser[];
+  /** The least-privilege users to create, one per declared function. */
+  readonly users: readonly DatabaseUser[];
+  /**
+   * The schema modules the migration applies: their statements make the schema version, so a
+   * change re-runs the migration. The function itself bundles lambda/schema-modules.ts.
+   * @default SCHEMA_MODULES
+   */
+  readonly schemaModules?: readonly SchemaModule[];
   /** The Secrets Manager endpoint: the migration waits for it and its rules before it runs. */
   readonly secretsManagerEndpoint: DatabaseClientProps['secretsManagerEndpoint'] & IDependable;
 }
@@ -61,6 +71,14 @@ export class SchemaMigration extends Construct {
       secretsManagerEndpoint: props.secretsManagerEndpoint,
     });
     for (const user of props.users) user.secret.grantRead(this.handler.function);
+    // The users, their secrets and grants are the function's own configuration, fixed at synth:
+    // an invoker cannot choose them (lambda/migration-resource.ts refuses an event that differs).
+    const users: MigrationUser[] = props.users.map(({ role, secret, grants }) => ({
+      role,
+      secretArn: secret.secretArn,
+      grants,
+    }));
+    this.handler.function.addEnvironment('MIGRATION_USERS', Stack.of(this).toJsonString(users));
 
     // The provider framework's function answers CloudFormation from outside the VPC, so the
     // isolated subnets need no route to the S3 response URL.
@@ -78,7 +96,7 @@ export class SchemaMigration extends Construct {
       resourceType: 'Custom::SchemaMigration',
       properties: {
         Users: props.users.map(({ role, secret }) => ({ Role: role, SecretArn: secret.secretArn })),
-        SchemaVersion: schemaVersion(),
+        SchemaVersion: schemaVersion(props.schemaModules ?? SCHEMA_MODULES, props.users),
       },
     });
     // Not before its whole network path exists: the instance and its security group's rule for
@@ -94,12 +112,17 @@ export class SchemaMigration extends Construct {
   }
 }
 
-/** Changes whenever the schema or the grants change, so CloudFormation re-runs the migration. */
-export function schemaVersion(): string {
+/**
+ * Changes whenever a schema module's statements or a user's grants change, so CloudFormation
+ * re-runs the migration. (A user added or removed changes the Users property itself.)
+ */
+export function schemaVersion(
+  modules: readonly SchemaModule[],
+  users: readonly Pick<DatabaseUser, 'grants'>[]
+): string {
   const definition = [
-    usersSchemaStatements(''),
-    privilegesFor('writer', 'app'),
-    privilegesFor('reader', 'app'),
+    schemaStatements(modules, ''),
+    ...users.map(({ grants }) => grantClauses(grants, 'app')),
   ];
   return createHash('sha256').update(JSON.stringify(definition)).digest('hex').slice(0, 16);
 }

@@ -1,3 +1,4 @@
+import { unknownOutcomeAdvice } from './write-retry';
 import { DbCredentials } from './config';
 import { ConnectionFailure } from './connection';
 import {
@@ -132,7 +133,7 @@ export function toDataPathError(
         'transactions, then retry' +
         (query
           ? ' (the outcome of a write is unknown: the server may still commit it after this ' +
-            'error; the write is an idempotent upsert, so retrying the same event is safe).'
+            `error; ${unknownOutcomeAdvice()}).`
           : '.'),
       cause
     );
@@ -140,8 +141,8 @@ export function toDataPathError(
   if (CONNECTION_LOST.has(code) || isLostDuringTlsHandshake(failure)) {
     return new DatabaseConnectionLostError(
       `The database at ${where} closed the connection during the request (${detail}). ` +
-        'Nothing half-written is left behind (each write is one atomic statement) and writes are ' +
-        'idempotent, so retrying the same event is safe.',
+        'Nothing half-written is left behind (each write is one atomic statement); ' +
+        `${unknownOutcomeAdvice()}.`,
       cause
     );
   }

@@ -11,6 +11,7 @@ import { LambdaEnvironment } from '../support/lambda-environment';
 import { adminConnect } from '../support/private-server';
 import { SecretsEndpoint } from '../support/secrets-endpoint';
 import { readState } from '../support/state';
+import { declaredMigrationUsers, eventUsers } from '../support/migration-users';
 
 // MySQL 8.4 creates accounts with caching_sha2_password and greets with it; MariaDB has no such
 // plugin. CachingSha2Front stands where MySQL's login would be (see its comment) and relays the
@@ -207,15 +208,13 @@ describe('logging in to MySQL 8.4 with caching_sha2_password', () => {
         }),
         tls,
       });
+      const migrationUsers = declaredMigrationUsers((role) => `arn:${role}`);
       const event = {
         RequestType: 'Create',
         ResourceProperties: {
           ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:provider',
           SchemaVersion: 'v1',
-          Users: [
-            { Role: 'writer', SecretArn: 'arn:writer' },
-            { Role: 'reader', SecretArn: 'arn:reader' },
-          ],
+          Users: eventUsers(migrationUsers),
         },
       } as unknown as CloudFormationCustomResourceEvent;
       try {
@@ -223,6 +222,7 @@ describe('logging in to MySQL 8.4 with caching_sha2_password', () => {
           event,
           {
             admin,
+            users: migrationUsers,
             readUserSecret: (arn) => readUserSecretState(client, arn),
             canLogIn: (credentials) => canLogIn(credentials, tls),
             log: () => undefined,

@@ -5,6 +5,7 @@ import { LambdaEnvironment } from '../support/lambda-environment';
 import { ServerInfo, adminConnect } from '../support/private-server';
 import { SecretsEndpoint } from '../support/secrets-endpoint';
 import { readState } from '../support/state';
+import { declaredMigrationUsers, eventUsers } from '../support/migration-users';
 
 // The custom resource as it deploys: the bundled handler in a simulated environment, configured
 // only by DB_SECRET_ARN (the admin secret), reading every secret through the real AWS SDK client
@@ -23,6 +24,7 @@ const users = {
     username: `reader_${suffix}`,
   },
 };
+const migrationUsers = declaredMigrationUsers((role) => users[role].arn);
 const passwords = {
   writer: randomBytes(12).toString('hex'),
   reader: randomBytes(12).toString('hex'),
@@ -53,6 +55,8 @@ beforeAll(async () => {
   }
   migration = await LambdaEnvironment.start('migration', {
     ...secrets.env(),
+    // What lib/schema-migration.ts sets: the users are the function's configuration.
+    MIGRATION_USERS: JSON.stringify(migrationUsers),
     ...(server.caFile ? { DB_TLS_CA_FILE: server.caFile } : {}),
   });
 });
@@ -91,10 +95,7 @@ function migrationEvent(RequestType: 'Create' | 'Update') {
     ResourceProperties: {
       ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:provider',
       SchemaVersion: 'v1',
-      Users: [
-        { Role: 'writer', SecretArn: users.writer.arn },
-        { Role: 'reader', SecretArn: users.reader.arn },
-      ],
+      Users: eventUsers(migrationUsers),
     },
   };
 }
@@ -135,18 +136,32 @@ test('run by hand with the event docs/rotation.md gives (no CloudFormation field
   await expect(connectAsWriter()).rejects.toMatchObject({ code: 'ER_ACCESS_DENIED_ERROR' });
 
   // What `aws lambda invoke --payload` sends in "Running the migration by hand".
-  await migration.invoke(
-    {
-      RequestType: 'Update',
-      ResourceProperties: {
-        Users: [
-          { Role: 'writer', SecretArn: users.writer.arn },
-          { Role: 'reader', SecretArn: users.reader.arn },
-        ],
-      },
-    },
-    MIGRATION_TIME
-  );
+  await migration.invoke({ RequestType: 'Update' }, MIGRATION_TIME);
 
   await (await connectAsWriter()).end();
+});
+
+test("an invoker cannot steer it: an event giving the writer's role to the reader's secret is refused, and the reader keeps its grants", async () => {
+  const readerGrants = async () =>
+    (await admin.query<RowDataPacket[]>("SHOW GRANTS FOR ?@'%'", [users.reader.username]))[0]
+      .map((row) => String(Object.values(row)[0]))
+      .sort();
+  const before = await readerGrants();
+
+  await expect(
+    migration.invoke(
+      {
+        RequestType: 'Update',
+        ResourceProperties: { Users: [{ Role: 'writer', SecretArn: users.reader.arn }] },
+      },
+      MIGRATION_TIME
+    )
+  ).rejects.toMatchObject({
+    name: 'ConfigurationError',
+    message: expect.stringMatching(
+      /names other users or secrets than this function was deployed with/
+    ),
+  });
+  expect(await readerGrants()).toEqual(before);
+  expect(before.join('\n')).not.toMatch(/INSERT|UPDATE|EXECUTE/);
 });

@@ -15,6 +15,7 @@ import { MigrationDependencies, handleMigrationEvent } from '../../lambda/migrat
 import { ServerInfo, adminConnect } from '../support/private-server';
 import { SecretsEndpoint } from '../support/secrets-endpoint';
 import { readState } from '../support/state';
+import { declaredMigrationUsers, eventUsers } from '../support/migration-users';
 
 // The deploy-time custom resource against a real MariaDB, reading the user secrets through the
 // real AWS SDK from a local Secrets Manager endpoint: schema, least-privilege users, what those
@@ -27,13 +28,11 @@ const secrets: Record<string, { user: string; password: string }> = {
   'arn:writer': { user: `writer_${suffix}`, password: randomBytes(12).toString('hex') },
   'arn:reader': { user: `reader_${suffix}`, password: randomBytes(12).toString('hex') },
 };
+const migrationUsers = declaredMigrationUsers((role) => `arn:${role}`);
 const properties = {
   ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:provider',
   SchemaVersion: 'v1',
-  Users: [
-    { Role: 'writer', SecretArn: 'arn:writer' },
-    { Role: 'reader', SecretArn: 'arn:reader' },
-  ],
+  Users: eventUsers(migrationUsers),
 };
 
 let server: ServerInfo;
@@ -129,6 +128,7 @@ beforeAll(async () => {
   });
   deps = {
     admin: new Database({ credentials, tls }),
+    users: migrationUsers,
     readUserSecret: (arn) => readUserSecretState(client, arn),
     canLogIn: (userCredentials) => canLogIn(userCredentials, tls),
     log: (message) => warnings.push(message),
@@ -313,14 +313,25 @@ describe('schema migration custom resource', () => {
     }
   });
 
-  test('rejects malformed properties with a message that points at the stack code', async () => {
-    const bad = {
-      ...event('Create'),
-      ResourceProperties: { ...properties, Users: [{ Role: 'admin', SecretArn: 'x' }] },
-    };
-    await expect(
-      handleMigrationEvent(bad as CloudFormationCustomResourceEvent, deps)
-    ).rejects.toThrow(/ResourceProperties.Users must be a list/);
+  test('refuses an event that names other users or secrets than its configuration, and grants nothing', async () => {
+    const reader = secrets['arn:reader'].user;
+    const before = await grantsOf(reader);
+    // The confused deputy: the writer's grants for the reader's secret, asked by an invoker.
+    for (const Users of [
+      [{ Role: 'writer', SecretArn: 'arn:reader' }],
+      [
+        { Role: 'writer', SecretArn: 'arn:reader' },
+        { Role: 'reader', SecretArn: 'arn:writer' },
+      ],
+      [...properties.Users, { Role: 'writer', SecretArn: 'arn:other' }],
+      'writer',
+    ]) {
+      const bad = { ...event('Update'), ResourceProperties: { ...properties, Users } };
+      await expect(
+        handleMigrationEvent(bad as CloudFormationCustomResourceEvent, deps)
+      ).rejects.toThrow(/names other users or secrets than this function was deployed with/);
+    }
+    expect(await grantsOf(reader)).toEqual(before);
   });
 });
 

@@ -1,5 +1,7 @@
 import { RowDataPacket } from 'mysql2/promise';
-import { migrate, privilegesFor } from '../../lambda/migrate';
+import { grantClauses } from '../../lambda/lib/grants';
+import { migrate } from '../../lambda/migrate';
+import { DATA_FUNCTIONS } from '../../lib/declared-functions';
 import { UPSERT_USER_PROCEDURE, UPSERT_USER_PROCEDURE_V1 } from '../../lambda/lib/users-schema';
 import { AppDatabase } from '../support/app-database';
 import { LambdaEnvironment } from '../support/lambda-environment';
@@ -28,7 +30,8 @@ describe('migrating a database from before created_at and upsert_user_v2', () =>
     await migrate(db.admin);
     await migrate(db.admin, { database: db.database });
     // ... and, as the custom resource does after every migration, the grants (now on v2 too)
-    for (const privileges of privilegesFor('writer', db.database)) {
+    const writerGrants = DATA_FUNCTIONS.find(({ name }) => name === 'writer')!.grants;
+    for (const privileges of grantClauses(writerGrants, db.database)) {
       await db.admin.query(`GRANT ${privileges} TO ?@?`, [db.users.writer.user, '%']);
     }
     const [columns] = await db.admin.query<RowDataPacket[]>(

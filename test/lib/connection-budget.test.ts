@@ -3,16 +3,25 @@ import {
   proxyConnectionBudget,
   RDS_MYSQL_BYTES_PER_CONNECTION,
   RDS_USABLE_MEMORY_SHARE,
-  RESERVED_CONNECTIONS,
+  reservedConnections,
+  splitByShare,
 } from '../../lib/connection-budget';
+import { DATA_FUNCTIONS } from '../../lib/declared-functions';
 
 const reserved = { migration: 1, rotation: 3, operators: 6 };
 const reservedTotal = 10;
+// Two functions split 1 : 2, the second reading replicas (the shipped writer and reader's shape).
+const two = [
+  { name: 'a', connectionShare: 1 },
+  { name: 'b', connectionShare: 2, readsReplicas: true },
+];
 const sandbox = {
   instanceMemoryMiB: 1024,
   reserved,
-  writerShare: 1 / 3,
+  functions: two,
 };
+const sum = (concurrency: Readonly<Record<string, number>>) =>
+  Object.values(concurrency).reduce((total, n) => total + n, 0);
 
 describe('connectionBudget', () => {
   test('derives max_connections with the RDS formula from the memory the class really has (db.t4g.micro: 64, not 85)', () => {
@@ -37,24 +46,46 @@ describe('connectionBudget', () => {
     expect(RDS_USABLE_MEMORY_SHARE).toBeLessThan(1);
   });
 
-  test('the stack reserves one connection for the migration, one per rotated secret and six for people', () => {
-    expect(RESERVED_CONNECTIONS).toEqual(reserved);
+  test('the stack reserves one connection for the migration, one per rotated secret (the admin and each function) and six for people', () => {
+    expect(reservedConnections(2)).toEqual(reserved);
+    expect(reservedConnections(3)).toEqual({ ...reserved, rotation: 4 });
   });
 
   test('the functions can never hold more connections than max_connections minus the reserved ones', () => {
     for (const instanceMemoryMiB of [512, 1024, 2048, 4096, 16384]) {
-      for (const writerShare of [0.1, 1 / 3, 0.5, 0.9]) {
-        const b = connectionBudget({ ...sandbox, instanceMemoryMiB, writerShare });
-        expect(b.writerConcurrency).toBeGreaterThanOrEqual(1);
-        expect(b.readerConcurrency).toBeGreaterThanOrEqual(1);
-        expect(b.writerConcurrency + b.readerConcurrency).toBe(b.maxConnections - reservedTotal);
+      for (const shares of [
+        [0.1, 0.9],
+        [1, 2],
+        [1, 1],
+        [9, 1],
+        [1, 2, 0.5],
+        [1, 1, 1, 1, 1],
+      ]) {
+        const functions = shares.map((connectionShare, i) => ({ name: `f${i}`, connectionShare }));
+        const b = connectionBudget({ ...sandbox, instanceMemoryMiB, functions });
+        expect(Object.keys(b.concurrency)).toEqual(functions.map((f) => f.name));
+        for (const n of Object.values(b.concurrency)) expect(n).toBeGreaterThanOrEqual(1);
+        expect(sum(b.concurrency)).toBe(b.maxConnections - reservedTotal);
       }
     }
   });
 
-  test("splits the functions' connections by writerShare", () => {
-    const b = connectionBudget(sandbox);
-    expect([b.writerConcurrency, b.readerConcurrency]).toEqual([18, 36]);
+  test("splits the functions' connections by their shares, the rounding remainder to the largest", () => {
+    expect(connectionBudget(sandbox).concurrency).toEqual({ a: 18, b: 36 });
+    expect(splitByShare(55, two)).toEqual({ a: 18, b: 37 });
+    expect(splitByShare(10, [...two, { name: 'c', connectionShare: 0.01 }])).toEqual({
+      a: 3,
+      b: 6,
+      c: 1,
+    });
+    expect(() => splitByShare(2, [...two, { name: 'c', connectionShare: 1 }])).toThrow(
+      /2 connections cannot give each of the 3 data functions one/
+    );
+  });
+
+  test('the shipped functions split sandbox as before: writer 18, reader 36', () => {
+    const b = connectionBudget({ ...sandbox, functions: DATA_FUNCTIONS });
+    expect(b.concurrency).toEqual({ writer: 18, reader: 36 });
   });
 
   test('alarms one above the healthy peak: functions, migration and rotation all at their most', () => {
@@ -66,11 +97,11 @@ describe('connectionBudget', () => {
     expect(b.maxConnections - b.primaryPeakConnections).toBe(reserved.operators);
   });
 
-  test('a replica (same max_connections) holds the whole reader and keeps the operators their share', () => {
+  test('a replica (same max_connections) holds every replica reader and keeps the operators their share', () => {
     const b = connectionBudget({ ...sandbox, readReplicas: 2 });
-    expect(b.replicaConnectionsForReader).toBe(64 - 6);
-    expect(b.readerConcurrency).toBeLessThanOrEqual(b.replicaConnectionsForReader);
-    expect(b.replicaAlarmThreshold).toBe(b.readerConcurrency + 1);
+    expect(b.replicaConnectionsForReaders).toBe(64 - 6);
+    expect(b.concurrency.b).toBeLessThanOrEqual(b.replicaConnectionsForReaders);
+    expect(b.replicaAlarmThreshold).toBe(b.concurrency.b + 1);
   });
 
   test.each([
@@ -85,7 +116,11 @@ describe('connectionBudget', () => {
       /reserved.migration must be a whole number, got 1.5/,
     ],
     ['reserved', { reserved: { ...reserved, operators: 59 } }, /choose a larger instance class/],
-    ['writerShare', { writerShare: 1 }, /writerShare must be between/],
+    [
+      'connectionShare',
+      { functions: [{ name: 'a', connectionShare: 0 }, two[1]] },
+      /a's connectionShare must be between/,
+    ],
     ['readReplicas', { readReplicas: 16 }, /readReplicas must be a whole number from 0 to 15/],
     ['instanceMemoryMiB', { instanceMemoryMiB: Number.NaN }, /instanceMemoryMiB must be between/],
   ])('fails when %s is out of range', (_name, override, message) => {
@@ -97,7 +132,7 @@ describe('proxyConnectionBudget', () => {
   const direct = connectionBudget(sandbox);
   const proxied = {
     direct,
-    writerShare: 1 / 3,
+    functions: two,
     clientsPerServerConnection: 4,
     concurrencyCap: 300,
   };
@@ -112,10 +147,8 @@ describe('proxyConnectionBudget', () => {
 
   test('bounds concurrency by the pool times clients per server connection, not by max_connections', () => {
     const budget = proxyConnectionBudget(proxied);
-    expect(budget.writerConcurrency + budget.readerConcurrency).toBe(53 * 4);
-    expect(budget.writerConcurrency + budget.readerConcurrency).toBeGreaterThan(
-      direct.writerConcurrency + direct.readerConcurrency
-    );
+    expect(sum(budget.concurrency)).toBe(53 * 4);
+    expect(sum(budget.concurrency)).toBeGreaterThan(sum(direct.concurrency));
     // Above the healthy peak, where every environment holds its one client connection.
     expect(budget.clientConnectionsAlarmThreshold).toBe(212 + 1);
   });
@@ -125,8 +158,8 @@ describe('proxyConnectionBudget', () => {
       ...proxied,
       direct: connectionBudget({ ...sandbox, instanceMemoryMiB: 4096 }),
     });
-    expect(prod.writerConcurrency + prod.readerConcurrency).toBe(300);
-    expect(prod.writerConcurrency).toBe(100);
+    expect(sum(prod.concurrency)).toBe(300);
+    expect(prod.concurrency.a).toBe(100);
   });
 
   test('fails when a switch is out of range', () => {
@@ -148,20 +181,27 @@ describe('proxyConnectionBudget', () => {
     expect(proxyConnectionBudget(proxied).alarmThreshold).toBe(58);
   });
 
-  test('with replicas the reader gets no more than a replica holds, since it reads them directly', () => {
+  test('with replicas the replica reader gets no more than a replica holds, since it reads them directly', () => {
     const withReplicas = proxyConnectionBudget({
       ...proxied,
       direct: connectionBudget({ ...sandbox, readReplicas: 2 }),
       readReplicas: 2,
     });
-    expect(withReplicas.readerConcurrency).toBe(64 - 6);
-    expect(withReplicas.writerConcurrency).toBe(70);
+    expect(withReplicas.concurrency).toEqual({ a: 70, b: 64 - 6 });
     expect(withReplicas.replicaAlarmThreshold).toBe(59);
     // Without replicas the reader keeps its share of the proxy's budget.
-    expect(proxyConnectionBudget(proxied).readerConcurrency).toBe(142);
+    expect(proxyConnectionBudget(proxied).concurrency.b).toBe(142);
     // prod: 200 fit a db.t4g.medium replica (256 - 6), so nothing changes there.
     const prodDirect = connectionBudget({ ...sandbox, instanceMemoryMiB: 4096, readReplicas: 1 });
     const prod = proxyConnectionBudget({ ...proxied, direct: prodDirect, readReplicas: 1 });
-    expect([prod.writerConcurrency, prod.readerConcurrency]).toEqual([100, 200]);
+    expect(prod.concurrency).toEqual({ a: 100, b: 200 });
+  });
+
+  test('several replica readers share what a replica holds, by their shares', () => {
+    const functions = [...two, { name: 'c', connectionShare: 2, readsReplicas: true }];
+    const d = connectionBudget({ ...sandbox, functions, readReplicas: 2 });
+    const budget = proxyConnectionBudget({ ...proxied, functions, direct: d, readReplicas: 2 });
+    expect(budget.concurrency.b + budget.concurrency.c).toBeLessThanOrEqual(64 - 6);
+    expect(budget.replicaAlarmThreshold).toBe(budget.concurrency.b + budget.concurrency.c + 1);
   });
 });

@@ -5,8 +5,10 @@ import * as path from 'node:path';
 import {
   connectionBudget,
   proxyConnectionBudget,
-  RESERVED_CONNECTIONS,
+  reservedConnections,
 } from '../../lib/connection-budget';
+import { DATA_FUNCTIONS } from '../../lib/declared-functions';
+import { dataFunctionsOf } from './declared';
 import { DatabaseProxy } from '../../lib/database-proxy';
 import { PROXY_BORROW_TIMEOUT_MS } from '../../lambda/lib/server-bounds';
 import { resourcesOf, synthesize } from './synthesize';
@@ -26,10 +28,7 @@ beforeAll(() => {
   prodOff = synthesize('prod', { context: { proxy: 'false' } }).template;
 });
 
-const dataFunctions = (t: Template) =>
-  resourcesOf(t, 'AWS::Lambda::Function').filter(([, fn]) =>
-    /^(Upserts|Reads) a user/.test(String(fn.Properties.Description ?? ''))
-  );
+const dataFunctions = (t: Template) => dataFunctionsOf(t);
 
 /** Ingress rules on the instance's security group whose source is a data function's. */
 function functionsToInstance(t: Template) {
@@ -58,10 +57,9 @@ describe('RDS Proxy', () => {
       t.hasResourceProperties('AWS::RDS::DBProxy', {
         EngineFamily: 'MYSQL',
         RequireTLS: true,
-        Auth: [
-          Match.objectLike({ AuthScheme: 'SECRETS', IAMAuth: 'DISABLED' }),
-          Match.objectLike({ AuthScheme: 'SECRETS', IAMAuth: 'DISABLED' }),
-        ],
+        Auth: DATA_FUNCTIONS.map(() =>
+          Match.objectLike({ AuthScheme: 'SECRETS', IAMAuth: 'DISABLED' })
+        ),
       });
     }
   });
@@ -71,7 +69,7 @@ describe('RDS Proxy', () => {
       const auth = resourcesOf(t, 'AWS::RDS::DBProxy')[0][1].Properties.Auth;
       expect(
         auth.map((a: { ClientPasswordAuthType?: string }) => a.ClientPasswordAuthType)
-      ).toEqual(['MYSQL_CACHING_SHA2_PASSWORD', 'MYSQL_CACHING_SHA2_PASSWORD']);
+      ).toEqual(DATA_FUNCTIONS.map(() => 'MYSQL_CACHING_SHA2_PASSWORD'));
     }
   });
 
@@ -79,10 +77,10 @@ describe('RDS Proxy', () => {
     const expected = proxyConnectionBudget({
       direct: connectionBudget({
         instanceMemoryMiB: 4096,
-        reserved: RESERVED_CONNECTIONS,
-        writerShare: 1 / 3,
+        reserved: reservedConnections(DATA_FUNCTIONS.length),
+        functions: DATA_FUNCTIONS,
       }),
-      writerShare: 1 / 3,
+      functions: DATA_FUNCTIONS,
       clientsPerServerConnection: 4,
       concurrencyCap: 300,
     });
@@ -96,9 +94,7 @@ describe('RDS Proxy', () => {
     const concurrency = dataFunctions(prodOn).map(
       ([, fn]) => fn.Properties.ReservedConcurrentExecutions
     );
-    expect(concurrency.sort((a, b) => a - b)).toEqual(
-      [expected.writerConcurrency, expected.readerConcurrency].sort((a, b) => a - b)
-    );
+    expect(concurrency).toEqual(DATA_FUNCTIONS.map(({ name }) => expected.concurrency[name]));
   });
 
   test('functions get the proxy endpoint as DB_PROXY_HOST, and only with the proxy on', () => {

@@ -1,10 +1,9 @@
 import * as fs from 'node:fs';
-import { CfnResource } from 'aws-cdk-lib';
+import { CfnElement, CfnResource } from 'aws-cdk-lib';
 import * as path from 'node:path';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
-import { DataFunctions } from '../../lib/data-functions';
 import { Monitoring } from '../../lib/monitoring';
 import { ReadReplicas } from '../../lib/read-replicas';
 import { CONFIGURATIONS, synthesizeConfiguration } from './configurations';
@@ -26,13 +25,12 @@ let broken: ReturnType<typeof synthesizeConfiguration>;
 beforeAll(() => {
   broken = synthesizeConfiguration(configuration, {
     amend: (stack) => {
-      const functions = stack.node.findChild('Functions') as DataFunctions;
+      const writer = stack.functions.byName('writer').dataFunction;
+      const reader = stack.functions.byName('reader').dataFunction;
       const monitoring = stack.node.findChild('Monitoring') as Monitoring;
       const replicas = stack.node.findChild('ReadReplicas') as ReadReplicas;
       // More readers than a replica holds.
-      (
-        functions.reader.function.node.defaultChild as lambda.CfnFunction
-      ).reservedConcurrentExecutions = 200;
+      (reader.function.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions = 200;
       // An alarm below the proxy pool's healthy peak.
       (monitoring.connectionsAlarm.node.defaultChild as cloudwatch.CfnAlarm).threshold = 10;
       // A replica left on an older minor.
@@ -42,11 +40,11 @@ beforeAll(() => {
       new CfnResource(stack, 'LateRule', {
         type: 'AWS::EC2::SecurityGroupEgress',
         properties: {
-          GroupId: functions.writer.securityGroup.securityGroupId,
+          GroupId: writer.securityGroup.securityGroupId,
           IpProtocol: 'tcp',
           FromPort: 3306,
           ToPort: 3306,
-          DestinationSecurityGroupId: functions.reader.securityGroup.securityGroupId,
+          DestinationSecurityGroupId: reader.securityGroup.securityGroupId,
         },
       });
       // A proxy client-connections alarm at 80 % of the functions' concurrency (the old rule).
@@ -58,6 +56,16 @@ beforeAll(() => {
       (
         monitoring.node.findChild('FreeStorageSpaceAlarm').node.defaultChild as cloudwatch.CfnAlarm
       ).threshold = 2 * GIB;
+      // The reader's secret left out of the proxy's auth list.
+      const proxy = stack.node.findChild('Proxy').node.findChild('Proxy').node
+        .defaultChild as rds.CfnDBProxy;
+      proxy.auth = (proxy.auth as rds.CfnDBProxy.AuthFormatProperty[]).slice(0, 1);
+      // The reader's Throttles alarm watching another function.
+      (
+        monitoring.node.findChild('ReaderThrottlesAlarm').node.defaultChild as cloudwatch.CfnAlarm
+      ).dimensions = [{ name: 'FunctionName', value: 'another-function' }];
+      // The dashboard under a new logical ID (a renamed construct).
+      (monitoring.dashboard.node.defaultChild as CfnElement).overrideLogicalId('RenamedDashboard');
     },
   });
 });
@@ -82,6 +90,10 @@ const expected: Record<string, RegExp> = {
     /ProxyClientConnectionsAlarm\w+ fires at 170 client connections, but the functions behind Proxy\w+ hold 270/,
   'free-storage-alarm-beyond-autoscaling.ts':
     /MonitoringFreeStorageSpaceAlarm\w+ fires below 2 GiB, but autoscaling already acts at 2 GiB/,
+  'proxy-auth-covers-its-clients.ts':
+    /FunctionsReaderFunction\w+ connects through Proxy\w+ with .*DatabaseReaderSecretAttachment\w+.*not in the proxy's Auth/,
+  'data-functions-are-watched.ts': /reader \(FunctionsReaderFunction\w+\) has no Throttles alarm/,
+  'deployed-logical-ids-kept.ts': /MonitoringDashboard\w+ \(AWS::CloudWatch::Dashboard\) is gone/,
 };
 
 test.each(Object.entries(expected))('%s catches its violation', (file, message) => {

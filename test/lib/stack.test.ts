@@ -2,8 +2,11 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import {
   connectionBudget,
   RDS_MYSQL_BYTES_PER_CONNECTION,
-  RESERVED_CONNECTIONS,
+  reservedConnections,
 } from '../../lib/connection-budget';
+import { constructIdOf, usernameOf } from '../../lib/data-function-declaration';
+import { DATA_FUNCTIONS } from '../../lib/declared-functions';
+import { dataFunctionsOf, functionOf } from './declared';
 import { MYSQL_ENGINE_VERSION, MYSQL_MAJOR_VERSION } from '../../lib/database';
 import { LambdaRdsStack } from '../../lib/lambda-rds-stack';
 import { STAGES, stageConfig } from '../../lib/stage-config';
@@ -25,8 +28,8 @@ beforeAll(() => {
 
 const budget = connectionBudget({
   instanceMemoryMiB: 1024,
-  reserved: RESERVED_CONNECTIONS,
-  writerShare: 1 / 3,
+  reserved: reservedConnections(DATA_FUNCTIONS.length),
+  functions: DATA_FUNCTIONS,
 });
 
 function functionByDescription(template: Template, start: string) {
@@ -36,8 +39,6 @@ function functionByDescription(template: Template, start: string) {
   expect(found).toHaveLength(1);
   return found[0];
 }
-const writerOf = (t: Template) => functionByDescription(t, 'Upserts a user');
-const readerOf = (t: Template) => functionByDescription(t, 'Reads a user');
 
 describe('network', () => {
   test('has isolated subnets only: no NAT gateway, no internet gateway', () => {
@@ -102,16 +103,19 @@ describe('network', () => {
     const sources = rules
       .map(([, r]) => r.Properties.SourceSecurityGroupId['Fn::GetAtt'][0])
       .sort();
-    expect(sources).toEqual([
-      expect.stringMatching(/^DatabaseRotationRotatorSecurityGroup/),
-      expect.stringMatching(/^FunctionsReaderSecurityGroup/),
-      expect.stringMatching(/^FunctionsWriterSecurityGroup/),
-      expect.stringMatching(/^SchemaMigrationMigrationFunctionSecurityGroup/),
-    ]);
+    expect(sources).toEqual(
+      [
+        'DatabaseRotationRotatorSecurityGroup',
+        ...DATA_FUNCTIONS.map(({ name }) => `Functions${constructIdOf(name)}SecurityGroup`),
+        'SchemaMigrationMigrationFunctionSecurityGroup',
+      ]
+        .sort()
+        .map((prefix) => expect.stringMatching(new RegExp(`^${prefix}`)))
+    );
   });
 
   test('functions may send traffic only to the database and the Secrets Manager endpoint', () => {
-    for (const [, fn] of [writerOf(sandbox), readerOf(sandbox)]) {
+    for (const [, fn] of dataFunctionsOf(sandbox)) {
       const fnGroup = fn.Properties.VpcConfig.SecurityGroupIds[0]['Fn::GetAtt'][0];
       const [, group] = resourcesOf(sandbox, 'AWS::EC2::SecurityGroup').find(
         ([id]) => id === fnGroup
@@ -226,7 +230,7 @@ describe('database', () => {
 
 describe('functions', () => {
   test('run Node.js 24 on arm64 with JSON logs, no run-time source maps and a timeout above the connect timeout', () => {
-    for (const [, fn] of [writerOf(sandbox), readerOf(sandbox)]) {
+    for (const [, fn] of dataFunctionsOf(sandbox)) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
@@ -243,20 +247,25 @@ describe('functions', () => {
   });
 
   test('reserved concurrency comes from the connection budget and never exceeds it', () => {
-    const [, writer] = writerOf(sandbox);
-    const [, reader] = readerOf(sandbox);
-    expect(writer.Properties.ReservedConcurrentExecutions).toBe(budget.writerConcurrency);
-    expect(reader.Properties.ReservedConcurrentExecutions).toBe(budget.readerConcurrency);
-    expect(
-      writer.Properties.ReservedConcurrentExecutions +
-        reader.Properties.ReservedConcurrentExecutions
-    ).toBeLessThan(budget.maxConnections);
+    let total = 0;
+    for (const { name } of DATA_FUNCTIONS) {
+      const [, fn] = functionOf(sandbox, name);
+      expect(fn.Properties.ReservedConcurrentExecutions).toBe(budget.concurrency[name]);
+      total += fn.Properties.ReservedConcurrentExecutions;
+    }
+    expect(total).toBeLessThan(budget.maxConnections);
   });
 
   test("environment holds the secret's ARN and nothing secret", () => {
-    for (const [, fn] of [writerOf(sandbox), readerOf(sandbox)]) {
-      const vars = fn.Properties.Environment.Variables;
-      expect(Object.keys(vars).sort()).toEqual(['DB_CA_TYPE', 'DB_SECRET_ARN']);
+    for (const { name, idempotentWrites } of DATA_FUNCTIONS) {
+      const vars = functionOf(sandbox, name)[1].Properties.Environment.Variables;
+      expect(Object.keys(vars).sort()).toEqual([
+        'DB_CA_TYPE',
+        'DB_SECRET_ARN',
+        'DB_WRITES_IDEMPOTENT',
+      ]);
+      // The declaration says whether "retrying is safe" may be said (lambda/lib/write-retry.ts).
+      expect(vars.DB_WRITES_IDEMPOTENT).toBe(String(idempotentWrites));
       expect(vars.DB_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/Secret/) });
       expect(JSON.stringify(vars)).not.toMatch(/password|SecretString/i);
     }
@@ -266,7 +275,7 @@ describe('functions', () => {
     // GIVEN the instance's CA  WHEN the functions are bound to it  THEN they name the same CA
     const [[, instance]] = resourcesOf(sandbox, 'AWS::RDS::DBInstance');
     expect(instance.Properties.CACertificateIdentifier).toBe('rds-ca-rsa2048-g1');
-    for (const [, fn] of [writerOf(sandbox), readerOf(sandbox)]) {
+    for (const [, fn] of dataFunctionsOf(sandbox)) {
       expect(fn.Properties.Environment.Variables.DB_CA_TYPE).toBe(
         instance.Properties.CACertificateIdentifier
       );
@@ -274,7 +283,7 @@ describe('functions', () => {
   });
 
   test('IAM lets each function read only its named secret', () => {
-    for (const [, fn] of [writerOf(sandbox), readerOf(sandbox)]) {
+    for (const [, fn] of dataFunctionsOf(sandbox)) {
       const role = fn.Properties.Role['Fn::GetAtt'][0];
       const policies = resourcesOf(sandbox, 'AWS::IAM::Policy').filter(([, p]) =>
         p.Properties.Roles.some((r: { Ref: string }) => r.Ref === role)
@@ -368,8 +377,10 @@ test('outputs name the functions, the secret, the dashboard URL and the alarm to
   const outputs = Object.keys(sandbox.findOutputs('*'));
   expect(outputs).toEqual(
     expect.arrayContaining([
-      'WriterFunctionName',
-      'ReaderFunctionName',
+      ...DATA_FUNCTIONS.flatMap(({ name }) => [
+        `${constructIdOf(name)}FunctionName`,
+        `${constructIdOf(name)}SecretArn`,
+      ]),
       'DatabaseSecretArn',
       'DashboardUrl',
       'AlarmTopicArn',
@@ -382,7 +393,7 @@ describe('least-privilege users, deploy-time schema, rotation', () => {
     fn[1].Properties.Environment.Variables.DB_SECRET_ARN.Ref;
   const migrationFunction = () => functionByDescription(sandbox, 'Applies the schema');
 
-  test('three generated secrets (admin, writer, reader), each rotated every 30 days', () => {
+  test("generated secrets (the admin's and one per declared function), each rotated every 30 days", () => {
     const secrets = resourcesOf(sandbox, 'AWS::SecretsManager::Secret');
     const templates = secrets.map(([, s]) =>
       JSON.parse(s.Properties.GenerateSecretString.SecretStringTemplate)
@@ -390,14 +401,13 @@ describe('least-privilege users, deploy-time schema, rotation', () => {
     expect(templates).toEqual(
       expect.arrayContaining([
         { username: 'admin', dbname: 'app' },
-        { username: 'writer', dbname: 'app' },
-        { username: 'reader', dbname: 'app' },
+        ...DATA_FUNCTIONS.map(({ name }) => ({ username: usernameOf(name), dbname: 'app' })),
       ])
     );
     const attachments = resourcesOf(sandbox, 'AWS::SecretsManager::SecretTargetAttachment');
     const schedules = resourcesOf(sandbox, 'AWS::SecretsManager::RotationSchedule');
-    expect(secrets).toHaveLength(3);
-    expect(schedules).toHaveLength(3);
+    expect(secrets).toHaveLength(DATA_FUNCTIONS.length + 1);
+    expect(schedules).toHaveLength(DATA_FUNCTIONS.length + 1);
     for (const [, schedule] of schedules) {
       expect(schedule.Properties.RotationRules).toEqual({ ScheduleExpression: 'rate(30 days)' });
     }
@@ -408,14 +418,15 @@ describe('least-privilege users, deploy-time schema, rotation', () => {
     );
   });
 
-  test('the writer and the reader each connect with their own secret, never the admin one', () => {
+  test('each data function connects with its own secret, never the admin one', () => {
     const adminSecret = resourcesOf(sandbox, 'AWS::SecretsManager::SecretTargetAttachment').find(
       ([id]) => id.startsWith('DatabaseAdminSecretAttachment')
     )![0];
-    const writerSecret = secretRef(writerOf(sandbox));
-    const readerSecret = secretRef(readerOf(sandbox));
-    expect(writerSecret).toMatch(/^DatabaseWriterSecretAttachment/);
-    expect(readerSecret).toMatch(/^DatabaseReaderSecretAttachment/);
+    for (const { name } of DATA_FUNCTIONS) {
+      expect(secretRef(functionOf(sandbox, name))).toMatch(
+        new RegExp(`^Database${constructIdOf(name)}SecretAttachment`)
+      );
+    }
     expect(secretRef(migrationFunction())).toBe(adminSecret);
   });
 
@@ -437,17 +448,19 @@ describe('least-privilege users, deploy-time schema, rotation', () => {
     const [id, resource] = Object.entries(sandbox.findResources('Custom::SchemaMigration'))[0];
     const [dbId] = resourcesOf(sandbox, 'AWS::RDS::DBInstance')[0];
     expect(resource.DependsOn).toEqual(expect.arrayContaining([dbId]));
-    expect(resource.Properties.Users).toEqual([
-      { Role: 'writer', SecretArn: { Ref: secretRef(writerOf(sandbox)) } },
-      { Role: 'reader', SecretArn: { Ref: secretRef(readerOf(sandbox)) } },
-    ]);
+    expect(resource.Properties.Users).toEqual(
+      DATA_FUNCTIONS.map(({ name }) => ({
+        Role: name,
+        SecretArn: { Ref: secretRef(functionOf(sandbox, name)) },
+      }))
+    );
     expect(resource.Properties.SchemaVersion).toMatch(/^[0-9a-f]{16}$/);
     expect(id).toBeDefined();
   });
 
-  test('the writer and the reader are created only after the migration', () => {
+  test('every data function is created only after the migration', () => {
     const [migrationId] = Object.keys(sandbox.findResources('Custom::SchemaMigration'));
-    for (const fn of [writerOf(sandbox), readerOf(sandbox)]) {
+    for (const fn of dataFunctionsOf(sandbox)) {
       const [fnId] = fn;
       expect(sandbox.toJSON().Resources[fnId].DependsOn).toEqual(
         expect.arrayContaining([migrationId])
@@ -457,12 +470,8 @@ describe('least-privilege users, deploy-time schema, rotation', () => {
 
   test('every secret is first rotated only after the migration: it made the users, and logs in as admin', () => {
     const [migrationId] = Object.keys(sandbox.findResources('Custom::SchemaMigration'));
-    const schedules = Object.values(
-      sandbox.findResources('AWS::SecretsManager::RotationSchedule')
-    ).filter((schedule) =>
-      /^Database(Admin|Writer|Reader)SecretAttachment/.test(schedule.Properties.SecretId.Ref)
-    );
-    expect(schedules).toHaveLength(3);
+    const schedules = Object.values(sandbox.findResources('AWS::SecretsManager::RotationSchedule'));
+    expect(schedules).toHaveLength(DATA_FUNCTIONS.length + 1);
     for (const schedule of schedules) {
       expect(schedule.DependsOn).toEqual(expect.arrayContaining([migrationId]));
     }
@@ -477,11 +486,7 @@ describe('least-privilege users, deploy-time schema, rotation', () => {
       .flatMap((s) => [s.Resource].flat().map((r) => r?.Ref))
       .filter(Boolean);
     expect(new Set(resources)).toEqual(
-      new Set([
-        secretRef(migrationFunction()),
-        secretRef(writerOf(sandbox)),
-        secretRef(readerOf(sandbox)),
-      ])
+      new Set([secretRef(migrationFunction()), ...dataFunctionsOf(sandbox).map(secretRef)])
     );
   });
 
@@ -492,7 +497,7 @@ describe('least-privilege users, deploy-time schema, rotation', () => {
       const statements = resourcesOf(template, 'AWS::IAM::Policy')
         .filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === role))
         .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
-      for (const user of [writerOf(template), readerOf(template)]) {
+      for (const user of dataFunctionsOf(template)) {
         expect(statements).toContainEqual(
           expect.objectContaining({
             Effect: 'Allow',
@@ -555,11 +560,6 @@ const rotationFunction = (template: Template): [string, CfnResource] => {
   const [id] = [...targets];
   return resourcesOf(template, 'AWS::Lambda::Function').find(([fnId]) => fnId === id)!;
 };
-/** The writer and the reader (by their descriptions). */
-const dataFunctions = (template: Template) =>
-  resourcesOf(template, 'AWS::Lambda::Function').filter(([, fn]) =>
-    /^(Upserts|Reads) a user/.test(String(fn.Properties.Description ?? ''))
-  );
 const topicPolicyStatements = (template: Template) => {
   const policies = resourcesOf(template, 'AWS::SNS::TopicPolicy');
   expect(policies).toHaveLength(1);
@@ -575,8 +575,8 @@ describe.each(['sandbox', 'prod'] as const)('deploy-ready on a real account, %s 
   const config = stageConfig(stage);
   const budget = connectionBudget({
     instanceMemoryMiB: config.instanceMemoryMiB,
-    reserved: RESERVED_CONNECTIONS,
-    writerShare: 1 / 3,
+    reserved: reservedConnections(DATA_FUNCTIONS.length),
+    functions: DATA_FUNCTIONS,
   });
 
   test('1. the rotation function reaches the Secrets Manager endpoint on 443 and the database port, and nothing else', () => {
@@ -585,11 +585,11 @@ describe.each(['sandbox', 'prod'] as const)('deploy-ready on a real account, %s 
     const [dbId, db] = resourcesOf(template(), 'AWS::RDS::DBInstance')[0];
     const dbGroup = getAttId(db.Properties.VPCSecurityGroups[0]);
     const schedules = resourcesOf(template(), 'AWS::SecretsManager::RotationSchedule');
-    expect(schedules).toHaveLength(3); // admin, writer, reader
+    expect(schedules).toHaveLength(DATA_FUNCTIONS.length + 1); // the admin's and one per function
     const [, rotator] = rotationFunction(template());
-    // One connection per rotated secret: what RESERVED_CONNECTIONS.rotation counts. No reserved
+    // One connection per rotated secret: what reservedConnections().rotation counts. No reserved
     // concurrency, which AWS warns can throttle a rotation function below 10.
-    expect(schedules).toHaveLength(RESERVED_CONNECTIONS.rotation);
+    expect(schedules).toHaveLength(budget.reserved.rotation);
     expect(rotator.Properties.ReservedConcurrentExecutions).toBeUndefined();
     const rotationGroup = getAttId(rotator.Properties.VpcConfig.SecurityGroupIds[0]);
     const toEndpoint = ingressInto(template(), endpointGroup!).filter(
@@ -720,7 +720,7 @@ describe.each(['sandbox', 'prod'] as const)('deploy-ready on a real account, %s 
       (config.instanceMemoryMiB * MIB * 0.77) / RDS_MYSQL_BYTES_PER_CONNECTION
     );
     expect(maxConnections).toBeLessThanOrEqual(observedFloor);
-    const reserved = dataFunctions(template()).map(
+    const reserved = dataFunctionsOf(template()).map(
       ([, fn]) => fn.Properties.ReservedConcurrentExecutions
     );
     // Direct connections: one per environment. Behind a proxy (prod): test/lib/database-proxy.test.ts.
@@ -760,13 +760,11 @@ describe.each(['sandbox', 'prod'] as const)('deploy-ready on a real account, %s 
     });
   });
 
-  test('6. failing writer and reader invocations raise alarms that notify the topic and show on the dashboard', () => {
+  test("6. every data function's failing invocations raise alarms that notify the topic and show on the dashboard", () => {
     const [topicId] = resourcesOf(template(), 'AWS::SNS::Topic')[0];
     const [, dashboard] = resourcesOf(template(), 'AWS::CloudWatch::Dashboard')[0];
     const body = JSON.stringify(dashboard.Properties.DashboardBody);
-    const functions = dataFunctions(template());
-    expect(functions).toHaveLength(2);
-    for (const [fnId] of functions) {
+    for (const [fnId] of dataFunctionsOf(template())) {
       const alarms = resourcesOf(template(), 'AWS::CloudWatch::Alarm').filter(
         ([, a]) =>
           a.Properties.MetricName === 'Errors' &&
@@ -803,7 +801,7 @@ describe('npm run preflight', () => {
       const reserved = resourcesOf(template, 'AWS::Lambda::Function')
         .map(([, f]) => Number(f.Properties.ReservedConcurrentExecutions ?? 0))
         .reduce((a, b) => a + b, 0);
-      expect(facts.reservations).toHaveLength(3); // writer, reader, migration
+      expect(facts.reservations).toHaveLength(DATA_FUNCTIONS.length + 1); // and the migration
       expect(facts.reservations.reduce((sum, f) => sum + f.reserved, 0)).toBe(reserved);
       // The primary, then its read replicas (same engine and class, single-AZ).
       expect(facts.databases).toEqual([

@@ -3,7 +3,11 @@ import { Connection, RowDataPacket } from 'mysql2/promise';
 import { readDatabaseConfig, TlsSettings } from '../../lambda/lib/config';
 import { StaticCredentials } from '../../lambda/lib/credentials';
 import { Database, DatabaseOptions } from '../../lambda/lib/database';
-import { AppRole, migrate, privilegesFor } from '../../lambda/migrate';
+import { grantClauses } from '../../lambda/lib/grants';
+import { SchemaModule } from '../../lambda/lib/schema-module';
+import { migrate } from '../../lambda/migrate';
+import { DataFunctionDeclaration, usernameOf } from '../../lib/data-function-declaration';
+import { AppRole, DATA_FUNCTIONS } from '../../lib/declared-functions';
 import { pollUntil } from './poll';
 import {
   LEAK_CHECK_MS,
@@ -27,17 +31,25 @@ export interface Session {
   info: string | null;
 }
 
+/** What a test database needs of the declared functions and schema (a fork's fixture passes its own). */
+export interface AppDefinition<R extends string> {
+  readonly functions: readonly (DataFunctionDeclaration & { readonly name: R })[];
+  /** @default SCHEMA_MODULES */
+  readonly schemaModules?: readonly SchemaModule[];
+}
+
 /**
- * A schema of its own for one test file, migrated with the shipped migrate(), and least-privilege
- * `writer` / `reader` users made with privilegesFor(), so files never see each other's rows or
- * sessions even when jest runs them in parallel.
+ * A schema of its own for one test file, migrated with the shipped migrate(), and one
+ * least-privilege user per declared function (lib/declared-functions.ts) with its declared
+ * grants, so files never see each other's rows or sessions even when jest runs them in parallel.
  */
-export class AppDatabase {
+export class AppDatabase<R extends string = AppRole> {
   private constructor(
     readonly server: ServerInfo,
     readonly database: string,
-    readonly users: Record<AppRole, DbUser>,
-    private adminConnection: Connection
+    readonly users: Record<R, DbUser>,
+    private adminConnection: Connection,
+    private readonly functions: AppDefinition<R>['functions']
   ) {}
 
   /** The "third client": an admin connection with the app schema as default database. */
@@ -45,49 +57,66 @@ export class AppDatabase {
     return this.adminConnection;
   }
 
-  static async create(
+  static create(label: string, server?: ServerInfo): Promise<AppDatabase>;
+  static create<R extends string>(
     label: string,
-    server: ServerInfo = readState().server
-  ): Promise<AppDatabase> {
+    server: ServerInfo | undefined,
+    app: AppDefinition<R>
+  ): Promise<AppDatabase<R>>;
+  static async create<R extends string>(
+    label: string,
+    server: ServerInfo = readState().server,
+    app: AppDefinition<R> = { functions: DATA_FUNCTIONS } as unknown as AppDefinition<R>
+  ): Promise<AppDatabase<R>> {
     const suffix = randomBytes(3).toString('hex');
     const database = `t_${label}_${suffix}`;
     const admin = await openAdmin(server);
     await admin.query(`CREATE DATABASE ${database} CHARACTER SET utf8mb4`);
     await admin.changeUser({ database });
-    await migrate(admin);
-    const users = {} as Record<AppRole, DbUser>;
-    for (const role of ['writer', 'reader'] as const) {
-      const user = { user: `${role}_${suffix}`, password: randomBytes(12).toString('hex') };
+    await migrate(admin, { modules: app.schemaModules });
+    const users = {} as Record<R, DbUser>;
+    for (const { name, grants } of app.functions) {
+      const user = {
+        user: `${usernameOf(name)}_${suffix}`,
+        password: randomBytes(12).toString('hex'),
+      };
       await admin.query('CREATE USER ?@? IDENTIFIED BY ?', [user.user, '%', user.password]);
-      for (const privileges of privilegesFor(role, database)) {
+      for (const privileges of grantClauses(grants, database)) {
         await admin.query(`GRANT ${privileges} TO ?@?`, [user.user, '%']);
       }
-      await mysqlExecutionTimeFor(admin, role, user.user);
-      users[role] = user;
+      await mysqlExecutionTimeFor(admin, grants, user.user);
+      users[name] = user;
     }
-    return new AppDatabase(server, database, users, admin);
+    return new AppDatabase(server, database, users, admin, app.functions);
   }
 
   /** DATABASE_URL-style configuration for a function running as `role`. */
-  env(role: AppRole, overrides: { port?: number } = {}): Record<string, string> {
+  env(role: R, overrides: { port?: number } = {}): Record<string, string> {
     const { user, password } = this.users[role];
     const port = overrides.port ?? this.server.port;
     const tls = this.server.caFile ? '?tls=true' : '';
     return {
       DATABASE_URL: `mysql://${user}:${password}@${this.server.host}:${port}/${this.database}${tls}`,
       ...(this.server.caFile ? { DB_TLS_CA_FILE: this.server.caFile } : {}),
+      ...this.declaredEnv(role),
     };
+  }
+
+  /** What the stack sets on a function from its declaration (lib/data-functions.ts). */
+  declaredEnv(role: R): Record<string, string> {
+    const declaration = this.functions.find(({ name }) => name === role)!;
+    return { DB_WRITES_IDEMPOTENT: String(declaration.idempotentWrites) };
   }
 
   /** The TLS settings the handlers use against this server (undefined without TLS). */
   clientTls(): TlsSettings | undefined {
-    const config = readDatabaseConfig(this.env('reader'));
+    const config = readDatabaseConfig(this.env(Object.keys(this.users)[0] as R));
     if (config.kind !== 'url') throw new Error('expected DATABASE_URL configuration');
     return config.tls;
   }
 
   /** The shipped data layer, in-process, connecting as `role` (with `options` on top). */
-  inProcess(role: AppRole, options: Omit<DatabaseOptions, 'credentials' | 'tls'> = {}): Database {
+  inProcess(role: R, options: Omit<DatabaseOptions, 'credentials' | 'tls'> = {}): Database {
     const config = readDatabaseConfig(this.env(role));
     if (config.kind !== 'url') throw new Error('expected DATABASE_URL configuration');
     return new Database({
@@ -99,7 +128,7 @@ export class AppDatabase {
 
   /** The role's RDS-format secret (what Secrets Manager holds for a deployed function). */
   secret(
-    role: AppRole,
+    role: R,
     overrides: { port?: number; password?: string } = {}
   ): { host: string; port: number; username: string; password: string; dbname: string } {
     return {
@@ -136,8 +165,8 @@ export class AppDatabase {
 
   private async readSessions(): Promise<Session[]> {
     const [rows] = await this.admin.query<RowDataPacket[]>(
-      'SELECT id, user, command, state, info FROM information_schema.PROCESSLIST WHERE user IN (?, ?) ORDER BY id',
-      [this.users.writer.user, this.users.reader.user]
+      'SELECT id, user, command, state, info FROM information_schema.PROCESSLIST WHERE user IN (?) ORDER BY id',
+      [Object.values<DbUser>(this.users).map(({ user }) => user)]
     );
     return rows.map((row) => ({
       id: row.id,
@@ -168,7 +197,7 @@ export class AppDatabase {
 
   async dispose(): Promise<void> {
     await this.onAdmin(async () => {
-      for (const { user } of Object.values(this.users)) {
+      for (const { user } of Object.values<DbUser>(this.users)) {
         await this.admin.query('DROP USER IF EXISTS ?@?', [user, '%']);
       }
       await this.admin.query(`DROP DATABASE IF EXISTS ${this.database}`);

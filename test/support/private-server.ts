@@ -1,3 +1,4 @@
+import { Grant, readsOnly } from '../../lambda/lib/grants';
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { freePort } from './ports';
@@ -68,7 +69,7 @@ export interface PrivateServerOptions {
  * The parameter group's server bounds (lambda/lib/server-bounds.ts, the same constants
  * lib/database.ts ships) as mariadbd options. MySQL's `max_execution_time` is not among them:
  * MariaDB's nearest, `max_statement_time`, stops every statement (a CALL, DDL, the statements
- * inside routines), which MySQL's never does. It is set on the reader's account instead
+ * inside routines), which MySQL's never does. It is set on read-only accounts instead
  * (mysqlExecutionTimeFor()).
  */
 export function serverBoundOptions(options: PrivateServerOptions = {}): string[] {
@@ -83,20 +84,20 @@ export function serverBoundOptions(options: PrivateServerOptions = {}): string[]
  * MySQL's `max_execution_time` stops top-level read-only SELECTs only: not a CALL, not the
  * SELECTs inside stored programs, not writes or DDL
  * (https://dev.mysql.com/doc/refman/8.4/en/server-system-variables.html#sysvar_max_execution_time).
- * The functions send exactly two kinds of statement: the reader's top-level SELECTs and the
- * writer's CALL. On MariaDB the account option MAX_STATEMENT_TIME on the READER only gives the
- * same bounds to what the functions send: this returns that `ALTER USER` for `user` when the
- * server is MariaDB and the role is the reader, else nothing (on MySQL the parameter group's
- * max_execution_time applies as is). Not covered: a top-level SELECT sent as the writer, which
- * MySQL would bound and this does not (the writer sends none; test/lambda/proxy-pinning.test.ts
+ * A user whose grants only read (the reader) can send nothing but top-level SELECTs; on MariaDB
+ * the account option MAX_STATEMENT_TIME on such users only gives the same bounds to what the
+ * functions send: this runs that `ALTER USER` for `user` when the server is MariaDB and its
+ * grants only read, else nothing (on MySQL the parameter group's max_execution_time applies as
+ * is). Not covered: a top-level SELECT sent by a user that may also write, which MySQL would
+ * bound and this does not (the shipped writer sends none; test/lambda/proxy-pinning.test.ts
  * records what it sends).
  */
 export async function mysqlExecutionTimeFor(
   admin: { query(sql: string, values?: unknown[]): Promise<unknown> },
-  role: 'writer' | 'reader',
+  grants: readonly Grant[],
   user: string
 ): Promise<void> {
-  if (role !== 'reader') return;
+  if (!readsOnly(grants)) return;
   const [[{ version }]] = (await admin.query('SELECT VERSION() AS version')) as [
     { version: string }[],
   ];

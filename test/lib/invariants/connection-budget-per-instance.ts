@@ -1,4 +1,4 @@
-import { RESERVED_CONNECTIONS } from '../../../lib/connection-budget';
+import { reservedConnections } from '../../../lib/connection-budget';
 import { instanceLoads } from '../template-facts';
 import { Invariant } from './invariant';
 
@@ -25,13 +25,15 @@ export const invariant: Invariant = {
           ([id]) =>
             `${id} connects to ${load.id} with no reserved concurrency: its connections are unbounded`
         );
-      const needed = load.peak + RESERVED_CONNECTIONS.operators;
+      // The operators' reserve does not depend on how many functions there are.
+      const { operators } = reservedConnections(0);
+      const needed = load.peak + operators;
       const overflow =
         needed > load.maxConnections
           ? [
               `${load.id}: proxy pool ${load.proxyPool} + direct functions ` +
                 `${load.directFunctions.map(([id, n]) => `${id}=${n}`).join(', ') || 'none'} + rotation ` +
-                `${load.rotations} + operators ${RESERVED_CONNECTIONS.operators} = ${needed} > max_connections ` +
+                `${load.rotations} + operators ${operators} = ${needed} > max_connections ` +
                 `${load.maxConnections}: lower the functions' share in connectionBudget()`,
             ]
           : [];

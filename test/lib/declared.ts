@@ -1,0 +1,27 @@
+import { Template } from 'aws-cdk-lib/assertions';
+import { constructIdOf } from '../../lib/data-function-declaration';
+import { DATA_FUNCTIONS } from '../../lib/declared-functions';
+import { CfnResource, resourcesOf } from './synthesize';
+
+/**
+ * A declared data function's Lambda resource, found by its declaration (the construct path
+ * `Functions/<Name>/Function` makes its logical ID), never by description or count.
+ */
+export function functionOf(template: Template, name: string): [string, CfnResource] {
+  const id = new RegExp(`^Functions${constructIdOf(name)}Function[0-9A-F]{8}$`);
+  const found = resourcesOf(template, 'AWS::Lambda::Function').filter(([logicalId]) =>
+    id.test(logicalId)
+  );
+  if (found.length !== 1) {
+    throw new Error(`Expected one function for the declared "${name}", found ${found.length}.`);
+  }
+  return found[0];
+}
+
+/** Every declared data function's Lambda resource, in declaration order. */
+export function dataFunctionsOf(
+  template: Template,
+  functions: readonly { name: string }[] = DATA_FUNCTIONS
+): [string, CfnResource][] {
+  return functions.map(({ name }) => functionOf(template, name));
+}
