@@ -1,6 +1,6 @@
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { LambdaRdsStack } from './lambda-rds-stack';
+import { LambdaRdsStack, LambdaRdsStackProps } from './lambda-rds-stack';
 import { readAppContext } from './app-context';
 
 /**
@@ -10,12 +10,17 @@ import { readAppContext } from './app-context';
  * step, docs/upgrades.md) and `-c alarmEmail=` from the context, checked as
  * a whole by readAppContext (an AppContextError names every unknown key and bad value).
  */
-export function defineApp(app: App): LambdaRdsStack {
+export function defineApp(
+  app: App,
+  /** What a fork's test passes instead of the shipped lists (test/fork/). */
+  declared: Pick<LambdaRdsStackProps, 'functions' | 'schemaModules'> = {}
+): LambdaRdsStack {
   const { config, alarmEmail } = readAppContext(app.node.getAllContext());
 
   // Environment-agnostic on purpose: `cdk synth` needs no credentials and makes no lookups;
   // `cdk deploy` takes the account and region from your AWS profile.
   const stack = new LambdaRdsStack(app, `LambdaRdsMysql-${config.name}`, {
+    ...declared,
     config,
     alarmEmail,
     terminationProtection: config.terminationProtection,

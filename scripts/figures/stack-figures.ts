@@ -4,6 +4,8 @@
  * defaults, never typed by hand. `npm run docs:figures` writes them between marker lines;
  * test/lib/snapshot.test.ts fails when the docs differ from what the stack synthesizes now.
  */
+import { constructIdOf } from '../../lib/data-function-declaration';
+import { DATA_FUNCTIONS } from '../../lib/declared-functions';
 import { blockIn } from '../lib/readme-block';
 import type { TemplateJson } from '../lib/synthesize';
 import { formatMarkdownTable } from '../lib/table';
@@ -72,8 +74,15 @@ export interface StackFigures {
  */
 export const LAMBDA_UNRESERVED_MINIMUM = 100;
 
-/** Reads the figures of one stage out of its synthesized template. */
-export function stackFigures(stage: string, template: TemplateJson): StackFigures {
+/**
+ * Reads the figures of one stage out of its synthesized template. Data functions are named by
+ * their declaration (`functions`); the stack's own (migration, rotation) by their logical ID.
+ */
+export function stackFigures(
+  stage: string,
+  template: TemplateJson,
+  functions: readonly { readonly name: string }[] = DATA_FUNCTIONS
+): StackFigures {
   const resources = Object.entries(template.Resources ?? {});
   const ofType = (type: string) => resources.filter(([, r]) => r.Type === type);
   const instances = ofType('AWS::RDS::DBInstance');
@@ -97,7 +106,7 @@ export function stackFigures(stage: string, template: TemplateJson): StackFigure
   }
 
   const functionLabels = new Map(
-    ofType('AWS::Lambda::Function').map(([id]) => [id, functionLabel(id)])
+    ofType('AWS::Lambda::Function').map(([id]) => [id, functionLabel(id, functions)])
   );
   const reservations = ofType('AWS::Lambda::Function')
     .filter(([, r]) => Number(r.Properties?.ReservedConcurrentExecutions ?? 0) > 0)
@@ -152,8 +161,16 @@ export function stackFigures(stage: string, template: TemplateJson): StackFigure
   };
 }
 
-/** `FunctionsWriterFunction5CC26CF5` -> `writer`: the word before `Function` and the hash. */
-function functionLabel(logicalId: string): string {
+/**
+ * `FunctionsOrderWriterFunction5CC26CF5` -> `order-writer`, the declared name whose construct
+ * path makes the ID; any other function: the word before `Function` and the hash
+ * (`SchemaMigrationMigrationFunction…` -> `migration`).
+ */
+function functionLabel(logicalId: string, functions: readonly { readonly name: string }[]): string {
+  const declared = functions.find(({ name }) =>
+    new RegExp(`^Functions${constructIdOf(name)}Function[0-9A-F]{8}$`).test(logicalId)
+  );
+  if (declared) return declared.name;
   const match = /([A-Z][a-z0-9]*)Function[0-9A-F]{8}$/.exec(logicalId);
   return match ? match[1].toLowerCase() : logicalId;
 }

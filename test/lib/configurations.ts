@@ -1,4 +1,4 @@
-import { LambdaRdsStack } from '../../lib/lambda-rds-stack';
+import { LambdaRdsStack, LambdaRdsStackProps } from '../../lib/lambda-rds-stack';
 import { StageConfig, STAGES } from '../../lib/stage-config';
 import { synthesize } from './synthesize';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -39,11 +39,15 @@ export interface SynthesizedConfiguration {
 /** Synthesizes a configuration exactly as `cdk synth -c stage=… -c …` would (bundling skipped). */
 export function synthesizeConfiguration(
   configuration: Configuration,
-  options: { amend?: (stack: LambdaRdsStack) => void } = {}
+  options: {
+    amend?: (stack: LambdaRdsStack) => void;
+    declared?: Pick<LambdaRdsStackProps, 'functions' | 'schemaModules'>;
+  } = {}
 ): SynthesizedConfiguration {
   const { stack, template } = synthesize(configuration.stage, {
     context: { alarmEmail: 'ops@example.com', ...configuration.context },
     amend: options.amend,
+    declared: options.declared,
   });
   return { configuration, config: stack.config, stack, template };
 }

@@ -7,6 +7,7 @@ import {
   proxyConnectionBudget,
   reservedConnections,
 } from '../../lib/connection-budget';
+import { constructIdOf } from '../../lib/data-function-declaration';
 import { DATA_FUNCTIONS } from '../../lib/declared-functions';
 import { dataFunctionsOf } from './declared';
 import { DatabaseProxy } from '../../lib/database-proxy';
@@ -129,14 +130,14 @@ describe('RDS Proxy', () => {
     const ingress = resourcesOf(prodOn, 'AWS::EC2::SecurityGroupIngress').filter(([, r]) =>
       JSON.stringify(r.Properties.GroupId).includes(proxySgId)
     );
-    expect(ingress).toHaveLength(2); // writer and reader
+    expect(ingress).toHaveLength(DATA_FUNCTIONS.length); // one per function
     for (const [, r] of ingress) expect(r.Properties.FromPort).toBe(3306);
     // The functions' own security groups no longer reach the instance directly (they do without).
     expect(functionsToInstance(prodOn)).toEqual([]);
-    expect(functionsToInstance(prodOff)).toHaveLength(2);
+    expect(functionsToInstance(prodOff)).toHaveLength(DATA_FUNCTIONS.length);
   });
 
-  test('the proxy role may read exactly the two user secrets', () => {
+  test("the proxy role may read exactly the functions' user secrets", () => {
     const proxyPolicies = resourcesOf(prodOn, 'AWS::IAM::Policy').filter(([id]) =>
       id.startsWith('ProxyIAMRole')
     );
@@ -145,9 +146,10 @@ describe('RDS Proxy', () => {
     const resources: string[] = statements
       .flatMap((st: { Resource: unknown }) => [st.Resource].flat())
       .map((r: unknown) => JSON.stringify(r));
-    expect(resources).toHaveLength(2);
-    expect(resources.some((r) => /WriterSecret/.test(r))).toBe(true);
-    expect(resources.some((r) => /ReaderSecret/.test(r))).toBe(true);
+    expect(resources).toHaveLength(DATA_FUNCTIONS.length);
+    for (const { name } of DATA_FUNCTIONS) {
+      expect(resources.some((r) => r.includes(`Database${constructIdOf(name)}Secret`))).toBe(true);
+    }
   });
 
   test('alarms on pinned sessions above 0, client connections, borrow and query latency, on the alarm topic', () => {

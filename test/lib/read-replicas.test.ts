@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { STAGES, withReadReplicas } from '../../lib/stage-config';
+import { functionOf } from './declared';
 import { CfnResource, resourcesOf, synthesize } from './synthesize';
 
 // GIVEN each stage with its own readReplicas setting and with the other one (-c readReplicas=N).
@@ -32,10 +33,7 @@ const primaryOf = (t: Template) =>
   resourcesOf(t, 'AWS::RDS::DBInstance').filter(
     ([, r]) => !r.Properties.SourceDBInstanceIdentifier
   );
-const readerOf = (t: Template): CfnResource =>
-  resourcesOf(t, 'AWS::Lambda::Function').find(([, r]) =>
-    String(r.Properties.Description ?? '').startsWith('Reads a user')
-  )![1];
+const readerOf = (t: Template): CfnResource => functionOf(t, 'reader')[1];
 
 describe('read replicas', () => {
   test('stages: none in sandbox, one in prod', () => {

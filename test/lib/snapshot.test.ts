@@ -1,3 +1,4 @@
+import { DATA_FUNCTIONS } from '../../lib/declared-functions';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -32,6 +33,24 @@ describe('the figures the docs state come from the synthesized stage defaults', 
   test.each(FIGURE_BLOCKS.map((b) => [`${b.file} (${b.name})`, b] as const))('%s', (_, block) => {
     const text = fs.readFileSync(path.join(ROOT, block.file), 'utf8');
     expect(blockIn(text, block.name)).toBe(block.render(stages()).trim());
+  });
+
+  // Read from the README itself, not through the renderer the block test above compares with:
+  // a renderer that dropped or merged a function's row would pass that test.
+  test('the README states a reservation row for every declared function, and the rows add up', () => {
+    const block = blockIn(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8'), 'stack-figures');
+    const row = (label: string) => {
+      const line = block.split('\n').find((l) => l.startsWith(`| ${label} |`));
+      if (!line) throw new Error(`README figures have no row "${label}"`);
+      return line.split('|').slice(2, -1).map((cell) => Number(cell.trim()));
+    };
+    const rows = ['migration', ...DATA_FUNCTIONS.map(({ name }) => name)].map((label) =>
+      row(`reserved concurrency: ${label}`)
+    );
+    const total = row('reserved concurrency in all');
+    total.forEach((sum, stage) => {
+      expect(rows.reduce((acc, r) => acc + r[stage], 0)).toBe(sum);
+    });
   });
 
   test('a changed reservation changes the figures block', () => {

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { defineApp } from '../../lib/app';
-import { LambdaRdsStack } from '../../lib/lambda-rds-stack';
+import { LambdaRdsStack, LambdaRdsStackProps } from '../../lib/lambda-rds-stack';
 
 export interface SynthesizeOptions {
   /** Extra context, as with `cdk synth -c key=value`. */
@@ -16,6 +16,11 @@ export interface SynthesizeOptions {
    * (asset hashes are masked), and skipping it keeps the infra tests fast.
    */
   readonly bundle?: boolean;
+  /**
+   * Data functions and schema modules instead of the shipped lists (a fork's fixture).
+   * @default - lib/declared-functions.ts and lambda/schema-modules.ts
+   */
+  readonly declared?: Pick<LambdaRdsStackProps, 'functions' | 'schemaModules'>;
 }
 
 export interface Synthesized {
@@ -37,7 +42,7 @@ export function synthesize(stage: string, options: SynthesizeOptions = {}): Synt
   // The CLI's own switch for skipping asset bundling (used by `cdk synth --exclusively`).
   if (!options.bundle) context['aws:cdk:bundling-stacks'] = [];
   const app = new App({ outdir, context: { ...context, stage } });
-  const stack = defineApp(app);
+  const stack = defineApp(app, options.declared);
   options.amend?.(stack);
   app.synth();
   return { stack, template: Template.fromStack(stack), outdir };

@@ -23,8 +23,16 @@ export class LambdaEnvironment {
     handler: HandlerName,
     env: Record<string, string>
   ): Promise<LambdaEnvironment> {
-    const file = readState().bundles[handler].file;
-    return new LambdaEnvironment(await SimulatedEnvironment.start(handler, file, env));
+    return LambdaEnvironment.startBundle(handler, readState().bundles[handler].file, env);
+  }
+
+  /** Starts an environment for a bundle built elsewhere (a fork's handler, test/fork/). */
+  static async startBundle(
+    label: string,
+    file: string,
+    env: Record<string, string>
+  ): Promise<LambdaEnvironment> {
+    return new LambdaEnvironment(await SimulatedEnvironment.start(label, file, env));
   }
 
   /** Invokes the handler; `remainingMs` is what context.getRemainingTimeInMillis() starts at. */
