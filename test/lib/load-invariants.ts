@@ -13,7 +13,8 @@ export function loadInvariants(): Invariant[] {
     .map((file) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const loaded = require(path.join(INVARIANTS_DIR, file)) as { invariant?: Invariant };
-      if (!loaded.invariant) throw new Error(`test/lib/invariants/${file} exports no \`invariant\``);
+      if (!loaded.invariant)
+        throw new Error(`test/lib/invariants/${file} exports no \`invariant\``);
       return loaded.invariant;
     });
 }

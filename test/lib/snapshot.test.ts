@@ -42,7 +42,10 @@ describe('the figures the docs state come from the synthesized stage defaults', 
     const row = (label: string) => {
       const line = block.split('\n').find((l) => l.startsWith(`| ${label} |`));
       if (!line) throw new Error(`README figures have no row "${label}"`);
-      return line.split('|').slice(2, -1).map((cell) => Number(cell.trim()));
+      return line
+        .split('|')
+        .slice(2, -1)
+        .map((cell) => Number(cell.trim()));
     };
     const rows = ['migration', ...DATA_FUNCTIONS.map(({ name }) => name)].map((label) =>
       row(`reserved concurrency: ${label}`)
