@@ -58,7 +58,7 @@ export class PasswordRotation extends Construct {
       // and a throttled step leaves AWSPENDING behind, which makes every later RotateSecret fail.
       // Its connections are bounded without it: Secrets Manager runs one rotation per secret at a
       // time and each step holds one connection at a time, so at most one per rotated secret
-      // (RESERVED_CONNECTIONS.rotation in lib/connection-budget.ts counts the three).
+      // (reservedConnections().rotation in lib/connection-budget.ts counts one per secret).
       // Each step makes at most two short connections: 30 s (of Lambda's 15-minute maximum)
       // only bounds a hung step.
       timeout: Duration.seconds(30),
