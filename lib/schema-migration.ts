@@ -78,6 +78,7 @@ export class SchemaMigration extends Construct {
       secretArn: secret.secretArn,
       grants,
     }));
+    assertFitsLambdaEnvironment(users);
     this.handler.function.addEnvironment('MIGRATION_USERS', Stack.of(this).toJsonString(users));
 
     // The provider framework's function answers CloudFormation from outside the VPC, so the
@@ -125,6 +126,22 @@ export function schemaVersion(
     ...users.map(({ grants }) => grantClauses(grants, 'app')),
   ];
   return createHash('sha256').update(JSON.stringify(definition)).digest('hex').slice(0, 16);
+}
+
+/**
+ * Lambda refuses a function whose environment variables exceed 4 KB in all
+ * ("Total size of environment variables": https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html): fail at synth, not
+ * at deploy. A secret's ARN is a token here; a deployed one is at most about 120 characters.
+ */
+function assertFitsLambdaEnvironment(users: readonly MigrationUser[]): void {
+  const deployed = JSON.stringify(users.map((u) => ({ ...u, secretArn: 'x'.repeat(120) })));
+  if (deployed.length > 3_500) {
+    throw new Error(
+      `The migration's user list (MIGRATION_USERS, about ${deployed.length} bytes for ` +
+        `${users.length} functions) would not fit Lambda's 4 KB of environment variables. ` +
+        'Fewer grants per function (a role per table group), or fewer data functions.'
+    );
+  }
 }
 
 function acknowledgeProviderFindings(provider: cr.Provider, handler: DataFunction): void {

@@ -3,9 +3,12 @@ import { App, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { DataFunction } from '../../lib/data-function';
+import { checkDeclarations, DataFunctionDeclaration } from '../../lib/data-function-declaration';
+import { DATA_FUNCTIONS } from '../../lib/declared-functions';
 import { Database } from '../../lib/database';
 import { Monitoring } from '../../lib/monitoring';
 import { Network } from '../../lib/network';
+import { synthesize } from './synthesize';
 
 // Each construct rejects a bad prop in its constructor, with the bad value and the fix.
 function newStack(): Stack {
@@ -102,6 +105,32 @@ describe('Monitoring', () => {
   test('fails when the alarm e-mail is not an address', () => {
     expect(() => monitoringWith({ alarmEmail: 'ops' })).toThrow(
       /alarmEmail "ops" is not an e-mail address/
+    );
+  });
+});
+
+describe('data function declarations', () => {
+  const base = DATA_FUNCTIONS[0];
+
+  test.each([
+    ['a name that is no lower-case words', [{ ...base, name: 'Order_Writer' }], /lower-case words/],
+    ['a name declared twice', [base, base], /declared twice/],
+    ['a share of zero', [{ ...base, connectionShare: 0 }], /connectionShare must be a positive/],
+    ['no grants', [{ ...base, grants: [] }], /has no grants/],
+    [
+      'a grant on a name that would need quoting',
+      [{ ...base, grants: [{ privileges: ['SELECT'], table: 'users; DROP' }] }],
+      /plain lower-case object name/,
+    ],
+    ['an empty list', [], /at least one data function/],
+  ])('fails on %s', (_what, functions, message) => {
+    expect(() => checkDeclarations(functions as DataFunctionDeclaration[])).toThrow(message);
+  });
+
+  test("fails when the migration's user list would not fit Lambda's 4 KB of environment variables", () => {
+    const many = Array.from({ length: 12 }, (_, i) => ({ ...base, name: `writer-${i}` }));
+    expect(() => synthesize('sandbox', { declared: { functions: many } })).toThrow(
+      /would not fit Lambda's 4 KB of environment variables/
     );
   });
 });
