@@ -256,6 +256,11 @@ export class RdsProxy {
       record: (login) => this.logins.push(login),
     });
     const user = client.response.user;
+    // Destroying the TLS stream does not close the socket under it: both go.
+    const hangUp = () => {
+      client.stream.destroy();
+      socket.destroy();
+    };
     if (this.pool) {
       // Multiplexed: the client's session is with the proxy; database logins come with borrows.
       writePacket(client.stream, client.seq + 1, okPacket());
@@ -267,6 +272,7 @@ export class RdsProxy {
         ),
         open: () => this.openPooled(response),
         databaseLoginFailure: this.options.databaseLoginFailure ?? 'access-denied',
+        hangUp,
         events: (event) => {
           if (event === 'borrow-timeout') this.borrowTimeouts += 1;
           else this.pins += 1;
@@ -293,7 +299,7 @@ export class RdsProxy {
     writePacket(client.stream, client.seq + 1, okPacket());
     const database = login.connection;
     this.databaseConnections += 1;
-    relayOneToOne(client.stream, client.leftover, database, () => {
+    relayOneToOne(client.stream, client.leftover, database, hangUp, () => {
       this.databaseConnections -= 1;
     });
   }

@@ -28,6 +28,8 @@ export interface PooledSessionOptions {
   readonly open: () => Promise<import('./database-connection').DatabaseConnection>;
   /** What the client gets when the database refuses the proxy's login. */
   readonly databaseLoginFailure: 'access-denied' | 'connection-closed';
+  /** Closes the client's connection (the TLS stream and the socket under it). */
+  readonly hangUp: () => void;
   /** Called once per statement that had to wait for, or gave up on, a connection, and on pins. */
   readonly events: (event: 'borrow-timeout' | 'pinned') => void;
 }
@@ -74,7 +76,7 @@ export function runPooledSession(
   const leave = () => {
     if (gone) return;
     gone = true;
-    client.destroy();
+    options.hangUp();
     if (!busy) release();
   };
 
@@ -173,7 +175,7 @@ export function runPooledSession(
       ended = true;
       gone = true;
       held = undefined;
-      client.destroy();
+      options.hangUp();
       pool.close(connection, { wasPinned: true });
     };
     client.once('close', end);
@@ -188,7 +190,7 @@ export function runPooledSession(
   client.once('close', () => {
     if (!raw) leave();
   });
-  client.on('error', () => client.destroy());
+  client.on('error', () => options.hangUp());
   if (leftover.length > 0) onClientData(leftover);
 }
 
