@@ -23,7 +23,7 @@ export interface MigrateOptions {
 
 /**
  * Applies every schema module's steps in order (for the shipped stack: table `users`, routines
- * `upsert_user_v1`/`_v2`), each only if not already applied. Idempotent and safe while the
+ * `upsert_user_v1` to `_v3`), each only if not already applied. Idempotent and safe while the
  * functions run. Needs CREATE, CREATE ROUTINE (and ALTER ROUTINE for future versions) on the app
  * schema, nothing server-wide. Used by `npm run db:migrate` and by the deploy-time custom
  * resource.

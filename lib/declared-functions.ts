@@ -1,4 +1,8 @@
-import { UPSERT_USER_PROCEDURE, UPSERT_USER_PROCEDURE_V1 } from '../lambda/lib/users-schema';
+import {
+  UPSERT_USER_PROCEDURE,
+  UPSERT_USER_PROCEDURE_V1,
+  UPSERT_USER_PROCEDURE_V2,
+} from '../lambda/lib/users-schema';
 import { checkDeclarations, DataFunctionDeclaration } from './data-function-declaration';
 
 /**
@@ -15,7 +19,8 @@ export const DATA_FUNCTIONS = checkDeclarations([
     grants: [
       { privileges: ['SELECT', 'INSERT', 'UPDATE'], table: 'users' },
       { privileges: ['EXECUTE'], procedure: UPSERT_USER_PROCEDURE },
-      // Until every function runs code that calls v2.
+      // Until every function runs code that calls the current version.
+      { privileges: ['EXECUTE'], procedure: UPSERT_USER_PROCEDURE_V2 },
       { privileges: ['EXECUTE'], procedure: UPSERT_USER_PROCEDURE_V1 },
     ],
     connectionShare: 1,
