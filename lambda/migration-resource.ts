@@ -7,11 +7,7 @@ import { Database, InvocationContext } from './lib/database';
 import { ConfigurationError } from './lib/errors';
 import { createDatabase } from './lib/runtime';
 import { passwordClause } from './lib/password-clause';
-import {
-  CLONE_SUFFIX,
-  MAX_BASE_USER_LENGTH,
-  alternateUsers,
-} from './lib/rotation';
+import { CLONE_SUFFIX, MAX_BASE_USER_LENGTH, alternateUsers } from './lib/rotation';
 import { restartRotation } from './lib/rotation-recovery';
 import { MIGRATION_DATABASE_OPTIONS } from './lib/server-bounds';
 import { accountText } from './lib/sql-literals';
@@ -97,7 +93,13 @@ export async function handleMigrationEvent(
       await connection.query(statement, []);
     }
     for (const { role, secretArn, state } of userSecrets) {
-      await ensureRoleUsers(connection, role, state.current, privilegesFor(role, schema), identified);
+      await ensureRoleUsers(
+        connection,
+        role,
+        state.current,
+        privilegesFor(role, schema),
+        identified
+      );
       // While the admin session is open: the check is one more short connection, as that user.
       await restoreLockedOutUser(connection, deps, role, secretArn, state, identified);
     }

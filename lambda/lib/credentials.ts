@@ -143,15 +143,19 @@ export class SecretsManagerCredentials implements CredentialsSource {
       const known = this.lastRead.get(stage);
       if (untried(known)) yield known;
     }
-    if (this.now() - this.lastFailedRoundAt < this.deniedRereadIntervalMs) {
-      return; // a recent round found nothing that works: the caller reports the denial
+    if (this.now() - this.lastFailedRoundAt >= this.deniedRereadIntervalMs) {
+      // Counted as failed until a candidate is accepted (accepted() clears it).
+      this.lastFailedRoundAt = this.now();
+      for (const stage of FALLBACK_STAGES) {
+        const candidate = await this.read(stage);
+        if (untried(candidate)) yield candidate;
+      }
     }
-    // Counted as failed until a candidate is accepted (accepted() clears it).
-    this.lastFailedRoundAt = this.now();
-    for (const stage of FALLBACK_STAGES) {
-      const candidate = await this.read(stage);
-      if (untried(candidate)) yield candidate;
-    }
+    // Last, AWSCURRENT once more, even if it was refused a moment ago: an RDS Proxy re-reads its
+    // secrets on its own schedule (a login with another candidate may have set it off), after
+    // which the current version is the one it accepts. One more login, no Secrets Manager call.
+    const current = this.lastRead.get('AWSCURRENT');
+    if (current) yield current;
   }
 
   accepted(credentials: DbCredentials): void {

@@ -206,7 +206,7 @@ async function setOtherUser({ secretId, token, deps, log }: StepContext): Promis
     throw new RotationError(
       `Version ${token} of ${secretId} names "${pending.user}" and AWSCURRENT "${current.user}": ` +
         `an alternating-users rotation sets the password of "${otherUser(current.user)}" only, ` +
-        'never the current user\'s, so this pending version is left alone. Remove its label and ' +
+        "never the current user's, so this pending version is left alone. Remove its label and " +
         `rotate again: ${restartRotation(secretId, token)}.`
     );
   }
@@ -335,7 +335,9 @@ async function testSecret({ secretId, token, deps, log }: StepContext): Promise<
   if (!(await deps.database.canLogIn(tested))) {
     throw new RotationError(
       `The database denied "${tested.user}" with ${label} of ${secretId}` +
-        (value ? ' after setSecret set it: another client may have changed the password since. ' : '. ') +
+        (value
+          ? ' after setSecret set it: another client may have changed the password since. '
+          : '. ') +
         `Rotate again: ${restartRotation(secretId, value ? token : undefined)}.`
     );
   }

@@ -320,11 +320,9 @@ export class CachingSha2Front {
         sql
       );
     if (account) this.accountPlugins.set(account[1], account[2] ?? '(server default)');
-    return (
-      sql
-        .replace(/\bVERSION\(\)/gi, "'8.4.7'")
-        .replace(/\bIDENTIFIED\s+WITH\s+caching_sha2_password\s+BY\b/gi, 'IDENTIFIED BY')
-    );
+    return sql
+      .replace(/\bVERSION\(\)/gi, "'8.4.7'")
+      .replace(/\bIDENTIFIED\s+WITH\s+caching_sha2_password\s+BY\b/gi, 'IDENTIFIED BY');
   }
 
   /** What MySQL does to the cache when a statement changes or reloads accounts. */

@@ -23,7 +23,16 @@ export class SecretsEndpoint {
    * The rotation function Secrets Manager invokes for RotateSecret (a test sets it), with the
    * step events Secrets Manager sends. @default - RotateSecret only starts the rotation
    */
-  rotationFunction?: (event: { SecretId: string; ClientRequestToken: string; Step: string }) => Promise<unknown>;
+  rotationFunction?: (event: {
+    SecretId: string;
+    ClientRequestToken: string;
+    Step: string;
+  }) => Promise<unknown>;
+  /**
+   * GetSecretValue calls per caller, by the access key id the SDK signed with (a test gives each
+   * kind of caller its own AWS_ACCESS_KEY_ID): who reads how often.
+   */
+  readonly getSecretValueBy = new Map<string, number>();
   /** What each RotateSecret set off (the steps, or the configuration test), to await. */
   readonly rotations: Promise<void>[] = [];
 
@@ -159,7 +168,8 @@ export class SecretsEndpoint {
     this.rotations.push(
       (async () => {
         if (!invoke) return;
-        for (const Step of steps) await invoke({ SecretId: secretId, ClientRequestToken: token, Step });
+        for (const Step of steps)
+          await invoke({ SecretId: secretId, ClientRequestToken: token, Step });
       })().finally(() => {
         if (!immediately) secret.unlabel(token, 'AWSPENDING');
       })
@@ -187,6 +197,10 @@ export class SecretsEndpoint {
         res.end(JSON.stringify(payload));
       };
       const target = req.headers['x-amz-target'];
+      if (target === 'secretsmanager.GetSecretValue') {
+        const caller = /Credential=([^/]+)\//.exec(String(req.headers.authorization))?.[1] ?? '-';
+        this.getSecretValueBy.set(caller, (this.getSecretValueBy.get(caller) ?? 0) + 1);
+      }
       const parsed = JSON.parse(body);
       const { SecretId, VersionId, ...request } = parsed as {
         SecretId: string;
