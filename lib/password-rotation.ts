@@ -20,7 +20,8 @@ export interface PasswordRotationProps {
   readonly caCertificate: rds.CaCertificate;
   /**
    * The admin secret: rotated single-user (the admin changes its own password); with it, every
-   * other secret alternates users (lambda/lib/rotation.ts). The function may read it.
+   * other secret alternates users (lambda/lib/rotation.ts). Pass it to `rotate()` too: its
+   * schedule's grants are what let the function read it.
    */
   readonly adminSecret: secretsmanager.ISecret;
   /** The Secrets Manager endpoint the function calls; opened to it on 443, and waited for. */
@@ -78,8 +79,8 @@ export class PasswordRotation extends Construct {
     fn.addEnvironment('DB_CA_TYPE', props.caCertificate.toString());
     fn.addEnvironment('EXCLUDE_CHARACTERS', PASSWORD_EXCLUDED_CHARACTERS);
     fn.addEnvironment('PASSWORD_LENGTH', String(PASSWORD_LENGTH));
+    // Read with the grants of the admin secret's own schedule (rotate(), called by Database).
     fn.addEnvironment('ADMIN_SECRET_ARN', props.adminSecret.secretArn);
-    props.adminSecret.grantRead(fn);
     props.instance.connections.allowDefaultPortFrom(
       this.rotator.securityGroup,
       'from the secret rotation function'
