@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { DbCredentials, readDatabaseConfig } from './lib/config';
@@ -6,10 +7,12 @@ import { Database, InvocationContext } from './lib/database';
 import { ConfigurationError } from './lib/errors';
 import { createDatabase } from './lib/runtime';
 import { passwordClause } from './lib/password-clause';
+import { CLONE_SUFFIX, MAX_BASE_USER_LENGTH, alternateUsers } from './lib/rotation';
+import { restartRotation } from './lib/rotation-recovery';
 import { MIGRATION_DATABASE_OPTIONS } from './lib/server-bounds';
 import { accountText } from './lib/sql-literals';
 import { UserSecretState, canLogIn, readUserSecretState } from './lib/user-secret';
-import { Grant, grantClauses } from './lib/grants';
+import { grantClauses } from './lib/grants';
 import { SchemaModule } from './lib/schema-module';
 import { migrate } from './migrate';
 import { MigrationUser, readMigrationUsers, sameUsers } from './migration-users';
@@ -117,7 +120,13 @@ export async function handleMigrationEvent(
       await connection.query(statement, []);
     }
     for (const { role, secretArn, grants, state } of userSecrets) {
-      await ensureUser(connection, role, grants, state.current, schema, identified);
+      await ensureRoleUsers(
+        connection,
+        role,
+        state.current,
+        grantClauses(grants, schema),
+        identified
+      );
       // While the admin session is open: the check is one more short connection, as that user.
       await restoreLockedOutUser(connection, deps, role, secretArn, state, identified);
     }
@@ -127,31 +136,41 @@ export async function handleMigrationEvent(
 }
 
 /**
- * Creates the user with its secret's password, or brings an existing one back to TLS-only and
- * its grants. An existing user's password is left to `restoreLockedOutUser`. `identified` is
- * `passwordClause()`'s: the plugin named on MySQL.
+ * Makes both users of a role (alternating-users rotation, lambda/lib/rotation.ts): the one the
+ * secret names now, with its password, and the other of the pair, locked with a password nobody
+ * has until a rotation sets one and unlocks it. Both get `REQUIRE SSL` and the same `grants`
+ * (`GRANT <these> TO <user>` fragments). An existing user's password is left to rotation and
+ * `restoreLockedOutUser`; an existing user is never locked. `identified` is `passwordClause()`'s:
+ * the plugin named on MySQL.
  */
-async function ensureUser(
+async function ensureRoleUsers(
   connection: SqlConnection,
   role: string,
-  grants: readonly Grant[],
   { user, password }: DbCredentials,
-  schema: string,
+  grants: readonly string[],
   identified: string
 ) {
-  if (!USERNAME.test(user)) {
+  const [base, clone] = alternateUsers(user);
+  if (!USERNAME.test(base) || base.length > MAX_BASE_USER_LENGTH) {
     throw new ConfigurationError(
-      `The ${role} secret's username "${user}" is not a plain MySQL user name (a-z, 0-9, _).`
+      `The ${role} secret's username "${user}" is not a plain MySQL user name of at most ` +
+        `${MAX_BASE_USER_LENGTH} characters (a-z, 0-9, _): rotation adds "${CLONE_SUFFIX}" for ` +
+        'its second user, and MySQL allows 32.'
     );
   }
-  // Account names and passwords must be quoted strings in MySQL's grammar (sql-literals.ts).
-  await connection.query(`CREATE USER IF NOT EXISTS ?@'%' ${identified} REQUIRE SSL`, [
-    accountText(user),
-    accountText(password),
-  ]);
-  await connection.query("ALTER USER ?@'%' REQUIRE SSL", [accountText(user)]);
-  for (const privileges of grantClauses(grants, schema)) {
-    await connection.query(`GRANT ${privileges} TO ?@'%'`, [accountText(user)]);
+  for (const name of [base, clone]) {
+    const current = name === user;
+    // Account names and passwords must be quoted strings in MySQL's grammar (sql-literals.ts).
+    // The clause order is MySQL 8.4's and MariaDB's: auth, REQUIRE, then the lock option
+    // (https://dev.mysql.com/doc/refman/8.4/en/create-user.html).
+    await connection.query(
+      `CREATE USER IF NOT EXISTS ?@'%' ${identified} REQUIRE SSL${current ? '' : ' ACCOUNT LOCK'}`,
+      [accountText(name), accountText(current ? password : randomBytes(24).toString('base64url'))]
+    );
+    await connection.query("ALTER USER ?@'%' REQUIRE SSL", [accountText(name)]);
+    for (const privileges of grants) {
+      await connection.query(`GRANT ${privileges} TO ?@'%'`, [accountText(name)]);
+    }
   }
 }
 
@@ -179,10 +198,13 @@ async function restoreLockedOutUser(
     log(
       `The ${role} user "${fresh.current.user}" cannot log in with AWSCURRENT or AWSPENDING of ` +
         `${secretArn}, and a rotation is in progress (AWSPENDING on version ${fresh.pendingVersionId}): ` +
-        "its password is left to the rotation. If that rotation failed (see its function's log), " +
-        `remove the label (aws secretsmanager update-secret-version-stage --secret-id ${secretArn} ` +
-        `--version-stage AWSPENDING --remove-from-version-id ${fresh.pendingVersionId}) and run ` +
-        'the migration again (docs/rotation.md#running-the-migration-by-hand).'
+        "its password is left to the rotation. If that rotation failed (see its function's log): " +
+        restartRotation(
+          secretArn,
+          fresh.pendingVersionId,
+          'run the migration again (docs/rotation.md#running-the-migration-by-hand)'
+        ) +
+        '.'
     );
     return;
   }
@@ -191,7 +213,7 @@ async function restoreLockedOutUser(
       `The ${role} secret ${secretArn} changed its username while the migration ran; deploy again.`
     );
   }
-  await connection.query(`ALTER USER ?@'%' ${identified}`, [
+  await connection.query(`ALTER USER ?@'%' ${identified} ACCOUNT UNLOCK`, [
     accountText(fresh.current.user),
     accountText(fresh.current.password),
   ]);

@@ -17,8 +17,11 @@ export interface DatabaseProxyProps {
   readonly instance: rds.DatabaseInstance;
   /**
    * Secrets of every database user the proxy serves (the functions' users). The proxy's role
-   * may read these and no other; it reads them again after a rotation, so rotated passwords
-   * work through the proxy without a deploy.
+   * may read these and no other. It authenticates clients against its cached AWSCURRENT of each
+   * and re-reads them at a time the RDS Proxy guide does not state; rotation alternates users
+   * (lambda/lib/rotation.ts), so the user and password it holds keep working until it does, and
+   * the functions fall back to AWSPREVIOUS when it still holds that version. Tested through the
+   * proxy stand-in with the re-read immediate and minutes late (test/lambda/rotation-under-load.test.ts).
    */
   readonly secrets: secretsmanager.ISecret[];
   /** `MaxConnectionsPercent` of `max_connections`, from `proxyConnectionBudget()`. */

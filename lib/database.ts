@@ -260,6 +260,7 @@ export class Database extends Construct {
       instance: this.instance,
       caCertificate: this.caCertificate,
       secretsManagerEndpoint: props.secretsManagerEndpoint,
+      adminSecret: this.adminSecret,
       rotateAfter: props.rotatePasswordsAfter,
       logRetention: props.logRetention,
     });
@@ -288,9 +289,10 @@ export class Database extends Construct {
 
   /**
    * A generated secret (RDS JSON format, attached to the instance so it holds host, port and
-   * dbname) for a database user, rotated single-user on the same schedule as the admin. The
-   * user itself is created in the database by `SchemaMigration`: make `rotationSchedule` depend
-   * on it, or the first rotation may run before the user exists.
+   * dbname) for a database user, rotated with alternating users (`<username>` and
+   * `<username>_clone`) on the same schedule as the admin. Both users are created in the
+   * database by `SchemaMigration`: make `rotationSchedule` depend on it, or a rotation may run
+   * before they exist.
    */
   public addUserSecret(id: string, username: string): DatabaseUserSecret {
     const secret = new rds.DatabaseSecret(this, `${id}Secret`, {

@@ -191,6 +191,15 @@ export class LambdaRdsStack extends Stack {
       dependent.node.addDependency(migration.resource);
     }
 
+    // Where there is a proxy, the rotations of the secrets it serves wait for it and its target
+    // group: a rotation while the proxy is being created could finish before the proxy first
+    // reads the secret, or during it (test/lib/invariants/rotation-waits-for-proxy.ts).
+    if (proxy) {
+      for (const { rotationSchedule: schedule } of users) {
+        schedule.node.addDependency(proxy.proxy);
+      }
+    }
+
     const monitoring = new Monitoring(this, 'Monitoring', {
       instance: database.instance,
       replicas: replicas.instances,

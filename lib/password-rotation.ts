@@ -18,6 +18,12 @@ export interface PasswordRotationProps {
   readonly instance: rds.DatabaseInstance;
   /** CA that signs the instance's server certificate (the instance's `caCertificate`). */
   readonly caCertificate: rds.CaCertificate;
+  /**
+   * The admin secret: rotated single-user (the admin changes its own password); with it, every
+   * other secret alternates users (lambda/lib/rotation.ts). Pass it to `rotate()` too: its
+   * schedule's grants are what let the function read it.
+   */
+  readonly adminSecret: secretsmanager.ISecret;
   /** The Secrets Manager endpoint the function calls; opened to it on 443, and waited for. */
   readonly secretsManagerEndpoint: ec2.IConnectable & IDependable;
   /**
@@ -33,8 +39,10 @@ export interface PasswordRotationProps {
 }
 
 /**
- * Single-user password rotation for the instance's secrets, by a function of the stack's own
- * (lambda/rotate.ts) on the data path's connection code: TLS always, verified against the RDS
+ * Password rotation for the instance's secrets, by a function of the stack's own
+ * (lambda/rotate.ts): alternating users for the function users (the admin sets the password of
+ * the user not in AWSCURRENT, so no client or RDS Proxy holding AWSCURRENT is ever refused),
+ * single user for the admin (docs/rotation.md). It runs on the data path's connection code: TLS always, verified against the RDS
  * root of the instance's CA for the region, never a plaintext retry. It replaces the hosted
  * SecretsManagerRDSMySQLRotationSingleUser application, whose TLS rests on the Lambda OS CA
  * bundle and falls back to plaintext (docs/rotation.md); this one is tested against a real
@@ -50,7 +58,8 @@ export class PasswordRotation extends Construct {
     this.rotateAfter = props.rotateAfter ?? Duration.days(30);
     this.rotator = new DataFunction(this, 'Rotator', {
       entry: path.join(__dirname, '..', 'lambda', 'rotate.ts'),
-      description: 'Rotates the database secrets (single user): TLS-verified, never plaintext',
+      description:
+        'Rotates the database secrets (alternating users; the admin single-user): TLS-verified, never plaintext',
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
       // No reserved concurrency: AWS warns that fewer than 10 executions "can cause throttling"
@@ -59,8 +68,9 @@ export class PasswordRotation extends Construct {
       // Its connections are bounded without it: Secrets Manager runs one rotation per secret at a
       // time and each step holds one connection at a time, so at most one per rotated secret
       // (reservedConnections().rotation in lib/connection-budget.ts counts one per secret).
-      // Each step makes at most two short connections: 30 s (of Lambda's 15-minute maximum)
-      // only bounds a hung step.
+      // Each step makes a few short connections, each bounded by what is left of these 30 s (of
+      // Lambda's 15-minute maximum), so a step under a connection storm ends with a named error
+      // before Lambda's timeout (lambda/rotate.ts).
       timeout: Duration.seconds(30),
       logRetention: props.logRetention,
     });
@@ -69,6 +79,8 @@ export class PasswordRotation extends Construct {
     fn.addEnvironment('DB_CA_TYPE', props.caCertificate.toString());
     fn.addEnvironment('EXCLUDE_CHARACTERS', PASSWORD_EXCLUDED_CHARACTERS);
     fn.addEnvironment('PASSWORD_LENGTH', String(PASSWORD_LENGTH));
+    // Read with the grants of the admin secret's own schedule (rotate(), called by Database).
+    fn.addEnvironment('ADMIN_SECRET_ARN', props.adminSecret.secretArn);
     props.instance.connections.allowDefaultPortFrom(
       this.rotator.securityGroup,
       'from the secret rotation function'
@@ -91,10 +103,15 @@ export class PasswordRotation extends Construct {
 
   /**
    * Rotates `secret` (RDS JSON format, a user of the instance) every `rotateAfter`. The schedule
-   * rotates at once when created (RotateImmediatelyOnUpdate left out:
-   * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-secretsmanager-rotationschedule.html),
-   * so it waits for the function's whole network path: its security group's egress rules, the
-   * instance's ingress rule for it (in the instance's construct) and the endpoint with its rules.
+   * does not rotate when it is created or updated (RotateImmediatelyOnUpdate false): Secrets
+   * Manager then only "tests the rotation configuration by running the testSecret step"
+   * (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-secretsmanager-rotationschedule.html,
+   * https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html), so a
+   * deploy that changes the rotation function (the move from the hosted applications, or to
+   * alternating users) rotates nothing, and a rollback of it meets no AWSPENDING left behind
+   * (docs/rotation.md). That test still logs in, so the schedule waits for the function's whole
+   * network path: its security group's egress rules, the instance's ingress rule for it (in the
+   * instance's construct) and the endpoint with its rules.
    * CDK grants the function this secret's Describe/Get/Put/UpdateVersionStage and Secrets
    * Manager's invoke permission, which the schedule depends on.
    */
@@ -102,6 +119,7 @@ export class PasswordRotation extends Construct {
     const schedule = secret.addRotationSchedule('RotationSchedule', {
       rotationLambda: this.rotator.function,
       automaticallyAfter: this.rotateAfter,
+      rotateImmediatelyOnUpdate: false,
     });
     schedule.node.addDependency(...this.waitFor);
     // CDK's invoke permission for Secrets Manager names no source. AWS: "In the resource policy

@@ -53,6 +53,14 @@ export interface SecretsManagerCredentialsOptions {
    * @default 30 seconds
    */
   readonly unreachableRereadIntervalMs?: number;
+  /**
+   * After a round of reads caused by a refused login found no credentials that work, how long
+   * later refusals in this environment read the secret again: a denial storm (a password no
+   * version holds) must not turn every invocation into three Secrets Manager calls. Until then
+   * a refused login tries the versions already read, without reading again.
+   * @default 30 seconds
+   */
+  readonly deniedRereadIntervalMs?: number;
   /** @default Date.now */
   readonly now?: () => number;
   /**
@@ -63,13 +71,24 @@ export interface SecretsManagerCredentialsOptions {
   readonly host?: string;
 }
 
+/** The versions a denied login falls back to, in order (see SecretsManagerCredentials). */
+const FALLBACK_STAGES = ['AWSCURRENT', 'AWSPREVIOUS', 'AWSPENDING'] as const;
+type Stage = (typeof FALLBACK_STAGES)[number];
+
 /**
  * Credentials from a Secrets Manager secret in the RDS JSON format, cached with a TTL.
  * Safe at module scope: it holds a password, never a connection.
  *
- * Rotation: when the cached password is denied we re-read AWSCURRENT; if that is still denied
- * we try AWSPENDING, because single-user rotation sets the new password on the database a few
- * seconds before it promotes the pending version to AWSCURRENT.
+ * Rotation (alternating users, lambda/lib/rotation.ts): when the cached credentials are denied,
+ * the function tries AWSCURRENT (the rotation finished since we cached), then AWSPREVIOUS (an
+ * RDS Proxy still holds the version before: it authenticates clients against its own cached
+ * AWSCURRENT until it re-reads the secret, https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy-secrets-arns.html),
+ * then AWSPENDING (the database already has the pending credentials: a single-user rotation
+ * between setSecret and finishSecret). Versions never change once written, only their labels
+ * move, so what earlier reads returned stays a candidate, tried first without a Secrets Manager
+ * call. A round of reads that found nothing that works holds further rounds off for
+ * `deniedRereadIntervalMs`: a refusal that no version cures costs each environment at most three
+ * reads per interval, while a rotation (whose versions do work) is followed at once.
  */
 export class SecretsManagerCredentials implements CredentialsSource {
   private cached?: { credentials: DbCredentials; expiresAt: number };
@@ -78,8 +97,13 @@ export class SecretsManagerCredentials implements CredentialsSource {
   private readonly client: SecretsManagerClient;
   private readonly ttlMs: number;
   private readonly rereadIntervalMs: number;
+  private readonly deniedRereadIntervalMs: number;
   private readonly now: () => number;
   private lastReadAt = -Infinity;
+  /** When the last round of reads after a denial started that found nothing that works. */
+  private lastFailedRoundAt = -Infinity;
+  /** What each stage held when last read (undefined: no such version then). */
+  private readonly lastRead = new Map<Stage, DbCredentials | undefined>();
   private readonly host?: string;
 
   constructor(
@@ -89,6 +113,7 @@ export class SecretsManagerCredentials implements CredentialsSource {
     this.client = options.client ?? secretsManagerClient();
     this.ttlMs = options.ttlMs ?? 5 * 60_000;
     this.rereadIntervalMs = options.unreachableRereadIntervalMs ?? 30_000;
+    this.deniedRereadIntervalMs = options.deniedRereadIntervalMs ?? 30_000;
     this.now = options.now ?? Date.now;
     this.host = options.host;
   }
@@ -108,17 +133,34 @@ export class SecretsManagerCredentials implements CredentialsSource {
   async *alternatives(denied: DbCredentials): AsyncIterable<DbCredentials> {
     this.cached = undefined;
     const tried = [denied];
-    for (const stage of ['AWSCURRENT', 'AWSPENDING'] as const) {
-      const candidate = await this.read(stage);
-      if (candidate && !tried.some((t) => same(t, candidate))) {
-        tried.push(candidate);
-        yield candidate;
+    const untried = (candidate: DbCredentials | undefined): candidate is DbCredentials => {
+      if (!candidate || tried.some((t) => same(t, candidate))) return false;
+      tried.push(candidate);
+      return true;
+    };
+    // First what the last reads returned: no Secrets Manager call.
+    for (const stage of FALLBACK_STAGES) {
+      const known = this.lastRead.get(stage);
+      if (untried(known)) yield known;
+    }
+    if (this.now() - this.lastFailedRoundAt >= this.deniedRereadIntervalMs) {
+      // Counted as failed until a candidate is accepted (accepted() clears it).
+      this.lastFailedRoundAt = this.now();
+      for (const stage of FALLBACK_STAGES) {
+        const candidate = await this.read(stage);
+        if (untried(candidate)) yield candidate;
       }
     }
+    // Last, AWSCURRENT once more, even if it was refused a moment ago: an RDS Proxy re-reads its
+    // secrets on its own schedule (a login with another candidate may have set it off), after
+    // which the current version is the one it accepts. One more login, no Secrets Manager call.
+    const current = this.lastRead.get('AWSCURRENT');
+    if (current) yield current;
   }
 
   accepted(credentials: DbCredentials): void {
     this.cached = { credentials, expiresAt: this.now() + this.ttlMs };
+    this.lastFailedRoundAt = -Infinity;
   }
 
   async reread(stale: DbCredentials): Promise<DbCredentials | undefined> {
@@ -134,7 +176,7 @@ export class SecretsManagerCredentials implements CredentialsSource {
     return fresh;
   }
 
-  private async read(stage: 'AWSCURRENT' | 'AWSPENDING'): Promise<DbCredentials | undefined> {
+  private async read(stage: Stage): Promise<DbCredentials | undefined> {
     let secretString: string | undefined;
     this.lastReadAt = this.now();
     this.fetches++;
@@ -145,8 +187,9 @@ export class SecretsManagerCredentials implements CredentialsSource {
       secretString = result.SecretString;
     } catch (error) {
       const name = (error as Error).name;
-      if (stage === 'AWSPENDING' && name === 'ResourceNotFoundException') {
-        return undefined; // no rotation in progress
+      if (stage !== 'AWSCURRENT' && name === 'ResourceNotFoundException') {
+        this.lastRead.set(stage, undefined);
+        return undefined; // no rotation in progress (AWSPENDING), or none yet (AWSPREVIOUS)
       }
       throw new CredentialsUnavailableError(
         `Could not read database secret ${this.secretId} (${stage}) from Secrets Manager: ` +
@@ -155,8 +198,10 @@ export class SecretsManagerCredentials implements CredentialsSource {
         { cause: error }
       );
     }
-    const credentials = parseRdsSecret(this.secretId, secretString);
-    return this.host ? { ...credentials, host: this.host } : credentials;
+    const parsed = parseRdsSecret(this.secretId, secretString);
+    const credentials = this.host ? { ...parsed, host: this.host } : parsed;
+    this.lastRead.set(stage, credentials);
+    return credentials;
   }
 }
 

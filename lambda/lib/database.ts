@@ -180,8 +180,9 @@ export class Database {
     }
     throw new DatabaseAccessDeniedError(
       `The database at ${cached.host}:${cached.port} denied user "${cached.user}" with every ` +
-        'known password (cached, AWSCURRENT, AWSPENDING). Make the secret match the database ' +
-        'user: finish or re-run the rotation, or reset the password and the secret together.'
+        'known password (cached, AWSCURRENT, AWSPREVIOUS, AWSPENDING). Make the secret match the ' +
+        'database user: finish or re-run the rotation, or reset the password and the secret ' +
+        'together. After such a refusal the secret is read again at most every 30 s.'
     );
   }
 

@@ -91,8 +91,23 @@ const MARIADB_STATEMENT_TIMEOUT = 1969; // MariaDB: max_statement_time exceeded
 export const ID_LIMIT_MESSAGE = 'users.id limit';
 export const VERSION_LIMIT_MESSAGE = 'users.version limit';
 
+/**
+ * A locked account refuses a login with its own error, not 1045: MySQL's
+ * ER_ACCOUNT_HAS_BEEN_LOCKED (3118, https://dev.mysql.com/doc/mysql-errors/8.4/en/server-error-reference.html),
+ * MariaDB's 4151 (which mysql2 names after MySQL's 4151, another error: hence the message).
+ * The second user of a role is locked until its first rotation (lambda/migration-resource.ts):
+ * to a client it is a password that does not work, and the next candidate is tried.
+ */
+const MYSQL_ACCOUNT_LOCKED = 3118;
+const MARIADB_ACCOUNT_LOCKED = 4151;
+
 export function isAccessDenied(error: unknown): boolean {
-  return (error as ConnectionFailure)?.code === 'ER_ACCESS_DENIED_ERROR';
+  const failure = error as ConnectionFailure | undefined;
+  return (
+    failure?.code === 'ER_ACCESS_DENIED_ERROR' ||
+    failure?.errno === MYSQL_ACCOUNT_LOCKED ||
+    (failure?.errno === MARIADB_ACCOUNT_LOCKED && /locked/i.test(failure.message))
+  );
 }
 
 /**

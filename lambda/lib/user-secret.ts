@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { DbCredentials, TlsSettings } from './config';
 import { StaticCredentials, parseRdsSecret } from './credentials';
-import { Database } from './database';
+import { Database, InvocationContext } from './database';
 import { DatabaseAccessDeniedError } from './errors';
 
 /** What the schema migration needs to know about a function user's secret. */
@@ -64,7 +64,8 @@ async function readVersion(
  */
 export async function canLogIn(
   credentials: DbCredentials,
-  tls: TlsSettings | undefined
+  tls: TlsSettings | undefined,
+  context?: InvocationContext
 ): Promise<boolean> {
   const database = new Database({
     credentials: new StaticCredentials(credentials),
@@ -73,7 +74,8 @@ export async function canLogIn(
     defaultBudgetMs: 15_000,
   });
   try {
-    await database.run(async () => undefined);
+    // Bounded by the invocation's remaining time when there is one (the rotation's steps).
+    await database.run(async () => undefined, context);
     return true;
   } catch (error) {
     if (error instanceof DatabaseAccessDeniedError) return false;

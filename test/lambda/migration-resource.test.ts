@@ -137,8 +137,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await secretsEndpoint?.stop();
-  for (const { user } of Object.values(secrets))
+  for (const { user } of Object.values(secrets)) {
     await admin.query("DROP USER IF EXISTS ?@'%'", [user]);
+    await admin.query("DROP USER IF EXISTS ?@'%'", [`${user}_clone`]);
+  }
   await admin.query(`DROP DATABASE IF EXISTS ${schema}`);
   await admin.query(`DROP DATABASE IF EXISTS ${otherSchema}`);
   await admin.end();
@@ -157,6 +159,23 @@ describe('schema migration custom resource', () => {
     for (const { user } of Object.values(secrets)) {
       const [[row]] = await admin.query<RowDataPacket[]>("SHOW CREATE USER ?@'%'", [user]);
       expect(String(Object.values(row)[0])).toMatch(/REQUIRE SSL/);
+    }
+  });
+
+  test('Create makes the second user of each role (alternating-users rotation): same grants, REQUIRE SSL, locked', async () => {
+    for (const { user } of Object.values(secrets)) {
+      const clone = `${user}_clone`;
+      // The grants, without the password hash (the users' passwords differ on purpose).
+      const privileges = async (name: string) =>
+        (await grantsOf(name)).map((g) =>
+          g.replace(name, 'USER').replace(/ IDENTIFIED BY PASSWORD '[^']*'/, '')
+        );
+      expect(await privileges(clone)).toEqual(await privileges(user));
+      const [[row]] = await admin.query<RowDataPacket[]>("SHOW CREATE USER ?@'%'", [clone]);
+      expect(String(Object.values(row)[0])).toMatch(/REQUIRE SSL.*ACCOUNT LOCK/s);
+      // Nobody can log in as it until a rotation sets its password (and unlocks it).
+      const secret = (await deps.readUserSecret('arn:writer')).current;
+      expect(await deps.canLogIn({ ...secret, user: clone })).toBe(false);
     }
   });
 

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { AddressInfo, createServer } from 'node:net';
+import {
+  RotateSecretCommand,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
 import { createConnection } from 'mysql2/promise';
 import { PASSWORD_EXCLUDED_CHARACTERS, PASSWORD_LENGTH } from '../../lambda/lib/password-policy';
 import { AppDatabase } from '../support/app-database';
@@ -61,7 +67,7 @@ let writerPassword: string;
 let n = 0;
 const write = () => writer.invoke({ email: 'rotation@example.com', name: `v${++n}` });
 
-describe('single-user rotation by the stack’s own function', () => {
+describe('single-user rotation (the admin secret) by the stack’s own function', () => {
   test('rotates the password on the database and in the secret, keeps every other field, and the writer keeps working throughout', async () => {
     secrets.addRotatingSecret(ARN, { ...db.secret('writer'), ssl: false });
     await write();
@@ -160,9 +166,14 @@ describe('single-user rotation by the stack’s own function', () => {
   );
 
   withFront(
-    'on MySQL 8.4 the account keeps caching_sha2_password and logs in with the new password',
+    'on MySQL 8.4 with password_require_current ON the account keeps caching_sha2_password and logs in with the new password',
     async () => {
-      const mysql = await CachingSha2Front.start(db.server, { mysqlAccounts: true });
+      // password_require_current ON (an RDS parameter): an own password change must name the
+      // current password with REPLACE (ER_MISSING_CURRENT_PASSWORD otherwise).
+      const mysql = await CachingSha2Front.start(db.server, {
+        mysqlAccounts: true,
+        passwordRequireCurrent: true,
+      });
       try {
         const id = `${ARN}-mysql`;
         const user = db.users.writer.user;
@@ -208,3 +219,76 @@ async function canLogIn(password: string): Promise<boolean> {
     throw error;
   }
 }
+
+describe('what the deploy and Secrets Manager do around a rotation', () => {
+  const client = () =>
+    new SecretsManagerClient({
+      endpoint: secrets.env().AWS_ENDPOINT_URL_SECRETS_MANAGER,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+
+  beforeAll(() => {
+    secrets.rotationFunction = (event) => rotator.invoke(event, { remainingMs: 30_000 });
+  });
+
+  test('RotateSecret is refused while AWSPENDING sits on another version than AWSCURRENT, as the API documents', async () => {
+    secrets.addRotatingSecret(ARN, db.secret('writer', { password: writerPassword }));
+    const stuck = randomUUID();
+    secrets.startRotation(ARN, stuck); // a rotation that failed and left its label
+    await expect(client().send(new RotateSecretCommand({ SecretId: ARN }))).rejects.toMatchObject({
+      name: 'InvalidRequestException',
+    });
+    // What every recovery text says (lambda/lib/rotation-recovery.ts): remove it, rotate again.
+    await client().send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: ARN,
+        VersionStage: 'AWSPENDING',
+        RemoveFromVersionId: stuck,
+      })
+    );
+    await client().send(new RotateSecretCommand({ SecretId: ARN }));
+    await Promise.all(secrets.rotations);
+    writerPassword = secrets.valueAt(ARN, 'AWSCURRENT')!.password as string;
+    expect(await canLogIn(writerPassword)).toBe(true);
+  });
+
+  test('a schedule created or updated with RotateImmediatelyOnUpdate false only tests the configuration: no password changes, no label is left', async () => {
+    secrets.addRotatingSecret(ARN, db.secret('writer', { password: writerPassword }));
+    await client().send(new RotateSecretCommand({ SecretId: ARN, RotateImmediately: false }));
+    await Promise.all(secrets.rotations);
+    expect(secrets.versionsOf(ARN)).toEqual({ 'initial-version': ['AWSCURRENT'] });
+    expect(await canLogIn(writerPassword)).toBe(true);
+    // A rollback of that deploy (the old function, RotateImmediately false again) meets no
+    // AWSPENDING, so it is not refused.
+    await expect(
+      client().send(new RotateSecretCommand({ SecretId: ARN, RotateImmediately: false }))
+    ).resolves.toBeDefined();
+    await Promise.all(secrets.rotations);
+  });
+
+  test('a step that cannot reach the database ends with a named error before the invocation’s time is up', async () => {
+    // A server that accepts connections and never answers: a connection storm's worst case.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const id = `${ARN}-silent`;
+      secrets.addRotatingSecret(id, db.secret('writer', { port, password: writerPassword }));
+      const token = randomUUID();
+      secrets.startRotation(id, token);
+      await step('createSecret', token, id);
+      const remainingMs = 2500;
+      const started = performance.now();
+      const failure = await rotator
+        .invoke({ SecretId: id, ClientRequestToken: token, Step: 'setSecret' }, { remainingMs })
+        .catch((error: Error) => error);
+      expect(performance.now() - started).toBeLessThan(remainingMs);
+      expect(failure).toMatchObject({
+        name: expect.stringMatching(/^Database\w+Error$|^RotationError$/),
+      });
+    } finally {
+      silent.close();
+    }
+  });
+});

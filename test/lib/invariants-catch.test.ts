@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Monitoring } from '../../lib/monitoring';
 import { ReadReplicas } from '../../lib/read-replicas';
 import { CONFIGURATIONS, synthesizeConfiguration } from './configurations';
@@ -52,6 +53,22 @@ beforeAll(() => {
         stack.node.findChild('Proxy').node.findChild('ClientConnectionsAlarm').node
           .defaultChild as cloudwatch.CfnAlarm
       ).threshold = 169;
+      // The writer secret's rotation schedule ordered after nothing (so not after the proxy).
+      stack.node
+        .findAll()
+        .filter(
+          (c): c is secretsmanager.CfnRotationSchedule =>
+            c instanceof secretsmanager.CfnRotationSchedule && c.node.path.includes('Writer')
+        )
+        .forEach((schedule) => schedule.addOverride('DependsOn', []));
+      // The reader secret's schedule rotating on every update (the CloudFormation default).
+      stack.node
+        .findAll()
+        .filter(
+          (c): c is secretsmanager.CfnRotationSchedule =>
+            c instanceof secretsmanager.CfnRotationSchedule && c.node.path.includes('Reader')
+        )
+        .forEach((schedule) => schedule.addPropertyDeletionOverride('RotateImmediatelyOnUpdate'));
       // A free-storage alarm at the autoscaling trigger (10 % of 20 GiB).
       (
         monitoring.node.findChild('FreeStorageSpaceAlarm').node.defaultChild as cloudwatch.CfnAlarm
@@ -88,6 +105,10 @@ const expected: Record<string, RegExp> = {
     /FunctionsWriterFunction\w+ does not depend on LateRule \(a security-group rule of its network path\)/,
   'proxy-client-alarm-above-healthy-peak.ts':
     /ProxyClientConnectionsAlarm\w+ fires at 170 client connections, but the functions behind Proxy\w+ hold 270/,
+  'rotation-waits-for-proxy.ts':
+    /DatabaseWriterSecret\w*RotationSchedule\w+ rotates a secret Proxy\w+ serves but may run before Proxy\w+ \(AWS::RDS::DBProxy\) exists/,
+  'rotation-schedules-do-not-rotate-on-update.ts':
+    /DatabaseReaderSecret\w*RotationSchedule\w+ rotates its secret on every create or update/,
   'free-storage-alarm-beyond-autoscaling.ts':
     /MonitoringFreeStorageSpaceAlarm\w+ fires below 2 GiB, but autoscaling already acts at 2 GiB/,
   'proxy-auth-covers-its-clients.ts':

@@ -77,7 +77,8 @@ export class CachingSha2Front {
     private readonly server: Server,
     private readonly backend: ServerInfo,
     private readonly tls: { key: Buffer; cert: Buffer } | undefined,
-    private readonly mysqlAccounts: boolean
+    private readonly mysqlAccounts: boolean,
+    private readonly passwordRequireCurrent: boolean
   ) {}
 
   /**
@@ -86,10 +87,16 @@ export class CachingSha2Front {
    * server without certificates. `mysqlAccounts: true` stands in for MySQL's account statements
    * too: `VERSION()` says 8.4.7, and the plugin a CREATE USER / ALTER USER names is recorded in
    * `accountPlugins` and dropped before MariaDB (which has no caching_sha2_password) runs it.
+   * `passwordRequireCurrent: true` (with `mysqlAccounts`) is MySQL's `password_require_current`
+   * ON: a user's own `ALTER USER USER()` must name its current password with REPLACE.
    */
   static async start(
     backend: ServerInfo,
-    { tls = true, mysqlAccounts = false }: { tls?: boolean; mysqlAccounts?: boolean } = {}
+    {
+      tls = true,
+      mysqlAccounts = false,
+      passwordRequireCurrent = false,
+    }: { tls?: boolean; mysqlAccounts?: boolean; passwordRequireCurrent?: boolean } = {}
   ): Promise<CachingSha2Front> {
     if (!backend.dir || !backend.caFile) {
       throw new Error('The caching_sha2_password front needs a private server with TLS.');
@@ -97,7 +104,13 @@ export class CachingSha2Front {
     const read = (name: string) => readFileSync(path.join(backend.dir!, name));
     const material = { key: read('server.key'), cert: read('server.pem') };
     const server = createServer();
-    const front = new CachingSha2Front(server, backend, tls ? material : undefined, mysqlAccounts);
+    const front = new CachingSha2Front(
+      server,
+      backend,
+      tls ? material : undefined,
+      mysqlAccounts,
+      passwordRequireCurrent
+    );
     server.on('connection', (socket) => front.accept(socket));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return front;
@@ -282,24 +295,34 @@ export class CachingSha2Front {
 
   /** Looks at a statement on its way to MariaDB; returns what MariaDB is to run. */
   private statement(sql: string, sessionUser: string): string {
+    const ownPassword = this.cache.get(sessionUser)?.password; // before the eviction below
     this.evict(sql, sessionUser);
     if (!this.mysqlAccounts) return sql;
+    const own =
+      /^\s*ALTER\s+USER\s+USER\(\)\s+IDENTIFIED\s+BY\s+('(?:[^']|'')*')(?:\s+REPLACE\s+'((?:[^']|'')*)')?\s*$/is.exec(
+        sql
+      );
+    if (own) {
+      // MySQL's password_require_current (sql_user.cc, validate_password_require_current()):
+      // REPLACE must name the current password; without it an unprivileged account is refused
+      // while the policy is on. MariaDB has neither, so the front decides and MariaDB signals.
+      const current = own[2]?.replace(/''/g, "'");
+      if (current !== undefined && current !== ownPassword) {
+        return "SIGNAL SQLSTATE 'HY000' SET MYSQL_ERRNO = 3891, MESSAGE_TEXT = 'Incorrect current password. Specify the correct password which has to be replaced.'";
+      }
+      if (current === undefined && this.passwordRequireCurrent) {
+        return "SIGNAL SQLSTATE 'HY000' SET MYSQL_ERRNO = 3892, MESSAGE_TEXT = 'Current password needs to be specified in the REPLACE clause in order to change it.'";
+      }
+      return `SET PASSWORD = PASSWORD(${own[1]})`;
+    }
     const account =
       /^\s*(?:CREATE|ALTER)\s+USER\b.*?['`"]([^'`"]+)['`"]\s*@\s*\S+\s+IDENTIFIED\s+(?:WITH\s+(\w+)\s+)?BY\b/is.exec(
         sql
       );
     if (account) this.accountPlugins.set(account[1], account[2] ?? '(server default)');
-    return (
-      sql
-        // MySQL's form for one's own password (password-clause.ts), which MariaDB lacks; the
-        // account keeps its plugin on both, so accountPlugins is left as it is.
-        .replace(
-          /^\s*ALTER\s+USER\s+USER\(\)\s+IDENTIFIED\s+BY\s+('(?:[^']|'')*')\s*$/is,
-          'SET PASSWORD = PASSWORD($1)'
-        )
-        .replace(/\bVERSION\(\)/gi, "'8.4.7'")
-        .replace(/\bIDENTIFIED\s+WITH\s+caching_sha2_password\s+BY\b/gi, 'IDENTIFIED BY')
-    );
+    return sql
+      .replace(/\bVERSION\(\)/gi, "'8.4.7'")
+      .replace(/\bIDENTIFIED\s+WITH\s+caching_sha2_password\s+BY\b/gi, 'IDENTIFIED BY');
   }
 
   /** What MySQL does to the cache when a statement changes or reloads accounts. */

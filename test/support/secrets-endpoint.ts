@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
@@ -19,6 +19,22 @@ export class SecretsEndpoint {
   /** Operations called on rotating secrets and GetRandomPassword, in order (`<Operation> <stage or id>`). */
   readonly calls: string[] = [];
   readonly reads: string[] = [];
+  /**
+   * The rotation function Secrets Manager invokes for RotateSecret (a test sets it), with the
+   * step events Secrets Manager sends. @default - RotateSecret only starts the rotation
+   */
+  rotationFunction?: (event: {
+    SecretId: string;
+    ClientRequestToken: string;
+    Step: string;
+  }) => Promise<unknown>;
+  /**
+   * GetSecretValue calls per caller, by the access key id the SDK signed with (a test gives each
+   * kind of caller its own AWS_ACCESS_KEY_ID): who reads how often.
+   */
+  readonly getSecretValueBy = new Map<string, number>();
+  /** What each RotateSecret set off (the steps, or the configuration test), to await. */
+  readonly rotations: Promise<void>[] = [];
 
   private constructor(
     private readonly server: Server,
@@ -114,6 +130,53 @@ export class SecretsEndpoint {
     return text === undefined ? undefined : JSON.parse(text);
   }
 
+  /**
+   * RotateSecret as the API reference describes it
+   * (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html):
+   * "If the AWSPENDING staging label is present but not attached to the same version as
+   * AWSCURRENT, then any later invocation of RotateSecret assumes that a previous rotation
+   * request is still in progress and returns an error." Otherwise it labels a new, empty version
+   * AWSPENDING and, with RotateImmediately (the default), runs the four steps; without, "Secrets
+   * Manager tests the rotation configuration by running the testSecret step ... The test creates
+   * an AWSPENDING version of the secret and then removes it" (that version is left empty here:
+   * the documentation does not say what it holds). The steps run after the answer, as the real
+   * service invokes the function asynchronously; `rotations` holds them.
+   */
+  private rotateSecret(
+    secretId: string,
+    secret: VersionedSecret,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    request: any
+  ): [number, object] {
+    const pending = secret.versionWith('AWSPENDING');
+    if (pending !== undefined && pending !== secret.versionWith('AWSCURRENT')) {
+      return [
+        400,
+        {
+          __type: 'InvalidRequestException',
+          message: `A previous rotation isn't complete (AWSPENDING is on version ${pending}). That rotation will be reattempted.`,
+        },
+      ];
+    }
+    const token: string = request.ClientRequestToken ?? randomUUID();
+    secret.label(token, 'AWSPENDING');
+    const invoke = this.rotationFunction;
+    const immediately = request.RotateImmediately !== false;
+    const steps = immediately
+      ? ['createSecret', 'setSecret', 'testSecret', 'finishSecret']
+      : ['testSecret'];
+    this.rotations.push(
+      (async () => {
+        if (!invoke) return;
+        for (const Step of steps)
+          await invoke({ SecretId: secretId, ClientRequestToken: token, Step });
+      })().finally(() => {
+        if (!immediately) secret.unlabel(token, 'AWSPENDING');
+      })
+    );
+    return [200, { ARN: secretId, Name: secretId, VersionId: token }];
+  }
+
   private rotatingSecret(secretId: string): VersionedSecret {
     const secret = this.rotating.get(secretId);
     if (!secret) throw new Error(`No rotating secret ${secretId}: addRotatingSecret() first.`);
@@ -134,6 +197,10 @@ export class SecretsEndpoint {
         res.end(JSON.stringify(payload));
       };
       const target = req.headers['x-amz-target'];
+      if (target === 'secretsmanager.GetSecretValue') {
+        const caller = /Credential=([^/]+)\//.exec(String(req.headers.authorization))?.[1] ?? '-';
+        this.getSecretValueBy.set(caller, (this.getSecretValueBy.get(caller) ?? 0) + 1);
+      }
       const parsed = JSON.parse(body);
       const { SecretId, VersionId, ...request } = parsed as {
         SecretId: string;
@@ -144,6 +211,10 @@ export class SecretsEndpoint {
       if (rotating || target === 'secretsmanager.GetRandomPassword') {
         const operation = String(target).replace('secretsmanager.', '');
         this.calls.push(`${operation} ${request.VersionStage ?? VersionId ?? ''}`.trim());
+        if (target === 'secretsmanager.RotateSecret' && rotating) {
+          const [status, payload] = this.rotateSecret(SecretId, rotating, parsed);
+          return reply(status, payload);
+        }
         const [status, payload] = answerVersioned(String(target), rotating, parsed);
         return reply(status, payload);
       }

@@ -5,7 +5,7 @@ import { Invariant } from './invariant';
 const CALLER_TYPES = (type: string) =>
   type.startsWith('Custom::') ||
   type === 'AWS::CloudFormation::CustomResource' ||
-  // Created with RotateImmediatelyOnUpdate left out, a schedule rotates at once:
+  // A schedule rotates when created, or with RotateImmediatelyOnUpdate false (ours) runs testSecret:
   // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-secretsmanager-rotationschedule.html
   type === 'AWS::SecretsManager::RotationSchedule';
 
