@@ -77,6 +77,17 @@ export class DatabaseReadOnlyError extends DataPathError {
   readonly name = 'DatabaseReadOnlyError';
 }
 
+/**
+ * A read through the primary's endpoint reached a server that cannot be the current primary: it
+ * is read-only (a blue/green switchover's old or not-yet-promoted instance, a replica), or it
+ * answered below the `minVersion` the writer already returned. Its answer could be older than
+ * writes already acknowledged, so it was not returned. Nothing was written; retrying is safe,
+ * and the next invocation resolves the endpoint again.
+ */
+export class DatabaseNotPrimaryError extends DataPathError {
+  readonly name = 'DatabaseNotPrimaryError';
+}
+
 /** The TLS handshake failed: the server certificate is not trusted, or TLS is not offered. */
 export class DatabaseTlsError extends DataPathError {
   readonly name = 'DatabaseTlsError';

@@ -1,0 +1,418 @@
+import { RowDataPacket } from 'mysql2/promise';
+import { WriteLedger } from '../../scripts/load/ledger';
+import { AppDatabase } from './app-database';
+import { adminConnect, ServerInfo } from './private-server';
+import { ReplicatedPair, startReplicatedPair, stopReplicatedPair } from './replicated-pair';
+import { InvocationOutcome, SimulatedEnvironment } from './simulated-environment';
+import { RelayTarget, TcpRelay } from './tcp-relay';
+
+/**
+ * The moves of the primary's endpoint a function can live through, rehearsed on the bundled
+ * handlers under load. A MariaDB primary and its GTID replica stand in for blue and green (or
+ * for a Multi-AZ primary and its standby), a relay whose target moves stands in for the
+ * endpoint's DNS name.
+ *
+ * - `switchover`: the switchover actions of the RDS User Guide
+ *   (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/blue-green-deployments-switching.html):
+ *   writes stopped on blue (read_only), its connections dropped, green caught up, the name
+ *   moved, green made writable.
+ * - `failover`: the primary's server killed (SIGKILL), the standby promoted `promoteAfterMs`
+ *   later, then the name moved. Replication is semi-synchronous (AFTER_SYNC): a commit is
+ *   acknowledged only once the standby has it, as a Multi-AZ instance's synchronous standby has
+ *   (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.MultiAZSingleStandby.html).
+ * - `lagging-name`: the switchover, but for `laggingMs` after the move every other new
+ *   connection still reaches blue, as while a DNS change propagates.
+ */
+export type DrillKind = 'switchover' | 'failover' | 'lagging-name';
+
+export const DRILL_KINDS: readonly DrillKind[] = ['switchover', 'failover', 'lagging-name'];
+
+/**
+ * The errors a move may cost an invocation: each is named, says nothing was written (or that
+ * the write is an idempotent upsert), and says to retry. Any other error fails a drill.
+ */
+export const RETRYABLE_DURING_A_MOVE: readonly string[] = [
+  'DatabaseReadOnlyError',
+  'DatabaseNotPrimaryError',
+  'DatabaseConnectionLostError',
+  'DatabaseUnreachableError',
+];
+
+export interface DrillOptions {
+  readonly kind: DrillKind;
+  /** The bundled handlers (test/support/bundle.ts). */
+  readonly bundles: { readonly writer: string; readonly reader: string };
+  /** @default 4 */
+  readonly writers?: number;
+  /** @default 2 */
+  readonly readers?: number;
+  /** Load before the move starts. @default 1000 */
+  readonly beforeMs?: number;
+  /** Load after the name moved. @default 1500 */
+  readonly afterMs?: number;
+  /** lagging-name: how long every other new connection still reaches blue. @default 1000 */
+  readonly laggingMs?: number;
+  /** failover: from the kill to the standby's promotion. @default 300 */
+  readonly promoteAfterMs?: number;
+}
+
+export interface DrillResult {
+  readonly kind: DrillKind;
+  readonly writes: number;
+  readonly reads: number;
+  readonly acknowledgedWrites: number;
+  /** Acknowledged writes missing from the new primary's table at the end. */
+  readonly lostWrites: readonly string[];
+  /** Reads labelled "primary" older than a write acknowledged before they began. */
+  readonly staleReads: readonly string[];
+  /** Failed invocations by error name. */
+  readonly failures: Readonly<Record<string, number>>;
+  /** Failures whose name is not in RETRYABLE_DURING_A_MOVE, with their message. */
+  readonly unexpectedFailures: readonly string[];
+  /**
+   * From the move (the name moved) to the start of the first write after it that was
+   * acknowledged, ms: how long writes stayed refused once the name pointed at the new primary.
+   */
+  readonly writesBackMs: number | null;
+  /** From the start of the first refused write to that of the next acknowledged one, ms (0: none refused). */
+  readonly writeOutageMs: number;
+  /**
+   * Writes that started once the move had settled (the new primary writable, the name no longer
+   * lagging) and still failed: there must be none, whatever the machine's speed.
+   */
+  readonly refusedAfterSettling: number;
+}
+
+/** Whether the drill held: nothing lost, nothing stale, only retryable errors, writes back within 1 s. */
+export function drillProblems(result: DrillResult): string[] {
+  const problems: string[] = [];
+  if (result.lostWrites.length > 0) problems.push(`lost writes: ${result.lostWrites.join('; ')}`);
+  if (result.staleReads.length > 0) problems.push(`stale reads: ${result.staleReads.join('; ')}`);
+  if (result.unexpectedFailures.length > 0) {
+    problems.push(`errors not named as retryable: ${result.unexpectedFailures.join('; ')}`);
+  }
+  if (result.writesBackMs === null || result.writesBackMs > 1000) {
+    problems.push(`writes not back within 1 s of the move (${result.writesBackMs ?? 'never'} ms)`);
+  }
+  if (result.refusedAfterSettling > 0) {
+    problems.push(`${result.refusedAfterSettling} writes failed after the move had settled`);
+  }
+  return problems;
+}
+
+/** Runs one drill on a replicated pair of its own; tears everything down, also on failure. */
+export async function runDrill(options: DrillOptions): Promise<DrillResult> {
+  const pair = await startReplicatedPair({ delaySeconds: 0 });
+  let db: AppDatabase | undefined;
+  let name: MovableName | undefined;
+  const environments: SimulatedEnvironment[] = [];
+  // Opened beforehand, as RDS's own control connections are: the move costs statements, not logins.
+  let blue: AdminConnection | undefined;
+  let green: AdminConnection | undefined;
+  try {
+    [blue, green] = await Promise.all([adminConnect(pair.primary), adminConnect(pair.replica)]);
+    blue.on('error', () => undefined); // killed in the failover
+    if (options.kind === 'failover') await semiSynchronous(pair);
+    db = await AppDatabase.create('drill', pair.primary);
+    await waitUntilApplied(pair.replica, await binlogPosition(pair.primary));
+    name = await MovableName.start(pair.primary);
+    const env = (role: 'writer' | 'reader') => db!.env(role, { port: name!.port });
+    const start = (role: 'writer' | 'reader', i: number) =>
+      SimulatedEnvironment.start(`${role}-${i}`, options.bundles[role], env(role), { quiet: true });
+    environments.push(
+      ...(await Promise.all([
+        ...range(options.writers ?? 4).map((i) => start('writer', i)),
+        ...range(options.readers ?? 2).map((i) => start('reader', i)),
+      ]))
+    );
+    const writerCount = options.writers ?? 4;
+    const load = new Load(environments.slice(0, writerCount), environments.slice(writerCount));
+    const running = load.run();
+    await sleep(options.beforeMs ?? 1000);
+    const moved = await move(options, { pair, blue, green }, name, db);
+    await sleep(options.afterMs ?? 1500);
+    await load.stop(running);
+    const [rows] = await green.query<RowDataPacket[]>(
+      `SELECT email, version FROM ${db.database}.users`
+    );
+    return load.result(options.kind, moved, rows as { email: string; version: number }[]);
+  } finally {
+    await Promise.all(environments.map((e) => e.stop()));
+    await name?.stop();
+    // Their servers may be dead or read-only: no clean-up statements, the servers go anyway.
+    for (const connection of [db?.admin, blue, green]) connection?.destroy();
+    await stopReplicatedPair(pair);
+  }
+}
+
+type AdminConnection = Awaited<ReturnType<typeof adminConnect>>;
+
+/** When the name moved, and when the move had settled (performance.now() ms). */
+interface Moved {
+  readonly at: number;
+  readonly settledAt: number;
+}
+
+/** Performs the move on the pre-opened admin connections. */
+async function move(
+  options: DrillOptions,
+  { pair, blue, green }: { pair: ReplicatedPair; blue: AdminConnection; green: AdminConnection },
+  name: MovableName,
+  db: AppDatabase
+): Promise<Moved> {
+  const promoteGreen = async () => {
+    await green.query('STOP SLAVE');
+    await green.query('SET GLOBAL read_only = 0');
+  };
+  if (options.kind === 'failover') {
+    process.kill(pair.primary.pid!, 'SIGKILL');
+    await sleep(options.promoteAfterMs ?? 300);
+    await green.query('STOP SLAVE IO_THREAD');
+    const [[status]] = await green.query<RowDataPacket[]>('SHOW SLAVE STATUS');
+    // What the standby received is what was acknowledged (semi-synchronous): apply all of it.
+    await green.query('SELECT MASTER_GTID_WAIT(?, 60)', [status.Gtid_IO_Pos]);
+    await promoteGreen();
+    const at = performance.now();
+    name.moveTo(pair.replica);
+    return { at, settledAt: at };
+  }
+  await blue.query('SET GLOBAL read_only = 1'); // writes stopped on blue
+  const [sessions] = await blue.query<RowDataPacket[]>(
+    'SELECT id FROM information_schema.PROCESSLIST WHERE user IN (?, ?)',
+    [db.users.writer.user, db.users.reader.user]
+  );
+  for (const { id } of sessions) {
+    await blue.query(`KILL CONNECTION ${Number(id)}`).catch(() => undefined); // already gone
+  }
+  const [[{ position }]] = await blue.query<RowDataPacket[]>(
+    'SELECT @@gtid_binlog_pos AS position'
+  );
+  await waitUntilApplied(pair.replica, String(position)); // green caught up
+  const at = performance.now();
+  const laggingMs = options.kind === 'lagging-name' ? (options.laggingMs ?? 1000) : 0;
+  name.moveTo(pair.replica, laggingMs);
+  await promoteGreen();
+  return { at, settledAt: Math.max(performance.now(), at + laggingMs) };
+}
+
+/**
+ * The endpoint's DNS name: a relay whose target moves. While lagging, every other new
+ * connection still resolves to the old target; connections already open stay where they are.
+ */
+class MovableName {
+  private current: RelayTarget;
+  private previous: RelayTarget | undefined;
+  private laggingUntil = 0;
+  private toggle = 0;
+
+  private constructor(
+    initial: RelayTarget,
+    private relay?: TcpRelay
+  ) {
+    this.current = initial;
+  }
+
+  static async start(initial: ServerInfo): Promise<MovableName> {
+    const name = new MovableName({ host: initial.host, port: initial.port });
+    name.relay = await TcpRelay.start({ target: () => name.resolve() });
+    return name;
+  }
+
+  get port(): number {
+    return this.relay!.port;
+  }
+
+  moveTo(next: ServerInfo, laggingMs = 0): void {
+    this.previous = this.current;
+    this.current = { host: next.host, port: next.port };
+    this.laggingUntil = performance.now() + laggingMs;
+  }
+
+  private resolve(): RelayTarget {
+    if (this.previous && performance.now() < this.laggingUntil && this.toggle++ % 2 === 0) {
+      return this.previous;
+    }
+    return this.current;
+  }
+
+  stop(): Promise<void> {
+    return this.relay!.stop();
+  }
+}
+
+interface Failure {
+  readonly name: string;
+  readonly message: string;
+}
+
+/**
+ * Writers upsert their own emails (three each, a new name every time), readers read any of them,
+ * `{ email }` and `{ email, minVersion }` in turn, back to back until stopped. Every read is
+ * checked against the ledger as it stood when the read began.
+ */
+class Load {
+  private running = true;
+  private readonly ledger = new WriteLedger();
+  private readonly emails: string[];
+  private reads = 0;
+  private readonly failures: Failure[] = [];
+  private readonly staleReads: string[] = [];
+  /** [started, acknowledged] of every write, started in performance.now() ms. */
+  private readonly writeLog: [number, boolean][] = [];
+
+  constructor(
+    private readonly writers: SimulatedEnvironment[],
+    private readonly readers: SimulatedEnvironment[]
+  ) {
+    this.emails = writers.flatMap((_, w) => range(3).map((k) => `w${w}-${k}@drill.example`));
+  }
+
+  run(): Promise<unknown> {
+    return Promise.all([
+      ...this.writers.map((env, w) => this.writeLoop(env, w)),
+      ...this.readers.map((env, r) => this.readLoop(env, r)),
+    ]);
+  }
+
+  async stop(running: Promise<unknown>): Promise<void> {
+    this.running = false;
+    await running;
+  }
+
+  private async writeLoop(env: SimulatedEnvironment, w: number): Promise<void> {
+    for (let seq = 0; this.running; seq++) {
+      const email = `w${w}-${seq % 3}@drill.example`;
+      const started = performance.now();
+      const outcome = await env.invoke<{ user: { version: number; name: string } }>({
+        email,
+        name: `write ${seq}`,
+      });
+      this.writeLog.push([started, outcome.ok]);
+      if (outcome.ok) {
+        this.ledger.acknowledge(email, outcome.result!.user);
+      } else {
+        this.fail(outcome);
+      }
+    }
+  }
+
+  private async readLoop(env: SimulatedEnvironment, r: number): Promise<void> {
+    for (let seq = 0; this.running; seq++) {
+      const email = this.emails[(seq * 7 + r) % this.emails.length];
+      const expected = this.ledger.expectation(email); // before the read begins
+      const event = seq % 2 === 0 || expected === 0 ? { email } : { email, minVersion: expected };
+      const outcome = await env.invoke<{ user: { version: number } | null; servedBy: string }>(
+        event
+      );
+      this.reads++;
+      if (!outcome.ok) {
+        this.fail(outcome);
+      } else if (
+        outcome.result!.servedBy === 'primary' &&
+        this.ledger.checkRead(expected, outcome.result!.user)
+      ) {
+        this.staleReads.push(
+          `${JSON.stringify(event)} after version ${expected} was acknowledged: ` +
+            `${JSON.stringify(outcome.result)}`
+        );
+      }
+    }
+  }
+
+  private fail(outcome: InvocationOutcome): void {
+    this.failures.push({ name: outcome.errorName ?? 'Error', message: outcome.errorMessage ?? '' });
+  }
+
+  result(
+    kind: DrillKind,
+    moved: Moved,
+    rows: readonly { email: string; version: number }[]
+  ): DrillResult {
+    const failures: Record<string, number> = {};
+    for (const { name } of this.failures) failures[name] = (failures[name] ?? 0) + 1;
+    const startOfFirstOk = (after: number) =>
+      this.writeLog.find(([started, ok]) => ok && started >= after)?.[0];
+    const backAt = startOfFirstOk(moved.at);
+    const firstRefused = this.writeLog.find(([, ok]) => !ok)?.[0];
+    const outageEnd = firstRefused === undefined ? undefined : startOfFirstOk(firstRefused);
+    return {
+      kind,
+      writes: this.writeLog.length,
+      reads: this.reads,
+      acknowledgedWrites: this.writeLog.filter(([, ok]) => ok).length,
+      lostWrites: this.ledger
+        .lostWrites(rows)
+        .map((l) => `${l.email}: version ${l.expected} acknowledged, ${l.found ?? 'no row'} found`),
+      staleReads: this.staleReads,
+      failures,
+      unexpectedFailures: this.failures
+        .filter((f) => !RETRYABLE_DURING_A_MOVE.includes(f.name))
+        .map((f) => `${f.name}: ${f.message}`),
+      writesBackMs: backAt === undefined ? null : Math.round(backAt - moved.at),
+      writeOutageMs:
+        firstRefused === undefined
+          ? 0
+          : Math.round((outageEnd ?? performance.now()) - firstRefused),
+      refusedAfterSettling: this.writeLog.filter(
+        ([started, ok]) => !ok && started >= moved.settledAt
+      ).length,
+    };
+  }
+}
+
+/**
+ * Semi-synchronous replication, AFTER_SYNC (MariaDB's built-in semisync): the primary
+ * acknowledges a commit only after the replica has written it to its relay log, so a killed
+ * primary loses nothing it acknowledged. The timeout is long so it never falls back to async.
+ */
+async function semiSynchronous(pair: ReplicatedPair): Promise<void> {
+  await onServer(pair.primary, async (c) => {
+    await c.query('SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC');
+    await c.query('SET GLOBAL rpl_semi_sync_master_timeout = 600000');
+    await c.query('SET GLOBAL rpl_semi_sync_master_enabled = ON');
+  });
+  await onServer(pair.replica, async (c) => {
+    await c.query('STOP SLAVE IO_THREAD');
+    await c.query('SET GLOBAL rpl_semi_sync_slave_enabled = ON');
+    await c.query('START SLAVE IO_THREAD');
+  });
+  await onServer(pair.primary, async (c) => {
+    for (let i = 0; ; i++) {
+      const [[row]] = await c.query<RowDataPacket[]>(
+        "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'"
+      );
+      if (Number(row.Value) > 0) return;
+      if (i > 6000) throw new Error('the replica never connected semi-synchronously');
+      await sleep(10);
+    }
+  });
+}
+
+async function binlogPosition(server: ServerInfo): Promise<string> {
+  const [[{ position }]] = await onServer(server, (c) =>
+    c.query<RowDataPacket[]>('SELECT @@gtid_binlog_pos AS position')
+  );
+  return String(position);
+}
+
+async function waitUntilApplied(replica: ServerInfo, position: string): Promise<void> {
+  const [[{ waited }]] = await onServer(replica, (c) =>
+    c.query<RowDataPacket[]>('SELECT MASTER_GTID_WAIT(?, 60) AS waited', [position])
+  );
+  if (Number(waited) !== 0) throw new Error(`the replica did not reach ${position} within 60 s`);
+}
+
+async function onServer<T>(
+  server: ServerInfo,
+  work: (connection: Awaited<ReturnType<typeof adminConnect>>) => Promise<T>
+): Promise<T> {
+  const connection = await adminConnect(server);
+  try {
+    return await work(connection);
+  } finally {
+    await connection.end();
+  }
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
