@@ -34,7 +34,10 @@ export class CredentialsUnavailableError extends DataPathError {
   readonly name = 'CredentialsUnavailableError';
 }
 
-/** No TCP connection to the database could be made (refused, unroutable, DNS, or timed out). */
+/**
+ * No TCP connection to the database could be made (refused, unroutable, DNS, or timed out).
+ * No statement was sent: retrying is safe.
+ */
 export class DatabaseUnreachableError extends DataPathError {
   readonly name = 'DatabaseUnreachableError';
 }
