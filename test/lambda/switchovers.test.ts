@@ -57,17 +57,18 @@ describe('switchovers and failovers under load', () => {
   ])(
     '%s loses no acknowledged write, serves no stale read, fails only with retryable errors, and writes are back within 1 s',
     async (_, kind) => {
+      // Short phases; each also waits for 20 acknowledged writes and 20 reads before the move
+      // and after it settled, and the name lags until 20 connections went to blue.
       const result = await runDrill({
         kind,
         bundles: bundles(),
-        beforeMs: 600,
-        afterMs: 1200,
-        laggingMs: 1000,
+        beforeMs: 300,
+        afterMs: 600,
+        laggingMs: 300,
+        laggingConnections: 20,
       });
       expect(drillProblems(result)).toEqual([]);
-      // The load really ran across the move.
-      expect(result.acknowledgedWrites).toBeGreaterThan(20);
-      expect(result.reads).toBeGreaterThan(20);
+      expect(result.acknowledgedWrites).toBeGreaterThanOrEqual(40);
     }
   );
 });

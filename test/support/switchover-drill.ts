@@ -1,6 +1,7 @@
 import { RowDataPacket } from 'mysql2/promise';
 import { WriteLedger } from '../../scripts/load/ledger';
 import { AppDatabase } from './app-database';
+import { HANG_MS } from './poll';
 import { adminConnect, ServerInfo } from './private-server';
 import { ReplicatedPair, startReplicatedPair, stopReplicatedPair } from './replicated-pair';
 import { InvocationOutcome, SimulatedEnvironment } from './simulated-environment';
@@ -20,8 +21,13 @@ import { RelayTarget, TcpRelay } from './tcp-relay';
  *   later, then the name moved. Replication is semi-synchronous (AFTER_SYNC): a commit is
  *   acknowledged only once the standby has it, as a Multi-AZ instance's synchronous standby has
  *   (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.MultiAZSingleStandby.html).
- * - `lagging-name`: the switchover, but for `laggingMs` after the move every other new
- *   connection still reaches blue, as while a DNS change propagates.
+ * - `lagging-name`: the switchover, but after the move every other new connection still
+ *   reaches blue (for `laggingMs`, and until `laggingConnections` went there), as while a DNS
+ *   change propagates.
+ *
+ * Phases end on conditions as well as on time, so a slow machine makes a drill longer, never
+ * emptier: the move waits for `minimum` acknowledged writes and reads, and the drill ends only
+ * once the move has settled and as many more have run after it.
  */
 export type DrillKind = 'switchover' | 'failover' | 'lagging-name';
 
@@ -46,12 +52,19 @@ export interface DrillOptions {
   readonly writers?: number;
   /** @default 2 */
   readonly readers?: number;
-  /** Load before the move starts. @default 1000 */
+  /** Load before the move starts, at least. @default 1000 */
   readonly beforeMs?: number;
-  /** Load after the name moved. @default 1500 */
+  /** Load after the name moved, at least. @default 1500 */
   readonly afterMs?: number;
-  /** lagging-name: how long every other new connection still reaches blue. @default 1000 */
+  /**
+   * Acknowledged writes and completed reads before the move, and again after it settled.
+   * @default 20
+   */
+  readonly minimum?: number;
+  /** lagging-name: how long every other new connection still reaches blue, at least. @default 1000 */
   readonly laggingMs?: number;
+  /** lagging-name: how many new connections still reach blue, at least. @default 0 */
+  readonly laggingConnections?: number;
   /** failover: from the kill to the standby's promotion. @default 300 */
   readonly promoteAfterMs?: number;
 }
@@ -109,6 +122,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
   // Opened beforehand, as RDS's own control connections are: the move costs statements, not logins.
   let blue: AdminConnection | undefined;
   let green: AdminConnection | undefined;
+  let load: Load | undefined;
   try {
     [blue, green] = await Promise.all([adminConnect(pair.primary), adminConnect(pair.replica)]);
     blue.on('error', () => undefined); // killed in the failover
@@ -126,17 +140,27 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
       ]))
     );
     const writerCount = options.writers ?? 4;
-    const load = new Load(environments.slice(0, writerCount), environments.slice(writerCount));
+    load = new Load(environments.slice(0, writerCount), environments.slice(writerCount));
     const running = load.run();
-    await sleep(options.beforeMs ?? 1000);
+    const minimum = options.minimum ?? 20;
+    await Promise.all([sleep(options.beforeMs ?? 1000), load.progressed(0, minimum)]);
     const moved = await move(options, { pair, blue, green }, name, db);
-    await sleep(options.afterMs ?? 1500);
+    await Promise.all([
+      sleep(options.afterMs ?? 1500),
+      moved.settled.then((settledAt) => load!.progressed(settledAt, minimum)),
+    ]);
     await load.stop(running);
     const [rows] = await green.query<RowDataPacket[]>(
       `SELECT email, version FROM ${db.database}.users`
     );
-    return load.result(options.kind, moved, rows as { email: string; version: number }[]);
+    const settledAt = await moved.settled;
+    return load.result(
+      options.kind,
+      { at: moved.at, settledAt },
+      rows as { email: string; version: number }[]
+    );
   } finally {
+    load?.halt();
     await Promise.all(environments.map((e) => e.stop()));
     await name?.stop();
     // Their servers may be dead or read-only: no clean-up statements, the servers go anyway.
@@ -147,10 +171,10 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
 
 type AdminConnection = Awaited<ReturnType<typeof adminConnect>>;
 
-/** When the name moved, and when the move had settled (performance.now() ms). */
+/** When the name moved, and when the move settled (performance.now() ms). */
 interface Moved {
   readonly at: number;
-  readonly settledAt: number;
+  readonly settled: Promise<number>;
 }
 
 /** Performs the move on the pre-opened admin connections. */
@@ -174,7 +198,7 @@ async function move(
     await promoteGreen();
     const at = performance.now();
     name.moveTo(pair.replica);
-    return { at, settledAt: at };
+    return { at, settled: Promise.resolve(at) };
   }
   await blue.query('SET GLOBAL read_only = 1'); // writes stopped on blue
   const [sessions] = await blue.query<RowDataPacket[]>(
@@ -189,10 +213,14 @@ async function move(
   );
   await waitUntilApplied(pair.replica, String(position)); // green caught up
   const at = performance.now();
-  const laggingMs = options.kind === 'lagging-name' ? (options.laggingMs ?? 1000) : 0;
-  name.moveTo(pair.replica, laggingMs);
+  const lagging = options.kind === 'lagging-name';
+  const lagEnded = name.moveTo(pair.replica, {
+    ms: lagging ? (options.laggingMs ?? 1000) : 0,
+    connections: lagging ? (options.laggingConnections ?? 0) : 0,
+  });
   await promoteGreen();
-  return { at, settledAt: Math.max(performance.now(), at + laggingMs) };
+  const writableAt = performance.now();
+  return { at, settled: lagEnded.then((endedAt) => Math.max(endedAt, writableAt)) };
 }
 
 /**
@@ -202,7 +230,7 @@ async function move(
 class MovableName {
   private current: RelayTarget;
   private previous: RelayTarget | undefined;
-  private laggingUntil = 0;
+  private lag: { until: number; connections: number; ended: () => void } | undefined;
   private toggle = 0;
 
   private constructor(
@@ -222,14 +250,34 @@ class MovableName {
     return this.relay!.port;
   }
 
-  moveTo(next: ServerInfo, laggingMs = 0): void {
+  /**
+   * Points the name at `next`. Lagging: every other new connection still goes to the old
+   * target until `ms` have passed and `connections` went there. Resolves when the lag ended.
+   */
+  moveTo(next: ServerInfo, lag = { ms: 0, connections: 0 }): Promise<number> {
     this.previous = this.current;
     this.current = { host: next.host, port: next.port };
-    this.laggingUntil = performance.now() + laggingMs;
+    if (lag.ms <= 0 && lag.connections <= 0) return Promise.resolve(performance.now());
+    return new Promise((resolve) => {
+      const ended = () => {
+        this.lag = undefined;
+        resolve(performance.now());
+      };
+      this.lag = { until: performance.now() + lag.ms, connections: lag.connections, ended };
+      setTimeout(() => this.lagOver(), lag.ms);
+    });
+  }
+
+  private lagOver(): void {
+    if (this.lag && performance.now() >= this.lag.until && this.lag.connections <= 0) {
+      this.lag.ended();
+    }
   }
 
   private resolve(): RelayTarget {
-    if (this.previous && performance.now() < this.laggingUntil && this.toggle++ % 2 === 0) {
+    if (this.lag && this.previous && this.toggle++ % 2 === 0) {
+      this.lag.connections--;
+      this.lagOver();
       return this.previous;
     }
     return this.current;
@@ -254,7 +302,8 @@ class Load {
   private running = true;
   private readonly ledger = new WriteLedger();
   private readonly emails: string[];
-  private reads = 0;
+  /** When each completed read started (performance.now() ms). */
+  private readonly readStarts: number[] = [];
   private readonly failures: Failure[] = [];
   private readonly staleReads: string[] = [];
   /** [started, acknowledged] of every write, started in performance.now() ms. */
@@ -274,9 +323,31 @@ class Load {
     ]);
   }
 
+  /**
+   * Resolves once `count` writes were acknowledged and `count` reads completed that started at
+   * or after `since`; rejects after HANG_MS (a hang, not a slow machine).
+   */
+  async progressed(since: number, count: number): Promise<void> {
+    const done = () =>
+      this.writeLog.filter(([started, ok]) => ok && started >= since).length >= count &&
+      this.readStarts.filter((started) => started >= since).length >= count;
+    const deadline = performance.now() + HANG_MS;
+    while (!done()) {
+      if (performance.now() > deadline || !this.running) {
+        throw new Error(`the load did not reach ${count} writes and reads within ${HANG_MS} ms`);
+      }
+      await sleep(10);
+    }
+  }
+
   async stop(running: Promise<unknown>): Promise<void> {
     this.running = false;
     await running;
+  }
+
+  /** Stops issuing invocations without waiting (a drill that failed). */
+  halt(): void {
+    this.running = false;
   }
 
   private async writeLoop(env: SimulatedEnvironment, w: number): Promise<void> {
@@ -301,10 +372,11 @@ class Load {
       const email = this.emails[(seq * 7 + r) % this.emails.length];
       const expected = this.ledger.expectation(email); // before the read begins
       const event = seq % 2 === 0 || expected === 0 ? { email } : { email, minVersion: expected };
+      const started = performance.now();
       const outcome = await env.invoke<{ user: { version: number } | null; servedBy: string }>(
         event
       );
-      this.reads++;
+      this.readStarts.push(started);
       if (!outcome.ok) {
         this.fail(outcome);
       } else if (
@@ -325,7 +397,7 @@ class Load {
 
   result(
     kind: DrillKind,
-    moved: Moved,
+    moved: { at: number; settledAt: number },
     rows: readonly { email: string; version: number }[]
   ): DrillResult {
     const failures: Record<string, number> = {};
@@ -338,7 +410,7 @@ class Load {
     return {
       kind,
       writes: this.writeLog.length,
-      reads: this.reads,
+      reads: this.readStarts.length,
       acknowledgedWrites: this.writeLog.filter(([, ok]) => ok).length,
       lostWrites: this.ledger
         .lostWrites(rows)
