@@ -342,7 +342,7 @@ function saltBytes(): Buffer {
   );
 }
 
-interface Backend {
+export interface Backend {
   readonly socket: Socket;
   reader: PacketReader;
   readonly greeting: Greeting;
@@ -352,7 +352,7 @@ interface Backend {
   readonly host: string;
 }
 
-async function openBackend(server: ServerInfo): Promise<Backend> {
+export async function openBackend(server: ServerInfo): Promise<Backend> {
   const socket = tcpConnect({ host: server.host, port: server.port });
   socket.setNoDelay(true);
   socket.on('error', () => socket.destroy());
@@ -369,7 +369,7 @@ async function openBackend(server: ServerInfo): Promise<Backend> {
 }
 
 /** Logs in to MariaDB (TLS, mysql_native_password) as the client; resolves with its OK or ERR. */
-async function loginBackend(
+export async function loginBackend(
   backend: Backend,
   client: HandshakeResponse,
   password: string
@@ -414,7 +414,7 @@ async function loginBackend(
 }
 
 /** TLS as the server, over a socket whose reader may already hold the ClientHello's first bytes. */
-function serverTls(socket: Socket, alreadyRead: Buffer, tls: { key: Buffer; cert: Buffer }) {
+export function serverTls(socket: Socket, alreadyRead: Buffer, tls: { key: Buffer; cert: Buffer }) {
   const carrier = new Duplex({
     read() {
       socket.resume();
