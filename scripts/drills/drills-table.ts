@@ -18,6 +18,7 @@ const MOVES: Record<DrillKind, string> = {
   switchover: 'blue/green switchover',
   failover: 'failover (primary killed)',
   'lagging-name': 'switchover, lagging name',
+  'proxy-switchover': 'switchover behind RDS Proxy (stand-in)',
 };
 
 /** Failed invocations by error name, most frequent first: `DatabaseReadOnlyError` × 7, … */

@@ -30,8 +30,8 @@ export const DRILLS_CLI: CliSpec = {
   command: 'npm run drills',
   summary:
     'Moves the primary endpoint under load (4 writer and 2 reader environments of the bundled ' +
-    'handlers): a blue/green switchover, a failover, and a switchover whose name lags for 2 s ' +
-    '(about a minute). Exit 0: no acknowledged write lost, no stale read, only retryable errors, ' +
+    'handlers): a blue/green switchover, a failover, a switchover whose name lags for 2 s, and ' +
+    'a switchover behind the RDS Proxy stand-in (a few minutes). Exit 0: no acknowledged write lost, no stale read, only retryable errors, ' +
     'writes back within 1 s of each move; else 1.',
   options: [
     UPDATE_REPORTS_OPTION,

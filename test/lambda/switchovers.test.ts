@@ -54,6 +54,7 @@ describe('switchovers and failovers under load', () => {
     ['a blue/green switchover', 'switchover'],
     ['a failover to a synchronous standby', 'failover'],
     ['a switchover whose name still sends every other new connection to blue', 'lagging-name'],
+    ['a switchover behind the RDS Proxy stand-in, which follows it itself', 'proxy-switchover'],
   ])(
     '%s loses no acknowledged write, serves no stale read, fails only with retryable errors, and writes are back within 1 s',
     async (_, kind) => {

@@ -1,6 +1,7 @@
 import { RowDataPacket } from 'mysql2/promise';
 import { WriteLedger } from '../../scripts/load/ledger';
 import { AppDatabase } from './app-database';
+import { startBehindProxy } from './rds-proxy/behind-proxy';
 import { HANG_MS } from './poll';
 import { adminConnect, ServerInfo } from './private-server';
 import { ReplicatedPair, startReplicatedPair, stopReplicatedPair } from './replicated-pair';
@@ -24,14 +25,24 @@ import { RelayTarget, TcpRelay } from './tcp-relay';
  * - `lagging-name`: the switchover, but after the move every other new connection still
  *   reaches blue (for `laggingMs`, and until `laggingConnections` went there), as while a DNS
  *   change propagates.
+ * - `proxy-switchover`: the switchover with the functions behind the RDS Proxy stand-in
+ *   (test/support/rds-proxy, 1:1 sessions), which follows it itself: it logs in to blue until
+ *   green is promoted, then to green
+ *   (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy-blue-green.html). The
+ *   functions' endpoint (the proxy's) never moves.
  *
  * Phases end on conditions as well as on time, so a slow machine makes a drill longer, never
  * emptier: the move waits for `minimum` acknowledged writes and reads, and the drill ends only
  * once the move has settled and as many more have run after it.
  */
-export type DrillKind = 'switchover' | 'failover' | 'lagging-name';
+export type DrillKind = 'switchover' | 'failover' | 'lagging-name' | 'proxy-switchover';
 
-export const DRILL_KINDS: readonly DrillKind[] = ['switchover', 'failover', 'lagging-name'];
+export const DRILL_KINDS: readonly DrillKind[] = [
+  'switchover',
+  'failover',
+  'lagging-name',
+  'proxy-switchover',
+];
 
 /**
  * The errors a move may cost an invocation: each is named, says nothing was written (or that
@@ -117,7 +128,7 @@ export function drillProblems(result: DrillResult): string[] {
 export async function runDrill(options: DrillOptions): Promise<DrillResult> {
   const pair = await startReplicatedPair({ delaySeconds: 0 });
   let db: AppDatabase | undefined;
-  let name: MovableName | undefined;
+  let endpoint: Endpoint | undefined;
   const environments: SimulatedEnvironment[] = [];
   // Opened beforehand, as RDS's own control connections are: the move costs statements, not logins.
   let blue: AdminConnection | undefined;
@@ -127,10 +138,12 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
     [blue, green] = await Promise.all([adminConnect(pair.primary), adminConnect(pair.replica)]);
     blue.on('error', () => undefined); // killed in the failover
     if (options.kind === 'failover') await semiSynchronous(pair);
-    db = await AppDatabase.create('drill', pair.primary);
+    const viaProxy = options.kind === 'proxy-switchover';
+    const target = new MovableServer(pair.primary); // what the proxy logs in to
+    db = await AppDatabase.create('drill', viaProxy ? target : pair.primary);
     await waitUntilApplied(pair.replica, await binlogPosition(pair.primary));
-    name = await MovableName.start(pair.primary);
-    const env = (role: 'writer' | 'reader') => db!.env(role, { port: name!.port });
+    endpoint = viaProxy ? await proxyEndpoint(db, target) : await dnsName(db, pair.primary);
+    const env = endpoint.env;
     const start = (role: 'writer' | 'reader', i: number) =>
       SimulatedEnvironment.start(`${role}-${i}`, options.bundles[role], env(role), { quiet: true });
     environments.push(
@@ -144,7 +157,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
     const running = load.run();
     const minimum = options.minimum ?? 20;
     await Promise.all([sleep(options.beforeMs ?? 1000), load.progressed(0, minimum)]);
-    const moved = await move(options, { pair, blue, green }, name, db);
+    const moved = await move(options, { pair, blue, green }, endpoint, db);
     await Promise.all([
       sleep(options.afterMs ?? 1500),
       moved.settled.then((settledAt) => load!.progressed(settledAt, minimum)),
@@ -162,7 +175,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
   } finally {
     load?.halt();
     await Promise.all(environments.map((e) => e.stop()));
-    await name?.stop();
+    await endpoint?.stop();
     // Their servers may be dead or read-only: no clean-up statements, the servers go anyway.
     for (const connection of [db?.admin, blue, green]) connection?.destroy();
     await stopReplicatedPair(pair);
@@ -177,11 +190,77 @@ interface Moved {
   readonly settled: Promise<number>;
 }
 
+/** What the functions connect to: a DNS name (the relay), or RDS Proxy (the stand-in). */
+interface Endpoint {
+  env(role: 'writer' | 'reader'): Record<string, string>;
+  /** Sends new connections to `next` (every other one to the old target while lagging). */
+  moveTo(next: ServerInfo, lag?: { ms: number; connections: number }): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function dnsName(db: AppDatabase, initial: ServerInfo): Promise<Endpoint> {
+  const name = await MovableName.start(initial);
+  return {
+    env: (role) => db.env(role, { port: name.port }),
+    moveTo: (next, lag) => name.moveTo(next, lag),
+    stop: () => name.stop(),
+  };
+}
+
+async function proxyEndpoint(db: AppDatabase, target: MovableServer): Promise<Endpoint> {
+  const proxied = await startBehindProxy(db);
+  return {
+    env: (role) => proxied.env(role),
+    moveTo: async (next) => {
+      target.moveTo(next);
+      return performance.now();
+    },
+    stop: () => proxied.stop(),
+  };
+}
+
+/**
+ * A server whose address can change: what the proxy stand-in reads at each database login
+ * (test/support/rds-proxy/database-connection.ts), so it follows a switchover as RDS Proxy does.
+ */
+class MovableServer implements ServerInfo {
+  constructor(private current: ServerInfo) {}
+
+  get host(): string {
+    return this.current.host;
+  }
+  get port(): number {
+    return this.current.port;
+  }
+  get adminUser(): string {
+    return this.current.adminUser;
+  }
+  get adminPassword(): string {
+    return this.current.adminPassword;
+  }
+  get caFile(): string | undefined {
+    return this.current.caFile;
+  }
+  get untrustedCaFile(): string | undefined {
+    return this.current.untrustedCaFile;
+  }
+  get pid(): number | undefined {
+    return this.current.pid;
+  }
+  get dir(): string | undefined {
+    return this.current.dir;
+  }
+
+  moveTo(next: ServerInfo): void {
+    this.current = next;
+  }
+}
+
 /** Performs the move on the pre-opened admin connections. */
 async function move(
   options: DrillOptions,
   { pair, blue, green }: { pair: ReplicatedPair; blue: AdminConnection; green: AdminConnection },
-  name: MovableName,
+  name: Endpoint,
   db: AppDatabase
 ): Promise<Moved> {
   const promoteGreen = async () => {
