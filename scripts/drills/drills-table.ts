@@ -41,7 +41,7 @@ export function drillsBlock(report: DrillsReport): string {
       `${report.afterMs / 1000} s after it; the failover promotes the standby ` +
       `${report.promoteAfterMs} ms after the kill; the lagging name sends every other new ` +
       `connection to the old primary for ${report.laggingMs / 1000} s after the move. ` +
-      '"Writes refused": from the first refused write to the start of the next acknowledged ' +
+      '"Writes refused": from the first write that failed to the start of the next acknowledged ' +
       'one; "writes back": from the move to the start of the first acknowledged write after it.',
     '',
     formatMarkdownTable(
