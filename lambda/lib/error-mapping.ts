@@ -152,10 +152,17 @@ export function toDataPathError(
   const detail = `${code}: ${failure.sqlMessage ?? failure.message}`;
   const cause = { cause: error };
 
-  if (UNREACHABLE.has(code) || (code === 'ETIMEDOUT' && !failure.tcpConnected)) {
+  // Unreachable only while connecting: the same codes on a connection that was running a
+  // statement (a host that vanished mid-write) leave the outcome unknown: a lost connection.
+  if (
+    (UNREACHABLE.has(code) && failure.phase !== 'query') ||
+    (code === 'ETIMEDOUT' && !failure.tcpConnected)
+  ) {
     return new DatabaseUnreachableError(
-      `Cannot reach the database at ${where} (${detail}). Check the endpoint, that the ` +
-        "instance is running, and that its security group admits this function's.",
+      `Cannot reach the database at ${where} (${detail}). No statement was sent, so nothing ` +
+        'was written and retrying is safe: during a failover or switchover the next ' +
+        'invocation resolves the endpoint again and reaches the new primary. If it persists, ' +
+        "check the endpoint, that the instance is running, and that its security group admits this function's.",
       cause
     );
   }
@@ -173,7 +180,7 @@ export function toDataPathError(
       cause
     );
   }
-  if (CONNECTION_LOST.has(code) || isLostDuringTlsHandshake(failure)) {
+  if (CONNECTION_LOST.has(code) || UNREACHABLE.has(code) || isLostDuringTlsHandshake(failure)) {
     const sent = failure.phase === 'query';
     return new DatabaseConnectionLostError(
       `The database at ${where} ${code === 'ER_QUERY_INTERRUPTED' ? 'interrupted the statement' : 'closed the connection'} ` +

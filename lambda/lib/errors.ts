@@ -34,7 +34,10 @@ export class CredentialsUnavailableError extends DataPathError {
   readonly name = 'CredentialsUnavailableError';
 }
 
-/** No TCP connection to the database could be made (refused, unroutable, DNS, or timed out). */
+/**
+ * No TCP connection to the database could be made (refused, unroutable, DNS, or timed out).
+ * No statement was sent: retrying is safe.
+ */
 export class DatabaseUnreachableError extends DataPathError {
   readonly name = 'DatabaseUnreachableError';
 }
@@ -101,6 +104,17 @@ export class DatabaseLockConflictError extends DataPathError {
  */
 export class DatabaseReadOnlyError extends DataPathError {
   readonly name = 'DatabaseReadOnlyError';
+}
+
+/**
+ * A read through the primary's endpoint reached a server that cannot be the current primary: it
+ * is read-only (a blue/green switchover's old or not-yet-promoted instance, a replica), or it
+ * answered below the `minVersion` the writer already returned. Its answer could be older than
+ * writes already acknowledged, so it was not returned. Nothing was written; retrying is safe,
+ * and the next invocation resolves the endpoint again.
+ */
+export class DatabaseNotPrimaryError extends DataPathError {
+  readonly name = 'DatabaseNotPrimaryError';
 }
 
 /** The TLS handshake failed: the server certificate is not trusted, or TLS is not offered. */

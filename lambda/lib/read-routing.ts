@@ -1,7 +1,8 @@
 import { SqlConnection } from './connection';
 import { Database, InvocationContext } from './database';
+import { confirmCurrentPrimary } from './current-primary';
 import { IdLimitError, NotEnoughTimeError } from './errors';
-import { findUserByEmail, ReadResult, readUsers } from './users-repository';
+import { findUserByEmail, ReadResult, readUsers, readUsersOnPrimary } from './users-repository';
 import { ReadUsersInput } from './validation';
 
 export type ServedBy = 'primary' | 'replica';
@@ -34,6 +35,10 @@ export interface RoutingOptions {
  * - `{ email, consistency: "eventual" }`, `{ limit?, after?, consistency: "eventual" }`: a
  *   replica, stale by up to its lag; a list walk on a lagging replica may skip rows committed
  *   out of id order. A failed replica falls back to the primary.
+ *
+ * An answer labelled "primary" comes from a server that could be the current primary, checked
+ * in the same statement (confirmCurrentPrimary()); replica answers are not checked that way,
+ * since a replica is read-only by design: `minVersion` bounds their age, `eventual` does not.
  */
 export async function routeRead(
   targets: ReadTargets,
@@ -41,10 +46,11 @@ export async function routeRead(
   context?: InvocationContext,
   options: RoutingOptions = {}
 ): Promise<RoutedReadResult> {
-  const onPrimary = async (): Promise<RoutedReadResult> => ({
-    ...(await targets.primary.run((db) => readUsers(db, input), context)),
-    servedBy: 'primary',
-  });
+  const onPrimary = async (): Promise<RoutedReadResult> => {
+    const read = await targets.primary.run((db) => readUsersOnPrimary(db, input), context);
+    confirmCurrentPrimary(read, input);
+    return { ...read.result, servedBy: 'primary' };
+  };
   const replica = pick(targets.replicas, options.random ?? Math.random);
   if (!replica) {
     return onPrimary();

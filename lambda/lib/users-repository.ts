@@ -71,21 +71,30 @@ export async function listUsers(
   db: SqlConnection,
   page: { limit: number; after: number | null }
 ): Promise<UserPage> {
-  const after = page.after ?? 0;
-  const rows = await db.query<UserRow[]>(
-    `SELECT ${USER_COLUMNS} FROM users
+  const rows = await db.query<UserRow[]>(LIST_PAGE, listValues(page));
+  return toPage(rows, page);
+}
+
+// BIGINT's maximum: no young row, no bound.
+const UNBOUNDED_ID_SQL = '9223372036854775807';
+
+/** One page of listUsers(), ordered by id; `?`s: see listValues(). */
+const LIST_PAGE = `SELECT ${USER_COLUMNS} FROM users
      WHERE id > ? AND id < COALESCE(
        (SELECT MIN(id) FROM users
         WHERE created_at > NOW(6) - INTERVAL ? MICROSECOND AND id > ?),
-       ${UNBOUNDED_ID})
-     ORDER BY id LIMIT ?`,
-    [after, SETTLED_AFTER_MS * 1000, after, page.limit]
-  );
+       ${UNBOUNDED_ID_SQL})
+     ORDER BY id LIMIT ?`;
+
+function listValues(page: { limit: number; after: number | null }): unknown[] {
+  const after = page.after ?? 0;
+  return [after, SETTLED_AFTER_MS * 1000, after, page.limit];
+}
+
+function toPage(rows: UserRow[], page: { after: number | null }): UserPage {
   const users = rows.map(toUser);
   return { users, next: users.length > 0 ? users[users.length - 1].id : page.after };
 }
-
-const UNBOUNDED_ID = '9223372036854775807'; // BIGINT's maximum: no young row, no bound
 
 export type ReadResult = { user: User | null } | UserPage;
 
@@ -93,6 +102,58 @@ export async function readUsers(db: SqlConnection, input: ReadUsersInput): Promi
   return input.kind === 'byEmail'
     ? { user: await findUserByEmail(db, input.email) }
     : listUsers(db, input);
+}
+
+/** A read through the primary's endpoint, and what the server that answered said about itself. */
+export interface PrimaryRead {
+  readonly result: ReadResult;
+  /** The server was read-only when it ran the statement: it cannot be the current primary. */
+  readonly serverReadOnly: boolean;
+}
+
+/**
+ * Whether the server refuses writes, read in the statement itself (no extra round trip), so it
+ * describes the very server that answered, also behind RDS Proxy (whose greeting is its own).
+ * MySQL 8.4: `super_read_only=ON` forces `read_only=ON` (and `read_only=OFF` clears it), so
+ * `read_only` covers both
+ * (https://dev.mysql.com/doc/refman/8.4/en/server-system-variables.html#sysvar_super_read_only);
+ * `innodb_read_only` is a server started unable to write InnoDB tables
+ * (https://dev.mysql.com/doc/refman/8.4/en/innodb-parameters.html#sysvar_innodb_read_only).
+ * Reading a global variable changes no session state: nothing RDS Proxy pins on. MariaDB 10.11
+ * has both variables with the same meaning (it has no super_read_only).
+ */
+const SERVER_READ_ONLY = '(@@global.read_only OR @@global.innodb_read_only) AS server_read_only';
+
+/**
+ * readUsers() in ONE statement that also returns SERVER_READ_ONLY: the user columns are
+ * LEFT JOINed to a one-row table, so the flag arrives even when no user matches (a null user
+ * or an empty page from a stale server is as stale as an old row).
+ */
+export async function readUsersOnPrimary(
+  db: SqlConnection,
+  input: ReadUsersInput
+): Promise<PrimaryRead> {
+  // id is null in the one row of a LEFT JOIN that found no user.
+  type Row = Omit<UserRow, 'id'> & { id: UserRow['id'] | null; server_read_only: number | string };
+  const found = (row: Row): row is Row & UserRow => row.id !== null;
+  const serverReadOnly = (rows: Row[]) => Number(rows[0].server_read_only) !== 0;
+  if (input.kind === 'byEmail') {
+    const rows = await db.query<Row[]>(
+      `SELECT ${USER_COLUMNS}, ${SERVER_READ_ONLY}
+       FROM (SELECT 1 AS one) AS probe LEFT JOIN users ON users.email = ?`,
+      [input.email]
+    );
+    const user = found(rows[0]) ? toUser(rows[0]) : null;
+    return { result: { user }, serverReadOnly: serverReadOnly(rows) };
+  }
+  const rows = await db.query<Row[]>(
+    `SELECT page.*, ${SERVER_READ_ONLY}
+     FROM (SELECT 1 AS one) AS probe LEFT JOIN (${LIST_PAGE}) AS page ON TRUE
+     ORDER BY page.id`,
+    listValues(input)
+  );
+  const users = rows.filter(found);
+  return { result: toPage(users, input), serverReadOnly: serverReadOnly(rows) };
 }
 
 function toUser(row: UserRow): User {

@@ -125,7 +125,7 @@ describe('a read-only server (an RDS blue/green switchover, a replica endpoint)'
     await stopWriterAndReader({ db, writer, reader });
   });
 
-  test('refuses the write with DatabaseReadOnlyError, nothing written; the next write after the switch succeeds', async () => {
+  test('refuses the write with DatabaseReadOnlyError and the read with DatabaseNotPrimaryError; both succeed after the switch', async () => {
     const event = { email: 'switch@example.com', name: 'During' };
     // MySQL 8.4's super_read_only; MariaDB's read_only stops users without READ_ONLY ADMIN.
     await db.admin.query('SET GLOBAL read_only = ON');
@@ -133,15 +133,23 @@ describe('a read-only server (an RDS blue/green switchover, a replica endpoint)'
       name: 'DatabaseReadOnlyError',
       message: expect.stringMatching(/read-only.*Nothing was written.*next invocation succeeds/s),
     });
-    await expect(reader.invoke({ email: event.email })).resolves.toEqual({
-      user: null,
-      servedBy: 'primary',
-    });
+    // A read-only server cannot be the current primary (read-routing.ts): its answer, possibly
+    // stale, is refused too, email and list reads alike.
+    for (const read of [{ email: event.email }, { limit: 10 }]) {
+      await expect(reader.invoke(read)).rejects.toMatchObject({
+        name: 'DatabaseNotPrimaryError',
+        message: expect.stringMatching(/read-only.*Nothing was written; retry/s),
+      });
+    }
     expect(await db.waitForNoSessions()).toEqual([]);
 
     await db.admin.query('SET GLOBAL read_only = OFF'); // the endpoint now names a writable primary
     await expect(writer.invoke(event)).resolves.toMatchObject({
       user: { name: 'During', version: 1 },
+    });
+    await expect(reader.invoke({ email: event.email })).resolves.toMatchObject({
+      user: { name: 'During', version: 1 },
+      servedBy: 'primary',
     });
   });
 });

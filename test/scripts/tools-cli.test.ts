@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { main as bench, publish } from '../../scripts/bench/bench';
 import { main as dbMigrate } from '../../scripts/db-migrate';
 import { main as demo } from '../../scripts/demo/demo';
+import { main as drills } from '../../scripts/drills/drills';
 import { main as figures } from '../../scripts/figures/figures';
 import { Io } from '../../scripts/lib/cli';
 import { cleanUpOnSignals, temporaryDirectory } from '../../scripts/lib/cleanup';
@@ -31,6 +32,7 @@ const tools = [
   ['demo', demo],
   ['load', load],
   ['bench', bench],
+  ['drills', drills],
   ['smoke', smoke],
   ['preflight', preflight],
   ['db:migrate', dbMigrate],

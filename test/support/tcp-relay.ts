@@ -1,8 +1,16 @@
 import { AddressInfo, Server, Socket, connect, createServer } from 'node:net';
 
+export interface RelayTarget {
+  readonly host: string;
+  readonly port: number;
+}
+
 export interface RelayOptions {
-  /** Where the real server listens. */
-  readonly target: { readonly host: string; readonly port: number };
+  /**
+   * Where the real server listens, or a function asked once per new connection (a DNS name
+   * that moves: switchover-drill.ts). Connections already open stay where they are.
+   */
+  readonly target: RelayTarget | (() => RelayTarget);
   /** Delay added to every byte in each direction, like half a network round trip. @default 0 */
   readonly oneWayMs?: number;
   /**
@@ -147,16 +155,14 @@ export class TcpRelay {
       }
     };
 
+    const target =
+      typeof this.options.target === 'function' ? this.options.target() : this.options.target;
     // The server accepts once SYN, SYN-ACK and ACK have crossed: three one-way delays.
     this.later(() => {
       if (client.destroyed) {
         return;
       }
-      const upstream = connect({
-        host: this.options.target.host,
-        port: this.options.target.port,
-        noDelay: true,
-      });
+      const upstream = connect({ host: target.host, port: target.port, noDelay: true });
       this.sockets.add(upstream);
       upstream.once('close', () => this.sockets.delete(upstream));
       const pipe = (from: Socket, to: Socket, direction: Direction) => {

@@ -27,7 +27,9 @@ export function pinningReason(command: Buffer): string | undefined {
     .replace(/\/\*[\s\S]*?\*\/|--[^\n]*|#[^\n]*/g, ' ');
   if (/;\s*\S/.test(sql)) return 'multiple statements';
   if (/^\s*SET\b/i.test(sql)) return 'SET statement';
-  if (/@/.test(sql)) return 'user variable';
+  // The guide pins on *setting* a user or system variable; reading a global system variable
+  // (@@global.read_only, lambda/lib/current-primary.ts) changes no session state.
+  if (/@/.test(sql.replace(/@@global\.\w+/gi, ''))) return 'user variable';
   if (/^\s*(PREPARE|EXECUTE|DEALLOCATE)\b/i.test(sql)) return 'prepared statement';
   if (/^\s*(LOCK\s+TABLES?|FLUSH\s+TABLES?\b.*\bWITH\s+READ\s+LOCK)\b/i.test(sql)) {
     return 'table lock';
