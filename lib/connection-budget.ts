@@ -4,8 +4,11 @@
  * can never disagree.
  *
  * Each Lambda execution environment holds at most one connection, and only while an invocation
- * runs (the connection is opened and closed inside the handler). So a function's reserved
- * concurrency is exactly the number of connections it can hold at once.
+ * runs (the connection is opened and closed inside the handler) or while its init prepares the
+ * data path (lambda/lib/init-preparation.ts: one connection, closed before the init ends, so
+ * never at the same time as an invocation's). So a function's reserved concurrency is exactly
+ * the number of connections its environments serving requests can hold at once; environments
+ * Lambda initialises AHEAD of a request are outside it (ReservedConnections.initPreparation).
  */
 
 /**
@@ -43,13 +46,31 @@ export interface ReservedConnections {
    * free on every read replica.
    */
   readonly operators: number;
+  /**
+   * Init preparations (lambda/lib/init-preparation.ts) of environments that no request is
+   * waiting for, on every instance a function prepares (the primary or the proxy, and each
+   * replica). Concurrency is "the number of in-flight requests"; an environment initialised for
+   * a request is busy with it from its init on, so its preparation is within the function's
+   * reserved concurrency (https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html),
+   * and provisioned concurrency is part of reserved concurrency. But Lambda "may occasionally"
+   * initialise on-demand environments ahead of any request
+   * (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html), and no page
+   * says those count toward concurrency, nor how many there are. Each holds its connection for
+   * a few milliseconds, takes one attempt and gives up when refused; more of them at once than
+   * this reserve can only cost an invocation a "too many connections" retry (database.ts).
+   */
+  readonly initPreparation: number;
 }
 
-/** What the stack reserves: 1 for the migration, 3 rotated secrets, 6 for people and RDS. */
+/**
+ * What the stack reserves: 1 for the migration, 3 rotated secrets, 6 for people and RDS, 1 for
+ * an init preparation outside the functions' concurrency.
+ */
 export const RESERVED_CONNECTIONS: ReservedConnections = {
   migration: 1,
   rotation: 3,
   operators: 6,
+  initPreparation: 1,
 };
 
 export interface ConnectionBudgetInput {
@@ -87,20 +108,24 @@ export interface ConnectionBudget {
   readonly alarmThreshold: number;
   /** What a replica leaves the reader: `max_connections` less the operators' reserve. */
   readonly replicaConnectionsForReader: number;
-  /** DatabaseConnections alarm threshold on each replica: one above the reader's concurrency. */
+  /**
+   * DatabaseConnections alarm threshold on each replica: one above the reader's concurrency and
+   * the init preparation's reserve.
+   */
   readonly replicaAlarmThreshold: number;
 }
 
 /**
  * usableMemory      = memory × 3/4                   (a floor under RDS's DBInstanceClassMemory)
  * maxConnections    = floor(usableMemory / 12,582,880 B)   (RDS's own formula, pinned in the parameter group)
- * functions         = maxConnections − migration − rotation − operators
+ * functions         = maxConnections − migration − rotation − operators − initPreparation
  * writerConcurrency = max(1, floor(functions × writerShare)); readerConcurrency = the rest
- * primaryPeak       = functions + migration + rotation   (= maxConnections − operators)
+ * primaryPeak       = functions + migration + rotation + initPreparation   (= maxConnections − operators)
  * alarmThreshold    = primaryPeak + 1: only a client outside the budget, or a connection the
  *                     functions left open, can reach it
- * replica share     = maxConnections − operators ≥ readerConcurrency: the reader, falling back
- *                     to the primary, fits both; replicaAlarmThreshold = readerConcurrency + 1
+ * replica share     = maxConnections − operators ≥ readerConcurrency + initPreparation: the
+ *                     reader, falling back to the primary, fits both;
+ *                     replicaAlarmThreshold = readerConcurrency + initPreparation + 1
  */
 export function connectionBudget(input: ConnectionBudgetInput): ConnectionBudget {
   const { instanceMemoryMiB, reserved, writerShare } = input;
@@ -114,7 +139,8 @@ export function connectionBudget(input: ConnectionBudgetInput): ConnectionBudget
   const forFunctions = maxConnections - totalReserved(reserved);
   const writerConcurrency = Math.max(1, Math.floor(forFunctions * writerShare));
   const readerConcurrency = forFunctions - writerConcurrency;
-  const primaryPeakConnections = forFunctions + reserved.migration + reserved.rotation;
+  const primaryPeakConnections =
+    forFunctions + reserved.migration + reserved.rotation + reserved.initPreparation;
   return {
     usableMemoryBytes,
     maxConnections,
@@ -123,13 +149,13 @@ export function connectionBudget(input: ConnectionBudgetInput): ConnectionBudget
     readerConcurrency,
     primaryPeakConnections,
     alarmThreshold: primaryPeakConnections + 1,
-    replicaConnectionsForReader: maxConnections - reserved.operators,
-    replicaAlarmThreshold: readerConcurrency + 1,
+    replicaConnectionsForReader: maxConnections - reserved.operators - reserved.initPreparation,
+    replicaAlarmThreshold: readerConcurrency + reserved.initPreparation + 1,
   };
 }
 
 function totalReserved(reserved: ReservedConnections): number {
-  return reserved.migration + reserved.rotation + reserved.operators;
+  return reserved.migration + reserved.rotation + reserved.operators + reserved.initPreparation;
 }
 
 function assertReserved(
@@ -220,9 +246,10 @@ export interface ProxyConnectionBudget {
   /** Capped by the replicas' share when there are replicas. */
   readonly readerConcurrency: number;
   /**
-   * ClientConnections alarm threshold: one above the functions' reserved concurrency. Each
-   * execution environment holds at most one client connection, so a healthy peak (every
-   * environment busy) reaches the concurrency exactly; more means a client outside the stack or
+   * ClientConnections alarm threshold: one above the functions' reserved concurrency and the init
+   * preparation's reserve. Each execution environment holds at most one client connection, so a
+   * healthy peak (every environment busy, one more initialising ahead of a request) reaches
+   * that exactly; more means a client outside the stack or
    * connections outliving their invocations. Running out of concurrency is the Throttles
    * alarms' job (lib/monitoring.ts).
    */
@@ -231,18 +258,22 @@ export interface ProxyConnectionBudget {
   readonly primaryPeakConnections: number;
   /** DatabaseConnections alarm threshold on the primary: one above the healthy peak. */
   readonly alarmThreshold: number;
-  /** DatabaseConnections alarm threshold on each replica: one above the reader's concurrency. */
+  /**
+   * DatabaseConnections alarm threshold on each replica: one above the reader's concurrency and
+   * the init preparation's reserve.
+   */
   readonly replicaAlarmThreshold: number;
 }
 
 /**
- * maxConnectionsPercent = floor(100 × (maxConnections − migration − rotation − operators) / maxConnections)
+ * maxConnectionsPercent = floor(100 × (maxConnections − migration − rotation − operators − initPreparation) / maxConnections)
  * serverConnections     = floor(maxConnections × maxConnectionsPercent / 100)
  * functions             = min(serverConnections × clientsPerServerConnection, concurrencyCap)
  * writerConcurrency     = max(1, floor(functions × writerShare)); reader = the rest,
  *                         capped with replicas at the replica share (maxConnections − operators)
  * primaryPeak           = serverConnections + migration + rotation; alarmThreshold = primaryPeak + 1
- * clientConnectionsAlarmThreshold = writerConcurrency + readerConcurrency + 1
+ * clientConnectionsAlarmThreshold = writerConcurrency + readerConcurrency + initPreparation + 1
+ *                         (the init preparation goes through the proxy, as the handlers do)
  */
 export function proxyConnectionBudget(input: ProxyConnectionBudgetInput): ProxyConnectionBudget {
   const { direct, writerShare, clientsPerServerConnection, concurrencyCap } = input;
@@ -270,9 +301,10 @@ export function proxyConnectionBudget(input: ProxyConnectionBudgetInput): ProxyC
     serverConnections,
     writerConcurrency,
     readerConcurrency,
-    clientConnectionsAlarmThreshold: writerConcurrency + readerConcurrency + 1,
+    clientConnectionsAlarmThreshold:
+      writerConcurrency + readerConcurrency + reserved.initPreparation + 1,
     primaryPeakConnections,
     alarmThreshold: primaryPeakConnections + 1,
-    replicaAlarmThreshold: readerConcurrency + 1,
+    replicaAlarmThreshold: readerConcurrency + reserved.initPreparation + 1,
   };
 }

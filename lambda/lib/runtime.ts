@@ -39,6 +39,12 @@ export function readTargetsFromEnvironment(): ReadTargets {
   return readTargets;
 }
 
+/** The primary and every replica: each instance the reader's reads can go to. */
+export function everyReadTarget(): Database[] {
+  const { primary, replicas } = readTargetsFromEnvironment();
+  return [primary, ...replicas];
+}
+
 function createDatabases(
   options: Omit<DatabaseOptions, 'credentials' | 'tls'> = {},
   withReplicas = true

@@ -52,7 +52,7 @@ const conventionalCode: Plugin = {
 };
 
 /** The handlers' init-phase read (lambda/reader.ts, writer.ts): one top-level statement. */
-const INIT_PHASE_READ = /^await prepareForFirstInvocation\([\s\S]*?\);$/m;
+const INIT_PHASE_READ = /^await prepareForFirstInvocation\(.*\);$/m;
 
 /**
  * An esbuild plugin that drops the handlers' top-level `await prepareForFirstInvocation(...)`:

@@ -6,8 +6,8 @@ import {
   RESERVED_CONNECTIONS,
 } from '../../lib/connection-budget';
 
-const reserved = { migration: 1, rotation: 3, operators: 6 };
-const reservedTotal = 10;
+const reserved = { migration: 1, rotation: 3, operators: 6, initPreparation: 1 };
+const reservedTotal = 11;
 const sandbox = {
   instanceMemoryMiB: 1024,
   reserved,
@@ -37,7 +37,7 @@ describe('connectionBudget', () => {
     expect(RDS_USABLE_MEMORY_SHARE).toBeLessThan(1);
   });
 
-  test('the stack reserves one connection for the migration, one per rotated secret and six for people', () => {
+  test('the stack reserves one connection for the migration, one per rotated secret, six for people and one for an init preparation', () => {
     expect(RESERVED_CONNECTIONS).toEqual(reserved);
   });
 
@@ -54,12 +54,12 @@ describe('connectionBudget', () => {
 
   test("splits the functions' connections by writerShare", () => {
     const b = connectionBudget(sandbox);
-    expect([b.writerConcurrency, b.readerConcurrency]).toEqual([18, 36]);
+    expect([b.writerConcurrency, b.readerConcurrency]).toEqual([17, 36]);
   });
 
-  test('alarms one above the healthy peak: functions, migration and rotation all at their most', () => {
+  test('alarms one above the healthy peak: functions, migration, rotation and an init preparation all at their most', () => {
     const b = connectionBudget(sandbox);
-    expect(b.primaryPeakConnections).toBe(54 + 1 + 3);
+    expect(b.primaryPeakConnections).toBe(53 + 1 + 3 + 1);
     expect(b.alarmThreshold).toBe(59);
     // Only what the operators' reserve holds can reach it.
     expect(b.alarmThreshold).toBeLessThanOrEqual(b.maxConnections);
@@ -68,9 +68,9 @@ describe('connectionBudget', () => {
 
   test('a replica (same max_connections) holds the whole reader and keeps the operators their share', () => {
     const b = connectionBudget({ ...sandbox, readReplicas: 2 });
-    expect(b.replicaConnectionsForReader).toBe(64 - 6);
+    expect(b.replicaConnectionsForReader).toBe(64 - 6 - 1);
     expect(b.readerConcurrency).toBeLessThanOrEqual(b.replicaConnectionsForReader);
-    expect(b.replicaAlarmThreshold).toBe(b.readerConcurrency + 1);
+    expect(b.replicaAlarmThreshold).toBe(b.readerConcurrency + 1 + 1);
   });
 
   test.each([
@@ -104,20 +104,21 @@ describe('proxyConnectionBudget', () => {
 
   test('leaves the operators their connections: the proxy pool plus them fits in max_connections', () => {
     const budget = proxyConnectionBudget(proxied);
-    expect(budget.maxConnectionsPercent).toBe(84);
-    expect(budget.serverConnections).toBe(53);
-    expect(budget.serverConnections + 10).toBeLessThanOrEqual(direct.maxConnections);
+    expect(budget.maxConnectionsPercent).toBe(82);
+    expect(budget.serverConnections).toBe(52);
+    expect(budget.serverConnections + 11).toBeLessThanOrEqual(direct.maxConnections);
     expect(budget.maxIdleConnectionsPercent).toBeLessThanOrEqual(budget.maxConnectionsPercent);
   });
 
   test('bounds concurrency by the pool times clients per server connection, not by max_connections', () => {
     const budget = proxyConnectionBudget(proxied);
-    expect(budget.writerConcurrency + budget.readerConcurrency).toBe(53 * 4);
+    expect(budget.writerConcurrency + budget.readerConcurrency).toBe(52 * 4);
     expect(budget.writerConcurrency + budget.readerConcurrency).toBeGreaterThan(
       direct.writerConcurrency + direct.readerConcurrency
     );
-    // Above the healthy peak, where every environment holds its one client connection.
-    expect(budget.clientConnectionsAlarmThreshold).toBe(212 + 1);
+    // Above the healthy peak, where every environment holds its one client connection and one
+    // more initialises ahead of a request.
+    expect(budget.clientConnectionsAlarmThreshold).toBe(208 + 1 + 1);
   });
 
   test('never exceeds the concurrency cap (the Lambda account share)', () => {
@@ -140,12 +141,12 @@ describe('proxyConnectionBudget', () => {
     for (const instanceMemoryMiB of [1024, 4096]) {
       const d = connectionBudget({ ...sandbox, instanceMemoryMiB });
       const budget = proxyConnectionBudget({ ...proxied, direct: d });
-      expect(budget.serverConnections + 1 + 3 + 6).toBeLessThanOrEqual(d.maxConnections);
+      expect(budget.serverConnections + 1 + 3 + 6 + 1).toBeLessThanOrEqual(d.maxConnections);
       expect(budget.primaryPeakConnections).toBe(budget.serverConnections + 1 + 3);
       expect(budget.alarmThreshold).toBe(budget.primaryPeakConnections + 1);
       expect(budget.alarmThreshold).toBeLessThanOrEqual(d.maxConnections);
     }
-    expect(proxyConnectionBudget(proxied).alarmThreshold).toBe(58);
+    expect(proxyConnectionBudget(proxied).alarmThreshold).toBe(57);
   });
 
   test('with replicas the reader gets no more than a replica holds, since it reads them directly', () => {
@@ -154,12 +155,12 @@ describe('proxyConnectionBudget', () => {
       direct: connectionBudget({ ...sandbox, readReplicas: 2 }),
       readReplicas: 2,
     });
-    expect(withReplicas.readerConcurrency).toBe(64 - 6);
-    expect(withReplicas.writerConcurrency).toBe(70);
-    expect(withReplicas.replicaAlarmThreshold).toBe(59);
+    expect(withReplicas.readerConcurrency).toBe(64 - 6 - 1);
+    expect(withReplicas.writerConcurrency).toBe(69);
+    expect(withReplicas.replicaAlarmThreshold).toBe(57 + 1 + 1);
     // Without replicas the reader keeps its share of the proxy's budget.
-    expect(proxyConnectionBudget(proxied).readerConcurrency).toBe(142);
-    // prod: 200 fit a db.t4g.medium replica (256 - 6), so nothing changes there.
+    expect(proxyConnectionBudget(proxied).readerConcurrency).toBe(139);
+    // prod: 200 fit a db.t4g.medium replica (256 - 6 - 1), so nothing changes there.
     const prodDirect = connectionBudget({ ...sandbox, instanceMemoryMiB: 4096, readReplicas: 1 });
     const prod = proxyConnectionBudget({ ...proxied, direct: prodDirect, readReplicas: 1 });
     expect([prod.writerConcurrency, prod.readerConcurrency]).toEqual([100, 200]);
