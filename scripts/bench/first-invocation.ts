@@ -41,6 +41,8 @@ export interface FirstInvocationRow {
 }
 
 export interface FirstInvocationResult {
+  /** ISO-8601: the table may be measured apart from the rest of the bench (--first-invocation-only). */
+  readonly measuredAt: string;
   readonly runs: number;
   readonly warmInvocations: number;
   readonly rows: FirstInvocationRow[];
@@ -158,5 +160,5 @@ export async function measureFirstInvocation(
     await Promise.all(Object.values(secrets).map((s) => s.stop()));
   }
   progress.done('first invocations measured');
-  return { runs, warmInvocations, rows };
+  return { measuredAt: new Date().toISOString(), runs, warmInvocations, rows };
 }

@@ -117,6 +117,52 @@ describe('the init phase runs the data path once, on a connection closed before 
     }
   });
 
+  test('the reader prepares every instance its reads go to: the primary and each replica', async () => {
+    // Two relays in front of the one server stand for two instances (TLS sessions are per host:port).
+    const [primary, replica] = await Promise.all([
+      TcpRelay.start({ target: db.server }),
+      TcpRelay.start({ target: db.server }),
+    ]);
+    try {
+      const env = await LambdaEnvironment.start('reader', {
+        ...db.env('reader', { port: primary.port }),
+        DATABASE_REPLICA_URL: db.env('reader', { port: replica.port }).DATABASE_URL,
+      });
+      await env.stop();
+      expect([primary.read().connections, replica.read().connections]).toEqual([1, 1]);
+    } finally {
+      await Promise.all([primary.stop(), replica.stop()]);
+    }
+  });
+
+  test('behind RDS Proxy (DB_PROXY_HOST) it goes through the proxy, as the handlers do', async () => {
+    const secrets = await SecretsEndpoint.start();
+    const proxy = await TcpRelay.start({ target: db.server });
+    try {
+      // The secret names the instance, which the function cannot reach; the proxy is the relay.
+      secrets.set('AWSCURRENT', {
+        ...db.secret('writer', { port: proxy.port }),
+        host: 'instance.invalid',
+      });
+      const env = await LambdaEnvironment.start('writer', {
+        ...secrets.env(),
+        DB_PROXY_HOST: db.server.host,
+        ...(db.server.caFile ? { DB_TLS_CA_FILE: db.server.caFile } : {}),
+      });
+      try {
+        expect(proxy.read().connections).toBe(1);
+        await expect(env.invoke({ email: 'proxy@example.com', name: 'P' })).resolves.toMatchObject({
+          user: { name: 'P' },
+        });
+        expect(proxy.read().connections).toBe(2);
+      } finally {
+        await env.stop();
+      }
+    } finally {
+      await Promise.all([proxy.stop(), secrets.stop()]);
+    }
+  });
+
   test('the statement reads no row and writes nothing, on the writer grants too', async () => {
     await db.admin.query("INSERT INTO users (email, name) VALUES ('init-preparation', 'x')");
     const rows: unknown[] = [];
