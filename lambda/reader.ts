@@ -1,10 +1,17 @@
 import { InvocationContext } from './lib/database';
 import { routeRead, RoutedReadResult } from './lib/read-routing';
-import { prepareForFirstInvocation, readTargetsFromEnvironment } from './lib/runtime';
+import {
+  everyReadTarget,
+  prepareForFirstInvocation,
+  readTargetsFromEnvironment,
+} from './lib/runtime';
+import { prepareUsersStatement } from './lib/users-repository';
 import { parseReadEvent } from './lib/validation';
 
-// Init phase: the credentials are read before the first invocation (see runtime.ts).
-await prepareForFirstInvocation(() => readTargetsFromEnvironment().primary);
+// Init phase: reads the credentials and runs the data path once on every instance the reads go
+// to (the primary and each replica: TLS sessions are per host), on connections closed before the
+// init ends, so the first invocation resumes TLS and runs compiled code (see runtime.ts).
+await prepareForFirstInvocation(everyReadTarget, prepareUsersStatement);
 
 /**
  * `{ email, minVersion? | consistency? }` -> `{ user | null, servedBy }`;

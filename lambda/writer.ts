@@ -1,10 +1,11 @@
 import { InvocationContext } from './lib/database';
 import { databaseFromEnvironment, prepareForFirstInvocation } from './lib/runtime';
-import { User, upsertUser } from './lib/users-repository';
+import { prepareUsersStatement, User, upsertUser } from './lib/users-repository';
 import { parseWriteEvent } from './lib/validation';
 
-// Init phase: the credentials are read before the first invocation (see runtime.ts).
-await prepareForFirstInvocation(databaseFromEnvironment);
+// Init phase: reads the credentials and runs the data path once, on a connection closed before
+// the init ends, so the first invocation resumes TLS and runs compiled code (see runtime.ts).
+await prepareForFirstInvocation(() => [databaseFromEnvironment()], prepareUsersStatement);
 
 /** `{ email, name }` -> `{ user }`: upserts by email; repeating an event changes nothing. */
 export async function handler(

@@ -6,8 +6,11 @@ import { DataFunctionDeclaration } from './data-function-declaration';
  * can never disagree.
  *
  * Each Lambda execution environment holds at most one connection, and only while an invocation
- * runs (the connection is opened and closed inside the handler). So a function's reserved
- * concurrency is exactly the number of connections it can hold at once.
+ * runs (the connection is opened and closed inside the handler) or while its init prepares the
+ * data path (lambda/lib/init-preparation.ts: one connection, closed before the init ends, so
+ * never at the same time as an invocation's). So a function's reserved concurrency is exactly
+ * the number of connections its environments serving requests can hold at once; environments
+ * Lambda initialises AHEAD of a request are outside it (ReservedConnections.initPreparation).
  */
 
 /**
@@ -45,14 +48,29 @@ export interface ReservedConnections {
    * free on every read replica.
    */
   readonly operators: number;
+  /**
+   * Init preparations (lambda/lib/init-preparation.ts) of environments that no request is
+   * waiting for, on every instance a function prepares (the primary or the proxy, and each
+   * replica). Concurrency is "the number of in-flight requests"; an environment initialised for
+   * a request is busy with it from its init on, so its preparation is within the function's
+   * reserved concurrency (https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html),
+   * and provisioned concurrency is part of reserved concurrency. But Lambda "may occasionally"
+   * initialise on-demand environments ahead of any request
+   * (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html), and no page
+   * says those count toward concurrency, nor how many there are. Each holds its connection for
+   * a few milliseconds, takes one attempt and gives up when refused; more of them at once than
+   * this reserve can only cost an invocation a "too many connections" retry (database.ts).
+   */
+  readonly initPreparation: number;
 }
 
 /**
  * What the stack reserves: 1 for the migration, one per rotated secret (the admin's and one per
- * data function), 6 for people and RDS.
+ * data function), 6 for people and RDS, 1 for an init preparation outside the functions'
+ * concurrency.
  */
 export function reservedConnections(dataFunctions: number): ReservedConnections {
-  return { migration: 1, rotation: dataFunctions + 1, operators: 6 };
+  return { migration: 1, rotation: dataFunctions + 1, operators: 6, initPreparation: 1 };
 }
 
 /** What the budget needs of a declared function (lib/data-function-declaration.ts). */
@@ -95,11 +113,11 @@ export interface ConnectionBudget {
   readonly primaryPeakConnections: number;
   /** DatabaseConnections alarm threshold on the primary: one above the healthy peak. */
   readonly alarmThreshold: number;
-  /** What a replica leaves the functions that read replicas: `max_connections` less the operators' reserve. */
+  /** What a replica leaves the functions that read replicas: `max_connections` less the operators' and the init preparation's reserves. */
   readonly replicaConnectionsForReaders: number;
   /**
    * DatabaseConnections alarm threshold on each replica: one above the concurrency of the
-   * functions that read replicas.
+   * functions that read replicas and the init preparation's reserve.
    */
   readonly replicaAlarmThreshold: number;
 }
@@ -107,15 +125,16 @@ export interface ConnectionBudget {
 /**
  * usableMemory      = memory × 3/4                   (a floor under RDS's DBInstanceClassMemory)
  * maxConnections    = floor(usableMemory / 12,582,880 B)   (RDS's own formula, pinned in the parameter group)
- * functions         = maxConnections − migration − rotation − operators
+ * functions         = maxConnections − migration − rotation − operators − initPreparation
  * each function     = splitByShare(functions): max(1, floor(functions × share / Σ shares)), the
  *                     remainder to the largest share (for the shipped writer 1 : reader 2,
  *                     writer = floor(functions / 3), reader = the rest)
- * primaryPeak       = functions + migration + rotation   (= maxConnections − operators)
+ * primaryPeak       = functions + migration + rotation + initPreparation   (= maxConnections − operators)
  * alarmThreshold    = primaryPeak + 1: only a client outside the budget, or a connection the
  *                     functions left open, can reach it
- * replica share     = maxConnections − operators ≥ what the replica readers hold: falling back
- *                     to the primary, they fit both; replicaAlarmThreshold = their sum + 1
+ * replica share     = maxConnections − operators − initPreparation ≥ what the replica readers
+ *                     hold: falling back to the primary, they fit both;
+ *                     replicaAlarmThreshold = their sum + initPreparation + 1
  */
 export function connectionBudget(input: ConnectionBudgetInput): ConnectionBudget {
   const { instanceMemoryMiB, reserved, functions } = input;
@@ -127,7 +146,8 @@ export function connectionBudget(input: ConnectionBudgetInput): ConnectionBudget
   assertReserved(reserved, maxConnections, instanceMemoryMiB, functions.length);
   const forFunctions = maxConnections - totalReserved(reserved);
   const concurrency = splitByShare(forFunctions, functions);
-  const primaryPeakConnections = forFunctions + reserved.migration + reserved.rotation;
+  const primaryPeakConnections =
+    forFunctions + reserved.migration + reserved.rotation + reserved.initPreparation;
   return {
     usableMemoryBytes,
     maxConnections,
@@ -135,8 +155,9 @@ export function connectionBudget(input: ConnectionBudgetInput): ConnectionBudget
     concurrency,
     primaryPeakConnections,
     alarmThreshold: primaryPeakConnections + 1,
-    replicaConnectionsForReaders: maxConnections - reserved.operators,
-    replicaAlarmThreshold: replicaReadersTotal(concurrency, functions) + 1,
+    replicaConnectionsForReaders: maxConnections - reserved.operators - reserved.initPreparation,
+    replicaAlarmThreshold:
+      replicaReadersTotal(concurrency, functions) + reserved.initPreparation + 1,
   };
 }
 
@@ -181,7 +202,7 @@ function replicaReadersTotal(
 }
 
 function totalReserved(reserved: ReservedConnections): number {
-  return reserved.migration + reserved.rotation + reserved.operators;
+  return reserved.migration + reserved.rotation + reserved.operators + reserved.initPreparation;
 }
 
 function assertReserved(
@@ -275,9 +296,10 @@ export interface ProxyConnectionBudget {
    */
   readonly concurrency: Readonly<Record<string, number>>;
   /**
-   * ClientConnections alarm threshold: one above the functions' reserved concurrency. Each
-   * execution environment holds at most one client connection, so a healthy peak (every
-   * environment busy) reaches the concurrency exactly; more means a client outside the stack or
+   * ClientConnections alarm threshold: one above the functions' reserved concurrency and the init
+   * preparation's reserve. Each execution environment holds at most one client connection, so a
+   * healthy peak (every environment busy, one more initialising ahead of a request) reaches
+   * that exactly; more means a client outside the stack or
    * connections outliving their invocations. Running out of concurrency is the Throttles
    * alarms' job (lib/monitoring.ts).
    */
@@ -286,18 +308,22 @@ export interface ProxyConnectionBudget {
   readonly primaryPeakConnections: number;
   /** DatabaseConnections alarm threshold on the primary: one above the healthy peak. */
   readonly alarmThreshold: number;
-  /** DatabaseConnections alarm threshold on each replica: one above the reader's concurrency. */
+  /**
+   * DatabaseConnections alarm threshold on each replica: one above the reader's concurrency and
+   * the init preparation's reserve.
+   */
   readonly replicaAlarmThreshold: number;
 }
 
 /**
- * maxConnectionsPercent = floor(100 × (maxConnections − migration − rotation − operators) / maxConnections)
+ * maxConnectionsPercent = floor(100 × (maxConnections − migration − rotation − operators − initPreparation) / maxConnections)
  * serverConnections     = floor(maxConnections × maxConnectionsPercent / 100)
  * functions             = min(serverConnections × clientsPerServerConnection, concurrencyCap)
  * each function         = splitByShare(functions); with replicas, the replica readers are
  *                         capped at splitByShare(replica share) (maxConnections − operators)
  * primaryPeak           = serverConnections + migration + rotation; alarmThreshold = primaryPeak + 1
- * clientConnectionsAlarmThreshold = Σ concurrency + 1
+ * clientConnectionsAlarmThreshold = Σ concurrency + initPreparation + 1
+ *                         (the init preparation goes through the proxy, as the handlers do)
  */
 export function proxyConnectionBudget(input: ProxyConnectionBudgetInput): ProxyConnectionBudget {
   const { direct, functions: declared, clientsPerServerConnection, concurrencyCap } = input;
@@ -327,9 +353,10 @@ export function proxyConnectionBudget(input: ProxyConnectionBudgetInput): ProxyC
     maxIdleConnectionsPercent: Math.max(1, Math.floor(maxConnectionsPercent / 2)),
     serverConnections,
     concurrency,
-    clientConnectionsAlarmThreshold: total + 1,
+    clientConnectionsAlarmThreshold: total + reserved.initPreparation + 1,
     primaryPeakConnections,
     alarmThreshold: primaryPeakConnections + 1,
-    replicaAlarmThreshold: replicaReadersTotal(concurrency, declared) + 1,
+    replicaAlarmThreshold:
+      replicaReadersTotal(concurrency, declared) + reserved.initPreparation + 1,
   };
 }

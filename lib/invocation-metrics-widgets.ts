@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { METRIC, METRICS_NAMESPACE } from '../lambda/lib/metrics';
+import { METRIC, METRICS_NAMESPACE, START_DIMENSION } from '../lambda/lib/metrics';
 
 /** A function as the dashboard labels it. */
 export interface FunctionWithLabel {
@@ -12,7 +12,9 @@ export interface FunctionWithLabel {
 /**
  * Dashboard widgets for the metrics each invocation writes as EMF (lambda/lib/metrics.ts):
  * connect and statement time, the share of TLS handshakes resumed, secret reads and connection
- * retries, per function, so the README's benchmark figures can be compared with the account's.
+ * retries, per function, so the README's benchmark figures can be compared with the account's;
+ * and cold starts apart from warm invocations (the `Start` dimension), with the share of cold
+ * starts whose init preparation succeeded (lambda/lib/init-preparation.ts).
  */
 export function invocationMetricsWidgets(functions: FunctionWithLabel[]): cloudwatch.IWidget[] {
   return [
@@ -20,19 +22,22 @@ export function invocationMetricsWidgets(functions: FunctionWithLabel[]): cloudw
       markdown:
         `**Data path per invocation** (namespace \`${METRICS_NAMESPACE}\`, written by the functions). ` +
         "Compare with the README's Performance section: connect time is TCP + TLS + authentication; " +
-        'TLS resumed should be ~1 after the first invocation of each environment.',
+        'TLS resumed should be ~1, also on cold starts whose init preparation succeeded.',
       width: 24,
       height: 2,
     }),
     ...functions.flatMap(({ label, function: fn }) => {
-      const metric = (metricName: string, statistic: string) =>
+      const metric = (metricName: string, statistic: string, start?: 'cold' | 'warm') =>
         new cloudwatch.Metric({
           namespace: METRICS_NAMESPACE,
           metricName,
-          dimensionsMap: { FunctionName: fn.functionName },
+          dimensionsMap: {
+            FunctionName: fn.functionName,
+            ...(start ? { [START_DIMENSION]: start } : {}),
+          },
           statistic,
           period: Duration.minutes(1),
-          label: `${metricName} ${statistic}`,
+          label: `${start ? `${start} ` : ''}${metricName} ${statistic}`,
         });
       return [
         new cloudwatch.GraphWidget({
@@ -55,6 +60,21 @@ export function invocationMetricsWidgets(functions: FunctionWithLabel[]): cloudw
           title: `${label}: secret reads and connection retries (sum)`,
           left: [metric(METRIC.credentialFetches, 'Sum'), metric(METRIC.connectionRetries, 'Sum')],
           width: 8,
+        }),
+        new cloudwatch.GraphWidget({
+          title: `${label}: cold starts vs warm invocations, connect and statement time p50 (ms)`,
+          left: (['cold', 'warm'] as const).flatMap((start) => [
+            metric(METRIC.connectTime, 'p50', start),
+            metric(METRIC.statementTime, 'p50', start),
+          ]),
+          width: 12,
+        }),
+        new cloudwatch.GraphWidget({
+          title: `${label}: cold starts (sum) and share whose init preparation succeeded`,
+          left: [metric(METRIC.coldStart, 'Sum')],
+          right: [metric(METRIC.initPreparation, 'Average')],
+          rightYAxis: { min: 0, max: 1 },
+          width: 12,
         }),
       ];
     }),

@@ -21,6 +21,12 @@ export interface OpenConnection extends SqlConnection {
   close(): void;
   /** Drops the socket without a goodbye, for a connection in an unknown state. */
   destroy(): void;
+  /**
+   * Sends COM_QUIT and resolves once the server has closed the socket, or drops it after
+   * `timeoutMs`: for the init phase, after which Lambda may freeze the process before a QUIT
+   * left in its buffers reaches the server (lambda/lib/init-preparation.ts).
+   */
+  closeAndWait(timeoutMs: number): Promise<void>;
   /** TCP + TLS + authentication, ms (metrics). */
   readonly connectMs: number;
   /** Whether TLS resumed an earlier session of this environment; undefined without TLS. */
@@ -144,6 +150,25 @@ export function openConnection(
           }),
         close: () => connection.end(),
         destroy,
+        closeAndWait: (timeoutMs: number) =>
+          new Promise<void>((resolveClose) => {
+            if (socket.destroyed) {
+              resolveClose();
+              return;
+            }
+            const timer = setTimeout(
+              () => {
+                destroy();
+                resolveClose();
+              },
+              Math.max(0, timeoutMs)
+            );
+            socket.once('close', () => {
+              clearTimeout(timer);
+              resolveClose();
+            });
+            connection.end();
+          }),
       });
     });
   });

@@ -14,6 +14,8 @@ import { CONNECT_TIMEOUT_MS, SAFETY_MARGIN_MS, STATEMENT_TIMEOUT_MS } from './se
 /** The part of the Lambda context we use; absent when called outside Lambda. */
 export interface InvocationContext {
   getRemainingTimeInMillis?(): number;
+  /** Lambda's id of the invocation: tells an environment's first invocation apart (metrics). */
+  readonly awsRequestId?: string;
 }
 
 export interface DatabaseOptions {
@@ -47,8 +49,25 @@ export interface DatabaseOptions {
   readonly onRetry?: (attempt: number, delayMs: number) => void;
   /** @default Math.random */
   readonly random?: () => number;
-  /** Told what each run() did: connect and statement time, TLS resumption, retries. @default - nothing */
-  readonly onMetrics?: (metrics: InvocationMetrics) => void;
+  /**
+   * Told what each run() did: connect and statement time, TLS resumption, retries, and the
+   * invocation's context. @default - nothing
+   */
+  readonly onMetrics?: (metrics: InvocationMetrics, context?: InvocationContext) => void;
+}
+
+/**
+ * How rehearse() splits its budget: half for TCP + TLS + login, three tenths for the statement,
+ * the rest for the server to close the session after COM_QUIT.
+ */
+export function rehearsalShares(budgetMs: number): {
+  connectMs: number;
+  statementMs: number;
+  closeMs: number;
+} {
+  const connectMs = Math.max(1, Math.floor(budgetMs * 0.5));
+  const statementMs = Math.max(1, Math.floor(budgetMs * 0.3));
+  return { connectMs, statementMs, closeMs: Math.max(0, budgetMs - connectMs - statementMs) };
 }
 
 const MIN_ATTEMPT_MS = 200; // below this a new connection attempt cannot succeed anyway
@@ -85,6 +104,37 @@ export class Database {
     await this.options.credentials.current();
   }
 
+  /**
+   * Runs `work` once on a connection of its own, all of it (TCP, TLS, login, the work, the close)
+   * within `budgetMs`: what the init phase does so that the first invocation resumes a TLS
+   * session and runs code V8 has already compiled (lambda/lib/init-preparation.ts). Unlike run(),
+   * it never retries, never tries other credentials and never re-reads the secret: a refused or
+   * slow preparation must neither lengthen the init nor change what the first invocation does.
+   * Reports no metrics. Rejects with the driver's error; the connection is closed either way.
+   */
+  async rehearse(
+    work: (connection: SqlConnection) => Promise<unknown>,
+    budgetMs: number
+  ): Promise<void> {
+    const credentials = await this.options.credentials.current();
+    const deadline = Date.now() + budgetMs;
+    // The statement gets a fixed part of the budget and the handshake the rest, so the two
+    // together cannot pass the deadline; the close has a share of its own (rehearsalShares).
+    const shares = rehearsalShares(budgetMs);
+    const connection = await openConnection(credentials, this.options.tls, {
+      connectTimeoutMs: shares.connectMs,
+      statementTimeoutMs: shares.statementMs,
+      deadline: deadline - shares.closeMs,
+    });
+    try {
+      await work(connection);
+    } catch (error) {
+      connection.destroy();
+      throw error;
+    }
+    await connection.closeAndWait(Math.max(0, deadline - Date.now()));
+  }
+
   private get statementTimeoutMs(): number {
     return this.options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS;
   }
@@ -99,7 +149,7 @@ export class Database {
       return await this.runOnce(work, context, metrics);
     } finally {
       metrics.credentialFetches = (this.options.credentials.fetches ?? 0) - fetchesBefore;
-      this.options.onMetrics?.(metrics);
+      this.options.onMetrics?.(metrics, context);
     }
   }
 

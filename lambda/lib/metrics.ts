@@ -23,7 +23,17 @@ export const METRIC = {
   statementTime: 'StatementTime',
   credentialFetches: 'CredentialFetches',
   connectionRetries: 'ConnectionRetries',
+  /** 1 on an environment's first invocation that opened a connection, else 0. */
+  coldStart: 'ColdStart',
+  /** On those first invocations only: 1 when the init phase's preparation succeeded, else 0. */
+  initPreparation: 'InitPreparation',
 } as const;
+
+/**
+ * Property (and second dimension) that tells cold from warm invocations apart on the dashboard:
+ * `cold` on an environment's first invocation, `warm` after it.
+ */
+export const START_DIMENSION = 'Start';
 
 /** What one invocation's data path did. */
 export interface InvocationMetrics {
@@ -37,6 +47,10 @@ export interface InvocationMetrics {
   credentialFetches: number;
   /** Connection attempts retried after "too many connections". */
   connectionRetries: number;
+  /** Whether this is the environment's first invocation; absent when not known (not in Lambda). */
+  coldStart?: boolean;
+  /** On the first invocation: whether the init phase's preparation succeeded (init-preparation.ts). */
+  initPreparationSucceeded?: boolean;
 }
 
 /** The EMF JSON for one invocation of `functionName` (one line, no newline). */
@@ -62,14 +76,28 @@ export function emfLine(
   add(METRIC.statementTime, metrics.statementMs, 'Milliseconds');
   add(METRIC.credentialFetches, metrics.credentialFetches, 'Count');
   add(METRIC.connectionRetries, metrics.connectionRetries, 'Count');
+  const flag = (value: boolean | undefined) => (value === undefined ? undefined : Number(value));
+  add(METRIC.coldStart, flag(metrics.coldStart), 'Count');
+  add(METRIC.initPreparation, flag(metrics.initPreparationSucceeded), 'Count');
+  // The second dimension set costs one more custom metric per metric and function, for cold and
+  // warm graphs apart; the first keeps the per-function totals the alarms and graphs use.
+  const start =
+    metrics.coldStart === undefined
+      ? {}
+      : { [START_DIMENSION]: metrics.coldStart ? 'cold' : 'warm' };
+  const dimensions =
+    metrics.coldStart === undefined
+      ? [['FunctionName']]
+      : [['FunctionName'], ['FunctionName', START_DIMENSION]];
   return JSON.stringify({
     _aws: {
       Timestamp: timestamp,
       CloudWatchMetrics: [
-        { Namespace: METRICS_NAMESPACE, Dimensions: [['FunctionName']], Metrics: definitions },
+        { Namespace: METRICS_NAMESPACE, Dimensions: dimensions, Metrics: definitions },
       ],
     },
     FunctionName: functionName,
+    ...start,
     ...values,
   });
 }

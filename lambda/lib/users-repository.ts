@@ -96,6 +96,20 @@ function toPage(rows: UserRow[], page: { after: number | null }): UserPage {
   return { users, next: users.length > 0 ? users[users.length - 1].id : page.after };
 }
 
+/**
+ * The init phase's statement (init-preparation.ts): the users columns, as every read and the
+ * upsert routine return them, so mysql2 compiles and caches their row parser, with a bound value
+ * like the handlers' statements, under a condition that is always false: it reads no row and
+ * writes nothing, on the writer's and the reader's grants alike (SELECT on users). The server
+ * opens the table (a shared metadata lock, bounded by lock_wait_timeout) and returns the column
+ * definitions only.
+ */
+export async function prepareUsersStatement(db: SqlConnection): Promise<void> {
+  await db.query<UserRow[]>(`SELECT ${USER_COLUMNS} FROM users WHERE email = ? AND FALSE`, [
+    'init-preparation',
+  ]);
+}
+
 export type ReadResult = { user: User | null } | UserPage;
 
 export async function readUsers(db: SqlConnection, input: ReadUsersInput): Promise<ReadResult> {

@@ -11,6 +11,7 @@ import { EnvironmentOptions, SimulatedEnvironment } from '../../test/support/sim
 import { processCpuMs } from '../lib/proc-cpu';
 import { Progress } from '../lib/progress';
 import { median, percentile, ratio, round } from '../lib/stats';
+import { FirstInvocationResult, measureFirstInvocation } from './first-invocation';
 import { ARM64_PRICE, costPerMillion } from './lambda-cost';
 import { TLS_FLOOR_LABEL, measureTlsFloor } from './tls-floor';
 
@@ -89,6 +90,8 @@ export interface CpuResult {
     /** Building the TLS context once per environment, at the same share. */
     readonly tlsContext: TlsContextRow[];
   };
+  /** First invocation vs. warm ones of the same environment, with and without the init preparation. */
+  readonly firstInvocation?: FirstInvocationResult;
 }
 
 interface Setup {
@@ -126,24 +129,34 @@ export async function measureCpu(
     coldEnvironments = 3,
     memoryWarmInvocations = 300,
     coldPathRuns = 5,
+    firstInvocationRuns = 3,
     support = probeCpuShares(),
   }: {
-    /** All of them (the bench), or one, to iterate on it (--warm-cpu-only, --cold-path-only). */
-    tables?: 'all' | 'warm' | 'cold-path';
+    /**
+     * All of them (the bench), or one, to iterate on it (--warm-cpu-only, --cold-path-only,
+     * --first-invocation-only).
+     */
+    tables?: 'all' | 'warm' | 'cold-path' | 'first-invocation';
     warmInvocations?: number;
     coldEnvironments?: number;
     memoryWarmInvocations?: number;
     coldPathRuns?: number;
+    firstInvocationRuns?: number;
     support?: CpuShareSupport;
   } = {},
   progress = new Progress('bench cpu')
 ): Promise<Partial<CpuResult>> {
-  if (tables === 'cold-path' && !support.supported) {
-    throw new Error(`The cold path needs a CPU share: ${support.reason}`);
+  if ((tables === 'cold-path' || tables === 'first-invocation') && !support.supported) {
+    throw new Error(`The ${tables} table needs a CPU share: ${support.reason}`);
   }
   progress.update('starting the database and bundling the handlers');
   const setup = await prepare();
   try {
+    if (tables === 'first-invocation') {
+      return {
+        firstInvocation: await firstInvocation(setup, support, firstInvocationRuns, progress),
+      };
+    }
     const warm =
       tables === 'cold-path' ? {} : await measureWarmCpu(setup, warmInvocations, progress);
     if (tables === 'warm' || !support.supported) {
@@ -162,11 +175,34 @@ export async function measureCpu(
           )
         : undefined;
     const coldPath = await measureColdPath(setup, support, coldPathRuns, progress);
+    const first =
+      tables === 'all'
+        ? await firstInvocation(setup, support, firstInvocationRuns, progress)
+        : undefined;
     progress.done('CPU measured');
-    return { ...warm, memory, coldPath };
+    return { ...warm, memory, coldPath, firstInvocation: first };
   } finally {
     await dispose(setup);
   }
+}
+
+function firstInvocation(
+  setup: Setup,
+  support: CpuShareSupport,
+  runs: number,
+  progress: Progress
+): Promise<FirstInvocationResult> {
+  return measureFirstInvocation(
+    {
+      db: setup.db,
+      handlers: setup.bundles.handlers,
+      endpointTls: setup.endpointTls,
+      caFile: setup.run.server.caFile,
+    },
+    support,
+    { runs },
+    progress
+  );
 }
 
 async function dispose(setup: Setup): Promise<void> {

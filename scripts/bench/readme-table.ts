@@ -4,6 +4,7 @@ import { formatBytes, formatRatio } from '../lib/stats';
 import { formatMarkdownTable } from '../lib/table';
 import type { BundleResult } from './bundles';
 import type { CpuResult } from './cpu';
+import type { FirstInvocationResult } from './first-invocation';
 import type { LatencyResult } from './latency';
 import type { SynthResult } from './synth';
 
@@ -175,5 +176,46 @@ export function cpuParts(cpu: CpuResult): string[] {
         .join('; ') +
       '.'
   );
+  if (cpu.firstInvocation) {
+    parts.push(...firstInvocationParts(cpu.firstInvocation));
+  }
   return parts;
+}
+
+/**
+ * The first-invocation table (scripts/bench/first-invocation.ts): per memory size, function and
+ * init model, the shipped build (init prepares the data path) and the same build without the
+ * preparation (DB_PREPARE_AT_INIT=false: init reads the secret only, as before).
+ */
+export function firstInvocationParts(result: FirstInvocationResult): string[] {
+  const ms = (value: number) => `${value.toFixed(value >= 10 ? 0 : 1)} ms`;
+  return [
+    `**First invocation vs. warm, per memory size** (measured ${result.measuredAt.slice(0, 10)}; the same environment's first invocation against the median of its next ${result.warmInvocations}; median of ${result.runs} fresh environments per row, rows taking turns). _prepared_: the shipped init, which runs the data path once on a connection it closes; _not prepared_: the same bundle with \`DB_PREPARE_AT_INIT=false\`, whose init only reads the secret (as before the preparation). Init on the _full vCPU_ rests on AWS's and third-party statements that on-demand init runs unthrottled, not on a measurement of Lambda; _share_ is how a provisioned-concurrency environment initialises; _TLS session expired_: the server forgot its TLS sessions (FLUSH SSL) between init and the first invocation, as after a long wait for the first request:`,
+    formatMarkdownTable(
+      [
+        'memory',
+        'function',
+        'init on',
+        'build',
+        'init',
+        'first invocation',
+        'warm',
+        'first / warm',
+        'init + first',
+        'vs not prepared',
+      ],
+      result.rows.map((r) => [
+        `${r.memoryMb} MB`,
+        r.handler,
+        r.initOn,
+        r.prepared ? 'prepared' : 'not prepared',
+        ms(r.initMs),
+        ms(r.firstInvocationMs),
+        ms(r.warmMs),
+        formatRatio(r.firstVsWarm),
+        ms(r.coldMs),
+        formatRatio(r.coldVsUnprepared),
+      ])
+    ),
+  ];
 }

@@ -1,6 +1,12 @@
 import { ChildProcess, fork } from 'node:child_process';
 import * as path from 'node:path';
-import { emfLine, emfSink, METRIC, METRICS_NAMESPACE } from '../../lambda/lib/metrics';
+import {
+  emfLine,
+  emfSink,
+  METRIC,
+  METRICS_NAMESPACE,
+  START_DIMENSION,
+} from '../../lambda/lib/metrics';
 import { AppDatabase } from '../support/app-database';
 import { SecretsEndpoint } from '../support/secrets-endpoint';
 import { readState } from '../support/state';
@@ -84,7 +90,7 @@ describe('per-invocation metrics (CloudWatch embedded metric format)', () => {
   const skipWithoutTls = db_hasNoTls() ? test.skip : test;
 
   skipWithoutTls(
-    'each invocation reports connect and statement time, credential reads and retries; TLS resumes from the second invocation on',
+    'each invocation reports connect and statement time, credential reads and retries, and whether it is the cold start; TLS resumes from the first invocation on',
     async () => {
       // GIVEN a deployed-like environment: secret, TLS, and the name Lambda sets
       const env = await CapturedEnvironment.start({
@@ -93,7 +99,7 @@ describe('per-invocation metrics (CloudWatch embedded metric format)', () => {
         AWS_LAMBDA_FUNCTION_NAME: 'reader-fn',
       });
       try {
-        // (the init phase already read the secret: prepareForFirstInvocation())
+        // (the init phase already read the secret and ran the data path: prepareForFirstInvocation())
         expect(secrets.reads).toEqual(['AWSCURRENT']);
 
         // WHEN it serves three invocations
@@ -102,23 +108,28 @@ describe('per-invocation metrics (CloudWatch embedded metric format)', () => {
           documents.push(await env.invoke({ email: 'nobody@example.com' }));
         }
 
-        // THEN each printed exactly one EMF document with all five metrics
-        for (const [doc] of documents) {
-          expect(documents.every((d) => d.length === 1)).toBe(true);
+        // THEN each printed exactly one EMF document with every metric (the init preparation's
+        // on the first only), per function and per function and start
+        expect(documents.every((d) => d.length === 1)).toBe(true);
+        for (const [i, [doc]] of documents.entries()) {
+          const names = Object.values(METRIC).filter(
+            (name) => i === 0 || name !== METRIC.initPreparation
+          );
           expect(doc).toMatchObject({
             _aws: {
               Timestamp: expect.any(Number),
               CloudWatchMetrics: [
                 {
                   Namespace: METRICS_NAMESPACE,
-                  Dimensions: [['FunctionName']],
+                  Dimensions: [['FunctionName'], ['FunctionName', START_DIMENSION]],
                   Metrics: expect.arrayContaining(
-                    Object.values(METRIC).map((Name) => expect.objectContaining({ Name }))
+                    names.map((Name) => expect.objectContaining({ Name }))
                   ),
                 },
               ],
             },
             FunctionName: 'reader-fn',
+            [START_DIMENSION]: i === 0 ? 'cold' : 'warm',
             [METRIC.connectTime]: expect.any(Number),
             [METRIC.statementTime]: expect.any(Number),
             [METRIC.connectionRetries]: 0,
@@ -128,13 +139,48 @@ describe('per-invocation metrics (CloudWatch embedded metric format)', () => {
         // the secret was read once per environment, at init, and no invocation read it again
         expect(documents.map(([d]) => d[METRIC.credentialFetches])).toEqual([0, 0, 0]);
         expect(secrets.reads).toEqual(['AWSCURRENT']);
-        // a full handshake first, then the environment's TLS session is resumed
-        expect(documents.map(([d]) => d[METRIC.tlsResumed])).toEqual([0, 1, 1]);
+        // the first invocation is the cold start, and the init's preparation succeeded
+        expect(documents.map(([d]) => d[METRIC.coldStart])).toEqual([1, 0, 0]);
+        expect(documents.map(([d]) => d[METRIC.initPreparation])).toEqual([
+          1,
+          undefined,
+          undefined,
+        ]);
+        // the init's preparation left a TLS session: even the first invocation resumes it
+        expect(documents.map(([d]) => d[METRIC.tlsResumed])).toEqual([1, 1, 1]);
       } finally {
         env.stop();
       }
     }
   );
+
+  skipWithoutTls('a failed init preparation is reported on the first invocation', async () => {
+    // GIVEN an environment whose init could not read the secret (so prepared nothing)
+    secrets.stages.delete('AWSCURRENT');
+    const env = await CapturedEnvironment.start({
+      ...secrets.env(),
+      DB_TLS_CA_FILE: db.server.caFile!,
+      AWS_LAMBDA_FUNCTION_NAME: 'reader-fn',
+    });
+    try {
+      secrets.set('AWSCURRENT', db.secret('reader'));
+      // WHEN it serves two invocations THEN the first says so, and does the full handshake
+      const [[first], [second]] = [
+        await env.invoke({ email: 'nobody@example.com' }),
+        await env.invoke({ email: 'nobody@example.com' }),
+      ];
+      expect(first).toMatchObject({
+        [START_DIMENSION]: 'cold',
+        [METRIC.coldStart]: 1,
+        [METRIC.initPreparation]: 0,
+        [METRIC.tlsResumed]: 0,
+      });
+      expect(second).toMatchObject({ [START_DIMENSION]: 'warm', [METRIC.coldStart]: 0 });
+      expect(second).not.toHaveProperty(METRIC.initPreparation);
+    } finally {
+      env.stop();
+    }
+  });
 
   test('without TLS or a connection, the metrics that do not apply are left out', () => {
     const doc = JSON.parse(

@@ -8,8 +8,8 @@ import {
 } from '../../lib/connection-budget';
 import { DATA_FUNCTIONS } from '../../lib/declared-functions';
 
-const reserved = { migration: 1, rotation: 3, operators: 6 };
-const reservedTotal = 10;
+const reserved = { migration: 1, rotation: 3, operators: 6, initPreparation: 1 };
+const reservedTotal = 11;
 // Two functions split 1 : 2, the second reading replicas (the shipped writer and reader's shape).
 const two = [
   { name: 'a', connectionShare: 1 },
@@ -46,7 +46,7 @@ describe('connectionBudget', () => {
     expect(RDS_USABLE_MEMORY_SHARE).toBeLessThan(1);
   });
 
-  test('the stack reserves one connection for the migration, one per rotated secret (the admin and each function) and six for people', () => {
+  test('the stack reserves one connection for the migration, one per rotated secret (the admin and each function), six for people and one for an init preparation', () => {
     expect(reservedConnections(2)).toEqual(reserved);
     expect(reservedConnections(3)).toEqual({ ...reserved, rotation: 4 });
   });
@@ -71,7 +71,7 @@ describe('connectionBudget', () => {
   });
 
   test("splits the functions' connections by their shares, the rounding remainder to the largest", () => {
-    expect(connectionBudget(sandbox).concurrency).toEqual({ a: 18, b: 36 });
+    expect(connectionBudget(sandbox).concurrency).toEqual({ a: 17, b: 36 });
     expect(splitByShare(55, two)).toEqual({ a: 18, b: 37 });
     expect(splitByShare(10, [...two, { name: 'c', connectionShare: 0.01 }])).toEqual({
       a: 3,
@@ -83,14 +83,14 @@ describe('connectionBudget', () => {
     );
   });
 
-  test('the shipped functions split sandbox as before: writer 18, reader 36', () => {
+  test('the shipped functions split sandbox: writer 17, reader 36', () => {
     const b = connectionBudget({ ...sandbox, functions: DATA_FUNCTIONS });
-    expect(b.concurrency).toEqual({ writer: 18, reader: 36 });
+    expect(b.concurrency).toEqual({ writer: 17, reader: 36 });
   });
 
-  test('alarms one above the healthy peak: functions, migration and rotation all at their most', () => {
+  test('alarms one above the healthy peak: functions, migration, rotation and an init preparation all at their most', () => {
     const b = connectionBudget(sandbox);
-    expect(b.primaryPeakConnections).toBe(54 + 1 + 3);
+    expect(b.primaryPeakConnections).toBe(53 + 1 + 3 + 1);
     expect(b.alarmThreshold).toBe(59);
     // Only what the operators' reserve holds can reach it.
     expect(b.alarmThreshold).toBeLessThanOrEqual(b.maxConnections);
@@ -99,9 +99,9 @@ describe('connectionBudget', () => {
 
   test('a replica (same max_connections) holds every replica reader and keeps the operators their share', () => {
     const b = connectionBudget({ ...sandbox, readReplicas: 2 });
-    expect(b.replicaConnectionsForReaders).toBe(64 - 6);
+    expect(b.replicaConnectionsForReaders).toBe(64 - 6 - 1);
     expect(b.concurrency.b).toBeLessThanOrEqual(b.replicaConnectionsForReaders);
-    expect(b.replicaAlarmThreshold).toBe(b.concurrency.b + 1);
+    expect(b.replicaAlarmThreshold).toBe(b.concurrency.b + 1 + 1);
   });
 
   test.each([
@@ -139,18 +139,19 @@ describe('proxyConnectionBudget', () => {
 
   test('leaves the operators their connections: the proxy pool plus them fits in max_connections', () => {
     const budget = proxyConnectionBudget(proxied);
-    expect(budget.maxConnectionsPercent).toBe(84);
-    expect(budget.serverConnections).toBe(53);
-    expect(budget.serverConnections + 10).toBeLessThanOrEqual(direct.maxConnections);
+    expect(budget.maxConnectionsPercent).toBe(82);
+    expect(budget.serverConnections).toBe(52);
+    expect(budget.serverConnections + 11).toBeLessThanOrEqual(direct.maxConnections);
     expect(budget.maxIdleConnectionsPercent).toBeLessThanOrEqual(budget.maxConnectionsPercent);
   });
 
   test('bounds concurrency by the pool times clients per server connection, not by max_connections', () => {
     const budget = proxyConnectionBudget(proxied);
-    expect(sum(budget.concurrency)).toBe(53 * 4);
+    expect(sum(budget.concurrency)).toBe(52 * 4);
     expect(sum(budget.concurrency)).toBeGreaterThan(sum(direct.concurrency));
-    // Above the healthy peak, where every environment holds its one client connection.
-    expect(budget.clientConnectionsAlarmThreshold).toBe(212 + 1);
+    // Above the healthy peak, where every environment holds its one client connection and one
+    // more initialises ahead of a request.
+    expect(budget.clientConnectionsAlarmThreshold).toBe(208 + 1 + 1);
   });
 
   test('never exceeds the concurrency cap (the Lambda account share)', () => {
@@ -173,12 +174,12 @@ describe('proxyConnectionBudget', () => {
     for (const instanceMemoryMiB of [1024, 4096]) {
       const d = connectionBudget({ ...sandbox, instanceMemoryMiB });
       const budget = proxyConnectionBudget({ ...proxied, direct: d });
-      expect(budget.serverConnections + 1 + 3 + 6).toBeLessThanOrEqual(d.maxConnections);
+      expect(budget.serverConnections + 1 + 3 + 6 + 1).toBeLessThanOrEqual(d.maxConnections);
       expect(budget.primaryPeakConnections).toBe(budget.serverConnections + 1 + 3);
       expect(budget.alarmThreshold).toBe(budget.primaryPeakConnections + 1);
       expect(budget.alarmThreshold).toBeLessThanOrEqual(d.maxConnections);
     }
-    expect(proxyConnectionBudget(proxied).alarmThreshold).toBe(58);
+    expect(proxyConnectionBudget(proxied).alarmThreshold).toBe(57);
   });
 
   test('with replicas the replica reader gets no more than a replica holds, since it reads them directly', () => {
@@ -187,11 +188,11 @@ describe('proxyConnectionBudget', () => {
       direct: connectionBudget({ ...sandbox, readReplicas: 2 }),
       readReplicas: 2,
     });
-    expect(withReplicas.concurrency).toEqual({ a: 70, b: 64 - 6 });
-    expect(withReplicas.replicaAlarmThreshold).toBe(59);
+    expect(withReplicas.concurrency).toEqual({ a: 69, b: 64 - 6 - 1 });
+    expect(withReplicas.replicaAlarmThreshold).toBe(57 + 1 + 1);
     // Without replicas the reader keeps its share of the proxy's budget.
-    expect(proxyConnectionBudget(proxied).concurrency.b).toBe(142);
-    // prod: 200 fit a db.t4g.medium replica (256 - 6), so nothing changes there.
+    expect(proxyConnectionBudget(proxied).concurrency.b).toBe(139);
+    // prod: 200 fit a db.t4g.medium replica (256 - 6 - 1), so nothing changes there.
     const prodDirect = connectionBudget({ ...sandbox, instanceMemoryMiB: 4096, readReplicas: 1 });
     const prod = proxyConnectionBudget({ ...proxied, direct: prodDirect, readReplicas: 1 });
     expect(prod.concurrency).toEqual({ a: 100, b: 200 });
@@ -201,7 +202,7 @@ describe('proxyConnectionBudget', () => {
     const functions = [...two, { name: 'c', connectionShare: 2, readsReplicas: true }];
     const d = connectionBudget({ ...sandbox, functions, readReplicas: 2 });
     const budget = proxyConnectionBudget({ ...proxied, functions, direct: d, readReplicas: 2 });
-    expect(budget.concurrency.b + budget.concurrency.c).toBeLessThanOrEqual(64 - 6);
-    expect(budget.replicaAlarmThreshold).toBe(budget.concurrency.b + budget.concurrency.c + 1);
+    expect(budget.concurrency.b + budget.concurrency.c).toBeLessThanOrEqual(64 - 6 - 1);
+    expect(budget.replicaAlarmThreshold).toBe(budget.concurrency.b + budget.concurrency.c + 1 + 1);
   });
 });

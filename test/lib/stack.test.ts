@@ -724,7 +724,11 @@ describe.each(['sandbox', 'prod'] as const)('deploy-ready on a real account, %s 
       ([, fn]) => fn.Properties.ReservedConcurrentExecutions
     );
     // Direct connections: one per environment. Behind a proxy (prod): test/lib/database-proxy.test.ts.
-    if (!config.proxy) expect(reserved.reduce((a, b) => a + b, 0)).toBe(maxConnections - 10);
+    const kept = Object.values(reservedConnections(DATA_FUNCTIONS.length)).reduce(
+      (a, b) => a + b,
+      0
+    );
+    if (!config.proxy) expect(reserved.reduce((a, b) => a + b, 0)).toBe(maxConnections - kept);
     // Behind a proxy the threshold follows the pool: test/lib/invariants (connection alarms).
     if (!config.proxy) {
       template().hasResourceProperties('AWS::CloudWatch::Alarm', {

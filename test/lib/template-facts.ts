@@ -1,3 +1,4 @@
+import { reservedConnections } from '../../lib/connection-budget';
 import { Template } from 'aws-cdk-lib/assertions';
 import { CfnResource, resourcesOf } from './synthesize';
 
@@ -110,7 +111,13 @@ export interface InstanceLoad {
   readonly directFunctions: [string, number | undefined][];
   /** Rotated secrets: one connection each at a time. */
   readonly rotations: number;
-  /** The healthy peak: pool + direct functions + rotations. */
+  /**
+   * Connections of init preparations outside the functions' concurrency (environments Lambda
+   * starts ahead of a request, lambda/lib/init-preparation.ts): the budget's reserve for them
+   * when a function connects directly, else 0 (through a proxy they are the pool's).
+   */
+  readonly initPreparations: number;
+  /** The healthy peak: pool + direct functions + rotations + init preparations. */
   readonly peak: number;
 }
 
@@ -140,6 +147,8 @@ export function instanceLoads(template: Template): InstanceLoad[] {
   const rotations = resourcesOf(template, 'AWS::SecretsManager::RotationSchedule').length;
   const sum = (list: [string, number | undefined][]) =>
     list.reduce((total, [, n]) => total + (n ?? Number.POSITIVE_INFINITY), 0);
+  const preparations = (list: unknown[]) =>
+    list.length > 0 ? reservedConnections(0).initPreparation : 0;
 
   const loads: InstanceLoad[] = [
     {
@@ -148,7 +157,13 @@ export function instanceLoads(template: Template): InstanceLoad[] {
       proxyPool,
       directFunctions: directToPrimary,
       rotations,
-      peak: proxyPool + sum(directToPrimary) + rotations,
+      // Behind a proxy the functions prepare through it: the pool holds their preparations.
+      initPreparations: proxyPool > 0 ? 0 : preparations(directToPrimary),
+      peak:
+        proxyPool +
+        sum(directToPrimary) +
+        rotations +
+        (proxyPool > 0 ? 0 : preparations(directToPrimary)),
     },
   ];
   for (const [replicaId, replica] of replicas) {
@@ -165,7 +180,8 @@ export function instanceLoads(template: Template): InstanceLoad[] {
       proxyPool: 0,
       directFunctions: readers,
       rotations: 0,
-      peak: sum(readers),
+      initPreparations: preparations(readers),
+      peak: sum(readers) + preparations(readers),
     });
   }
   return loads;

@@ -12,7 +12,11 @@ async function init() {
   const initMs = performance.now() - started;
   process.on('message', async ({ id, event, remainingMs }) => {
     const deadline = Date.now() + remainingMs;
-    const context = { getRemainingTimeInMillis: () => deadline - Date.now() };
+    // awsRequestId as Lambda passes it: unique per invocation (the metrics' first invocation).
+    const context = {
+      awsRequestId: `${process.pid}-${id}`,
+      getRemainingTimeInMillis: () => deadline - Date.now(),
+    };
     const start = performance.now();
     try {
       const result = await handler(event, context);

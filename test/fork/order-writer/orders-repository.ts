@@ -41,3 +41,11 @@ export async function insertOrder(db: SqlConnection, order: NewOrder): Promise<O
   );
   return { id: Number(result.insertId), ...order };
 }
+
+/**
+ * The init phase's statement (lambda/lib/init-preparation.ts): reads nothing a caller sees and
+ * writes nothing, within the user's grants (INSERT on orders only).
+ */
+export async function prepareOrdersStatement(db: SqlConnection): Promise<void> {
+  await db.query('SELECT 1 AS ready', []);
+}

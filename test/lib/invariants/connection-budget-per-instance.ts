@@ -33,7 +33,8 @@ export const invariant: Invariant = {
           ? [
               `${load.id}: proxy pool ${load.proxyPool} + direct functions ` +
                 `${load.directFunctions.map(([id, n]) => `${id}=${n}`).join(', ') || 'none'} + rotation ` +
-                `${load.rotations} + operators ${operators} = ${needed} > max_connections ` +
+                `${load.rotations} + init preparations ${load.initPreparations} + operators ` +
+                `${operators} = ${needed} > max_connections ` +
                 `${load.maxConnections}: lower the functions' share in connectionBudget()`,
             ]
           : [];

@@ -1,3 +1,4 @@
+import { reservedConnections } from '../../../lib/connection-budget';
 import { functionsOf, referencesIn } from '../template-facts';
 import { resourcesOf } from '../synthesize';
 import { Invariant } from './invariant';
@@ -5,7 +6,8 @@ import { Invariant } from './invariant';
 /**
  * A proxy's ClientConnections alarm fires only above what the functions that connect through it
  * can hold at a healthy peak: one client connection per execution environment, so their reserved
- * concurrency. Below that it pages on every busy minute; the functions' saturation is what their
+ * concurrency, plus the budget's reserve for init preparations of environments Lambda starts
+ * ahead of a request (reservedConnections(0).initPreparation, lambda/lib/init-preparation.ts). Below that it pages on every busy minute; the functions' saturation is what their
  * Throttles alarms report. Metric: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy.monitoring.html
  */
 export const invariant: Invariant = {
@@ -18,10 +20,11 @@ export const invariant: Invariant = {
       const clients = functionsOf(template).filter(({ env }) =>
         referencesIn(env.DB_PROXY_HOST ?? {}).has(proxyId)
       );
-      const peak = clients.reduce(
-        (sum, { fn }) => sum + (fn.Properties.ReservedConcurrentExecutions ?? Infinity),
-        0
-      );
+      const peak =
+        clients.reduce(
+          (sum, { fn }) => sum + (fn.Properties.ReservedConcurrentExecutions ?? Infinity),
+          0
+        ) + (clients.length > 0 ? reservedConnections(0).initPreparation : 0);
       const mine = alarms.filter(([, alarm]) =>
         (metricOf(alarm.Properties).Dimensions ?? []).some(
           (d: { Name: string; Value: unknown }) =>
@@ -41,7 +44,7 @@ export const invariant: Invariant = {
         return firesAt <= peak
           ? [
               `${alarmId} fires at ${firesAt} client connections, but the functions behind ${proxyId} ` +
-                `hold ${peak} at a healthy peak (their reserved concurrency)`,
+                `hold ${peak} at a healthy peak (their reserved concurrency and an init preparation)`,
             ]
           : [];
       });

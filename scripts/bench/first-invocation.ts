@@ -1,0 +1,164 @@
+import * as path from 'node:path';
+import { AppDatabase } from '../../test/support/app-database';
+import { BuiltHandler } from '../../test/support/bundle';
+import { EndpointTls, SecretsEndpoint } from '../../test/support/secrets-endpoint';
+import { SimulatedEnvironment } from '../../test/support/simulated-environment';
+import { PREPARE_AT_INIT_ENV } from '../../lambda/lib/init-preparation';
+import { CpuShare, CpuShareSupport } from '../lib/cpu-share';
+import { Progress } from '../lib/progress';
+import { median, ratio, round } from '../lib/stats';
+
+/** Memory sizes of the first-invocation table (the CPU share is memory / 1769 MB). */
+export const FIRST_INVOCATION_SIZES = [128, 256, 512, 1024] as const;
+
+/**
+ * Where init runs. 'full vCPU': unthrottled, as Lambda runs an on-demand function's init (an AWS
+ * Serverless Land guide says so; not verified here). 'share': on the memory size's share, as a
+ * provisioned-concurrency environment initialises (the same guide), and the worst case.
+ * 'share, TLS session expired': init on the share, then the server forgets its TLS sessions
+ * before the first invocation (FLUSH SSL), as when a provisioned environment waits longer than
+ * the session lifetime for its first request: the code is compiled, the handshake is full.
+ */
+export type FirstInvocationInit = 'full vCPU' | 'share' | 'share, TLS session expired';
+
+export interface FirstInvocationRow {
+  readonly memoryMb: number;
+  readonly handler: 'writer' | 'reader';
+  readonly initOn: FirstInvocationInit;
+  /** Whether the init ran the data path (shipped) or only read the secret (DB_PREPARE_AT_INIT=false). */
+  readonly prepared: boolean;
+  /** Medians over the runs. */
+  readonly initMs: number;
+  readonly firstInvocationMs: number;
+  /** Median of the warm invocations of the same environments. */
+  readonly warmMs: number;
+  /** firstInvocationMs / warmMs. */
+  readonly firstVsWarm: number;
+  /** initMs + firstInvocationMs (median of the sums). */
+  readonly coldMs: number;
+  /** coldMs / the same row's coldMs without the preparation (the same run). */
+  readonly coldVsUnprepared: number;
+}
+
+export interface FirstInvocationResult {
+  /** ISO-8601: the table may be measured apart from the rest of the bench (--first-invocation-only). */
+  readonly measuredAt: string;
+  readonly runs: number;
+  readonly warmInvocations: number;
+  readonly rows: FirstInvocationRow[];
+}
+
+export interface FirstInvocationSetup {
+  readonly db: AppDatabase;
+  readonly handlers: Record<'writer' | 'reader', BuiltHandler>;
+  readonly endpointTls?: EndpointTls;
+  readonly caFile?: string;
+}
+
+const EVENTS = {
+  writer: { email: 'first-invocation@example.com', name: 'bench' },
+  reader: { email: 'first-invocation@example.com' },
+} as const;
+
+/**
+ * Per memory size, function, init model, with and without the init preparation: fresh
+ * environments (`runs` each, taking turns so machine noise lands on all alike), each timed on its
+ * first invocation and then on `warmInvocations` more, in the same environment. The ratio
+ * first / warm is the issue's measure; the cold path (init + first) is compared with the same
+ * build without the preparation, which is how the functions ran before it.
+ */
+export async function measureFirstInvocation(
+  setup: FirstInvocationSetup,
+  support: CpuShareSupport,
+  { runs = 3, warmInvocations = 20, sizes = FIRST_INVOCATION_SIZES as readonly number[] } = {},
+  progress = new Progress('bench first invocation')
+): Promise<FirstInvocationResult> {
+  const endpoints = await Promise.all(
+    (['writer', 'reader'] as const).map(async (role) => {
+      const endpoint = await SecretsEndpoint.start(`arn:aws:secretsmanager:us-east-1:1:${role}`, {
+        tls: setup.endpointTls,
+      });
+      endpoint.set('AWSCURRENT', setup.db.secret(role));
+      return [role, endpoint] as const;
+    })
+  );
+  const secrets = Object.fromEntries(endpoints) as Record<'writer' | 'reader', SecretsEndpoint>;
+  const rows: FirstInvocationRow[] = [];
+  try {
+    for (const memoryMb of sizes) {
+      const share = CpuShare.create(support, memoryMb);
+      try {
+        for (const handler of ['writer', 'reader'] as const) {
+          const inits: FirstInvocationInit[] = ['full vCPU', 'share', 'share, TLS session expired'];
+          const cases = inits.flatMap((initOn) =>
+            [true, false].map((prepared) => ({ initOn, prepared }))
+          );
+          const samples = cases.map(() => ({
+            init: [] as number[],
+            first: [] as number[],
+            warm: [] as number[],
+            sum: [] as number[],
+          }));
+          for (let r = 0; r < runs; r++) {
+            for (const [c, { initOn, prepared }] of cases.entries()) {
+              progress.update(
+                `first invocation at ${memoryMb} MB: ${handler}, init on the ${initOn}, ` +
+                  `${prepared ? 'prepared' : 'not prepared'}, run ${r + 1} of ${runs}`
+              );
+              const env = await SimulatedEnvironment.start(
+                handler,
+                setup.handlers[handler].file,
+                {
+                  ...secrets[handler].env(),
+                  AWS_LAMBDA_FUNCTION_NAME: `bench-${handler}`,
+                  NODE_PATH: path.join(__dirname, '..', '..', 'node_modules'),
+                  ...(setup.caFile ? { DB_TLS_CA_FILE: setup.caFile } : {}),
+                  ...(prepared ? {} : { [PREPARE_AT_INIT_ENV]: 'false' }),
+                },
+                { cpuShare: share, initOnFullCpu: initOn === 'full vCPU', quiet: true }
+              );
+              try {
+                if (initOn === 'share, TLS session expired') {
+                  await setup.db.admin.query('FLUSH SSL'); // MySQL: ALTER INSTANCE RELOAD TLS
+                }
+                const first = await env.invokeOk(EVENTS[handler]);
+                const warm: number[] = [];
+                for (let i = 0; i < warmInvocations; i++) {
+                  warm.push((await env.invokeOk(EVENTS[handler])).ms);
+                }
+                samples[c].init.push(env.initMs);
+                samples[c].first.push(first.ms);
+                samples[c].warm.push(median(warm));
+                samples[c].sum.push(env.initMs + first.ms);
+              } finally {
+                await env.stop();
+              }
+            }
+          }
+          for (const [c, { initOn, prepared }] of cases.entries()) {
+            const s = samples[c];
+            const unprepared = samples[cases.findIndex((o) => o.initOn === initOn && !o.prepared)];
+            rows.push({
+              memoryMb,
+              handler,
+              initOn,
+              prepared,
+              initMs: round(median(s.init), 1),
+              firstInvocationMs: round(median(s.first), 1),
+              warmMs: round(median(s.warm), 2),
+              firstVsWarm: round(ratio(median(s.first), median(s.warm))),
+              coldMs: round(median(s.sum), 1),
+              coldVsUnprepared: round(ratio(median(s.sum), median(unprepared.sum))),
+            });
+          }
+        }
+      } finally {
+        await share.dispose();
+      }
+    }
+  } finally {
+    await Promise.all(Object.values(secrets).map((s) => s.stop()));
+  }
+  progress.done('first invocations measured');
+  return { measuredAt: new Date().toISOString(), runs, warmInvocations, rows };
+}
