@@ -8,6 +8,7 @@ import {
   Stack,
   Validations,
 } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
@@ -15,6 +16,7 @@ import { Construct, IDependable } from 'constructs';
 import { usersSchemaStatements } from '../lambda/lib/users-schema';
 import { AppRole, privilegesFor } from '../lambda/migrate';
 import { DatabaseClientProps, DataFunction } from './data-function';
+import { functionRole } from './function-role';
 
 export interface DatabaseUser {
   /** What the user may do: `writer` (upsert and read) or `reader` (read only). */
@@ -64,14 +66,22 @@ export class SchemaMigration extends Construct {
 
     // The provider framework's function answers CloudFormation from outside the VPC, so the
     // isolated subnets need no route to the S3 response URL.
+    const providerLogs = new logs.LogGroup(this, 'ProviderLogs', {
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // Its own role, writing only its own log group (lib/function-role.ts), rather than the
+    // default one with AWSLambdaBasicExecutionRole; the provider adds the invoke permission.
+    const providerRole = functionRole(this, 'ProviderRole', {
+      logGroup: providerLogs,
+      description: 'Custom resource framework: invokes the migration, writes its own log group',
+    });
     const provider = new cr.Provider(this, 'Provider', {
       onEventHandler: this.handler.function,
-      logGroup: new logs.LogGroup(this, 'ProviderLogs', {
-        retention: logRetention,
-        removalPolicy: RemovalPolicy.DESTROY,
-      }),
+      logGroup: providerLogs,
+      frameworkOnEventRole: providerRole,
     });
-    acknowledgeProviderFindings(provider, this.handler);
+    acknowledgeProviderFindings(providerRole, this.handler);
 
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: provider.serviceToken,
@@ -104,18 +114,12 @@ export function schemaVersion(): string {
   return createHash('sha256').update(JSON.stringify(definition)).digest('hex').slice(0, 16);
 }
 
-function acknowledgeProviderFindings(provider: cr.Provider, handler: DataFunction): void {
-  const framework = provider.node.findChild('framework-onEvent');
-  const stack = Stack.of(provider);
+function acknowledgeProviderFindings(role: iam.Role, handler: DataFunction): void {
+  const stack = Stack.of(role);
   const handlerId = stack.resolve(
     stack.getLogicalId(handler.function.node.defaultChild as CfnElement)
   );
-  Validations.of(framework).acknowledge({
-    id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-    reason:
-      "The CDK custom resource framework's function only writes its own logs; the managed policy is the AWS-maintained minimum for that.",
-  });
-  Validations.of(framework).acknowledge({
+  Validations.of(role).acknowledge({
     id: `AwsSolutions-IAM5[Resource::<${handlerId}.Arn>:*]`,
     reason:
       'The framework may invoke any version or alias of the one migration function (the wildcard is the qualifier only).',

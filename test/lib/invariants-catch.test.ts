@@ -1,17 +1,20 @@
 import * as fs from 'node:fs';
-import { CfnResource } from 'aws-cdk-lib';
+import { CfnResource, Validations } from 'aws-cdk-lib';
 import * as path from 'node:path';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { DataFunctions } from '../../lib/data-functions';
 import { Monitoring } from '../../lib/monitoring';
+import { Network } from '../../lib/network';
 import { ReadReplicas } from '../../lib/read-replicas';
 import { CONFIGURATIONS, synthesizeConfiguration } from './configurations';
 import { Invariant } from './invariants/invariant';
 
 // Each invariant's check catches what it is about: one configuration (the proxy and two
-// replicas: every check has something to look at), broken in five places at once, synthesized
+// replicas: every check has something to look at), broken in several places at once, synthesized
 // once to keep the run short.
 const load = (file: string): Invariant =>
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -58,6 +61,25 @@ beforeAll(() => {
       (
         monitoring.node.findChild('FreeStorageSpaceAlarm').node.defaultChild as cloudwatch.CfnAlarm
       ).threshold = 2 * GIB;
+      // An endpoint policy without the statement for GetRandomPassword, which has no resource.
+      const network = stack.node.findChild('Network') as Network;
+      const endpoint = network.secretsManagerEndpoint.node.defaultChild as ec2.CfnVPCEndpoint;
+      endpoint.addPropertyOverride('PolicyDocument.Statement', [
+        (stack.resolve(endpoint.policyDocument) as { Statement: unknown[] }).Statement[0],
+      ]);
+      // The writer's role with the managed policy that writes to every log group.
+      const writerRole = functions.writer.function.role!;
+      writerRole.addManagedPolicy(
+        iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaBasicExecutionRole')
+      );
+      Validations.of(writerRole).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: 'the break this test is about',
+      });
+      // The flow log's role trusted by the service for anyone's flow logs.
+      (
+        network.node.findChild('FlowLogRole').node.defaultChild as iam.CfnRole
+      ).addPropertyDeletionOverride('AssumeRolePolicyDocument.Statement.0.Condition');
     },
   });
 });
@@ -82,6 +104,12 @@ const expected: Record<string, RegExp> = {
     /ProxyClientConnectionsAlarm\w+ fires at 170 client connections, but the functions behind Proxy\w+ hold 270/,
   'free-storage-alarm-beyond-autoscaling.ts':
     /MonitoringFreeStorageSpaceAlarm\w+ fires below 2 GiB, but autoscaling already acts at 2 GiB/,
+  'secrets-endpoint-admits-own-account-only.ts':
+    /NetworkVpcSecretsManager\w+ refuses DatabaseRotationRotatorFunction\w+'s secretsmanager:GetRandomPassword \(no resource\)/,
+  'function-log-rights-are-their-own.ts':
+    /FunctionsWriterFunction\w+'s role FunctionsWriterRole\w+ carries AWSLambdaBasicExecutionRole/,
+  'service-roles-name-their-source.ts':
+    /NetworkFlowLogRole\w+ trusts vpc-flow-logs\.amazonaws\.com without aws:SourceAccount = this account/,
 };
 
 test.each(Object.entries(expected))('%s catches its violation', (file, message) => {
