@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { METRIC, METRICS_NAMESPACE } from '../lambda/lib/metrics';
+import { FAILURE_METRIC, METRIC, METRICS_NAMESPACE } from '../lambda/lib/metrics';
 
 /** A function as the dashboard labels it. */
 export interface FunctionWithLabel {
@@ -55,6 +55,16 @@ export function invocationMetricsWidgets(functions: FunctionWithLabel[]): cloudw
           title: `${label}: secret reads and connection retries (sum)`,
           left: [metric(METRIC.credentialFetches, 'Sum'), metric(METRIC.connectionRetries, 'Sum')],
           width: 8,
+        }),
+        // Failed invocations by class (lib/function-alarms.ts alarms on the first two only).
+        new cloudwatch.GraphWidget({
+          title: `${label}: failed invocations by class (sum)`,
+          left: [
+            metric(FAILURE_METRIC.failures, 'Sum'),
+            metric(FAILURE_METRIC.refusedLogins, 'Sum'),
+            metric(FAILURE_METRIC.rejectedEvents, 'Sum'),
+          ],
+          width: 24,
         }),
       ];
     }),

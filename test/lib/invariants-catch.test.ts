@@ -76,6 +76,12 @@ beforeAll(() => {
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
         reason: 'the break this test is about',
       });
+      // An alarm on the writer's Lambda Errors, which any invoker's bad event raises.
+      new cloudwatch.Alarm(monitoring, 'WriterLambdaErrors', {
+        metric: functions.writer.function.metricErrors(),
+        threshold: 1,
+        evaluationPeriods: 1,
+      }).addAlarmAction({ bind: () => ({ alarmActionArn: monitoring.alarmTopic.topicArn }) });
       // The flow log's role trusted by the service for anyone's flow logs.
       (
         network.node.findChild('FlowLogRole').node.defaultChild as iam.CfnRole
@@ -108,6 +114,8 @@ const expected: Record<string, RegExp> = {
     /NetworkVpcSecretsManager\w+ refuses DatabaseRotationRotatorFunction\w+'s secretsmanager:GetRandomPassword \(no resource\)/,
   'function-log-rights-are-their-own.ts':
     /FunctionsWriterFunction\w+'s role FunctionsWriterRole\w+ carries AWSLambdaBasicExecutionRole/,
+  'data-functions-alarm-on-own-failures.ts':
+    /MonitoringWriterLambdaErrors\w+ fires on FunctionsWriterFunction\w+'s failed invocations including rejected events/,
   'service-roles-name-their-source.ts':
     /NetworkFlowLogRole\w+ trusts vpc-flow-logs\.amazonaws\.com without aws:SourceAccount = this account/,
 };
