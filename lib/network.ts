@@ -152,7 +152,11 @@ function flowLogRole(scope: Construct): iam.Role {
  * secretsmanager:GetRandomPassword, which the rotation function calls, acts on no resource
  * (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html),
  * so a request for it carries no aws:ResourceAccount: it has a statement of its own that needs
- * only this account's principal. What each caller's calls are, and that they pass, is checked by
+ * only this account's principal. RDS Proxy reads its secrets with its role from the service's
+ * side: its network prerequisites ask for no Secrets Manager endpoint
+ * (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy-network-prereqs.html), which
+ * rests on that page alone. What each caller's calls are (the functions' and the proxy's, which
+ * would pass too), and that they pass, is checked by
  * test/lib/invariants/secrets-endpoint-admits-own-account-only.ts.
  */
 function limitToOwnAccount(endpoint: ec2.InterfaceVpcEndpoint): void {
