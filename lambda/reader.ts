@@ -1,4 +1,5 @@
 import { InvocationContext } from './lib/database';
+import { countingFailures } from './lib/metrics';
 import { routeRead, RoutedReadResult } from './lib/read-routing';
 import {
   everyReadTarget,
@@ -18,10 +19,9 @@ await prepareForFirstInvocation(everyReadTarget, prepareUsersStatement);
  * `{ limit?, after?, consistency? }` -> `{ users, next, servedBy }` ordered by id.
  * Primary or replica: see read-routing.ts.
  */
-export async function handler(
-  event: unknown,
-  context?: InvocationContext
-): Promise<RoutedReadResult> {
-  const input = parseReadEvent(event); // before connecting: a bad event touches nothing
-  return routeRead(readTargetsFromEnvironment(), input, context);
-}
+export const handler = countingFailures(
+  async (event: unknown, context?: InvocationContext): Promise<RoutedReadResult> => {
+    const input = parseReadEvent(event); // before connecting: a bad event touches nothing
+    return routeRead(readTargetsFromEnvironment(), input, context);
+  }
+);

@@ -1,4 +1,5 @@
 import { InvocationContext } from './lib/database';
+import { countingFailures } from './lib/metrics';
 import { databaseFromEnvironment, prepareForFirstInvocation } from './lib/runtime';
 import { prepareUsersStatement, User, upsertUser } from './lib/users-repository';
 import { parseWriteEvent } from './lib/validation';
@@ -8,11 +9,10 @@ import { parseWriteEvent } from './lib/validation';
 await prepareForFirstInvocation(() => [databaseFromEnvironment()], prepareUsersStatement);
 
 /** `{ email, name }` -> `{ user }`: upserts by email; repeating an event changes nothing. */
-export async function handler(
-  event: unknown,
-  context?: InvocationContext
-): Promise<{ user: User }> {
-  const input = parseWriteEvent(event); // before connecting: a bad event touches nothing
-  const user = await databaseFromEnvironment().run((db) => upsertUser(db, input), context);
-  return { user };
-}
+export const handler = countingFailures(
+  async (event: unknown, context?: InvocationContext): Promise<{ user: User }> => {
+    const input = parseWriteEvent(event); // before connecting: a bad event touches nothing
+    const user = await databaseFromEnvironment().run((db) => upsertUser(db, input), context);
+    return { user };
+  }
+);

@@ -1,6 +1,7 @@
-import { Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -105,6 +106,7 @@ export class DatabaseProxy extends Construct {
       vpcSubnets: props.vpcSubnets,
       securityGroups: [this.securityGroup],
       requireTLS: true,
+      role: proxyRole(this),
       // How clients (the functions) log in to the proxy. Stated, not left to the default: the
       // RDS API documents MYSQL_CACHING_SHA2_PASSWORD as the default for RDS for MySQL
       // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_UserAuthConfig.html),
@@ -204,4 +206,27 @@ export class DatabaseProxy extends Construct {
       })
     );
   }
+}
+
+/**
+ * The role the proxy reads its secrets with (CDK grants it read access to each secret), trusted
+ * by RDS only on behalf of this account's proxies. RDS recommends aws:SourceArn and
+ * aws:SourceAccount against the confused deputy, with aws:SourceArn an ARN of an RDS resource
+ * type (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/cross-service-confused-deputy-prevention.html).
+ * A proxy's ARN holds a generated id (db-proxy:prx-…), known only once the proxy exists, which
+ * needs this role first: so any proxy of this account and region. That RDS Proxy sends these
+ * keys when it assumes its role rests on that page only (it names no proxy-specific exception);
+ * a proxy that cannot assume its role logs "Credentials couldn't be retrieved" and refuses
+ * logins: `npm run smoke` after a deploy proves it (README, "After you deploy").
+ */
+function proxyRole(scope: Construct): iam.Role {
+  return new iam.Role(scope, 'Role', {
+    description: 'RDS Proxy reads the secrets of the database users it serves',
+    assumedBy: new iam.ServicePrincipal('rds.amazonaws.com').withConditions({
+      StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+      ArnLike: {
+        'aws:SourceArn': `arn:${Aws.PARTITION}:rds:${Aws.REGION}:${Aws.ACCOUNT_ID}:db-proxy:*`,
+      },
+    }),
+  });
 }

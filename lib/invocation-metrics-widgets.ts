@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { METRIC, METRICS_NAMESPACE, START_DIMENSION } from '../lambda/lib/metrics';
+import { FAILURE_METRIC, METRIC, METRICS_NAMESPACE, START_DIMENSION } from '../lambda/lib/metrics';
 
 /** A function as the dashboard labels it. */
 export interface FunctionWithLabel {
@@ -75,6 +75,16 @@ export function invocationMetricsWidgets(functions: FunctionWithLabel[]): cloudw
           right: [metric(METRIC.initPreparation, 'Average')],
           rightYAxis: { min: 0, max: 1 },
           width: 12,
+        }),
+        // Failed invocations by class (lib/function-alarms.ts alarms on the first two only).
+        new cloudwatch.GraphWidget({
+          title: `${label}: failed invocations by class (sum)`,
+          left: [
+            metric(FAILURE_METRIC.failures, 'Sum'),
+            metric(FAILURE_METRIC.refusedLogins, 'Sum'),
+            metric(FAILURE_METRIC.rejectedEvents, 'Sum'),
+          ],
+          width: 24,
         }),
       ];
     }),

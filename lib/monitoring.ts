@@ -8,9 +8,9 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { functionAlarms } from './function-alarms';
 import { invocationMetricsWidgets } from './invocation-metrics-widgets';
 import { stackIncarnationId } from './incarnation-name';
-import { constructIdOf } from './data-function-declaration';
 
 export interface MonitoredFunction {
   /** Label on the dashboard, e.g. "writer". */
@@ -65,7 +65,7 @@ export interface MonitoringProps {
   readonly maxAllocatedStorageGiB: number;
   /**
    * Functions whose invocations, errors, duration, throttles and concurrency are graphed, and
-   * whose errors and throttles raise alarms.
+   * whose throttles, own failures and refused logins raise alarms (lib/function-alarms.ts).
    */
   readonly functions: MonitoredFunction[];
   /**
@@ -184,18 +184,7 @@ export class Monitoring extends Construct {
     });
     const freeStorage = this.freeStorageAlarm('FreeStorageSpace', instance, 'the primary', props);
     for (const { label, function: fn } of props.functions) {
-      this.alarm(`${constructIdOf(label)}Throttles`, {
-        metric: fn.metricThrottles({ period: MINUTE, statistic: 'Sum' }),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        alarmDescription: `The ${label} function was throttled: its reserved concurrency (its share of the connection budget) is exhausted.`,
-      });
-      this.alarm(`${constructIdOf(label)}Errors`, {
-        metric: fn.metricErrors({ period: MINUTE, statistic: 'Sum' }),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        alarmDescription: `The ${label} function failed invocations in 3 of the last 5 minutes: read its log group for the error name (DatabaseUnavailableError, ValidationError, ...) and what it says to do.`,
-      });
+      for (const { id, props: alarmProps } of functionAlarms(fn, label)) this.alarm(id, alarmProps);
     }
 
     for (const alarm of props.additionalAlarms ?? []) {

@@ -1,6 +1,8 @@
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { CfnResource, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aws, CfnResource, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { LOG_WRITE_ACTIONS } from './function-role';
 import { Construct } from 'constructs';
 
 export interface NetworkProps {
@@ -51,6 +53,10 @@ export class Network extends Construct {
       );
     }
 
+    const flowLogs = new logs.LogGroup(this, 'FlowLogs', {
+      retention: props.flowLogRetention ?? logs.RetentionDays.ONE_WEEK,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs,
       natGateways: 0,
@@ -59,12 +65,7 @@ export class Network extends Construct {
       ],
       flowLogs: {
         all: {
-          destination: ec2.FlowLogDestination.toCloudWatchLogs(
-            new logs.LogGroup(this, 'FlowLogs', {
-              retention: props.flowLogRetention ?? logs.RetentionDays.ONE_WEEK,
-              removalPolicy: RemovalPolicy.DESTROY,
-            })
-          ),
+          destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs, flowLogRole(this)),
         },
       },
     });
@@ -78,6 +79,7 @@ export class Network extends Construct {
       open: false,
       subnets: { subnets: this.vpc.isolatedSubnets.slice(0, endpointAzs) },
     });
+    limitToOwnAccount(this.secretsManagerEndpoint);
   }
 
   /**
@@ -86,8 +88,9 @@ export class Network extends Construct {
    * group Lambda creates on first invocation with no retention and `cdk destroy` leaves behind
    * (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-loggroups.html). The
    * provider offers no log group option, so its function is pointed at one of ours (LoggingConfig);
-   * the reference makes CloudFormation create the group first. Its role has
-   * AWSLambdaBasicExecutionRole, which may write to any group.
+   * the reference makes CloudFormation create the group first. Its role comes with
+   * AWSLambdaBasicExecutionRole (logs:CreateLogGroup and writes to any group): that is replaced by
+   * writes to this group alone, like every other function's (lib/function-role.ts).
    */
   private ownDefaultSecurityGroupProviderLogs(retention?: logs.RetentionDays): void {
     const provider = Stack.of(this).node.tryFindChild(
@@ -100,5 +103,82 @@ export class Network extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     handler.addPropertyOverride('LoggingConfig.LogGroup', logGroup.logGroupName);
+
+    const role = provider!.node.findChild('Role') as CfnResource;
+    role.addPropertyDeletionOverride('ManagedPolicyArns');
+    const writeLogs = new iam.CfnPolicy(this, 'RestrictDefaultSecurityGroupLogsPolicy', {
+      policyName: 'WriteOwnLogGroup',
+      roles: [role.ref],
+      policyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Action: [...LOG_WRITE_ACTIONS], Resource: logGroup.logGroupArn },
+        ],
+      },
+    });
+    // The function logs from its first run on: not before it may.
+    handler.node.addDependency(writeLogs);
   }
+}
+
+/**
+ * The flow log's role, trusted by the flow-logs service only on behalf of this account's flow
+ * logs: "We recommend that you use the aws:SourceAccount and aws:SourceArn condition keys to
+ * protect yourself against the confused deputy problem ... the source ARN is the flow log ARN"
+ * (https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html). The flow log's id
+ * is not known before it exists, so the ARN's id is a wildcard, as that page allows. CDK's
+ * FlowLog grants the role writes to its log group and passing itself.
+ */
+function flowLogRole(scope: Construct): iam.Role {
+  return new iam.Role(scope, 'FlowLogRole', {
+    description: 'VPC flow logs write to the stack flow-log group',
+    assumedBy: new iam.ServicePrincipal('vpc-flow-logs.amazonaws.com').withConditions({
+      StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+      ArnLike: {
+        'aws:SourceArn': `arn:${Aws.PARTITION}:ec2:${Aws.REGION}:${Aws.ACCOUNT_ID}:vpc-flow-log/*`,
+      },
+    }),
+  });
+}
+
+/**
+ * An interface endpoint without a policy admits every principal to every resource, any account's:
+ * code running in a function (a compromised dependency) could write this stack's data to a
+ * secret of another account through it. This policy admits only principals of this account
+ * acting on resources of this account (aws:PrincipalAccount, aws:ResourceAccount:
+ * https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html and
+ * https://docs.aws.amazon.com/secretsmanager/latest/userguide/vpc-endpoint-overview.html, the
+ * endpoint page of https://docs.aws.amazon.com/secretsmanager/latest/userguide/infrastructure-security.html).
+ * secretsmanager:GetRandomPassword, which the rotation function calls, acts on no resource
+ * (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html),
+ * so a request for it carries no aws:ResourceAccount: it has a statement of its own that needs
+ * only this account's principal. RDS Proxy reads its secrets with its role from the service's
+ * side: its network prerequisites ask for no Secrets Manager endpoint
+ * (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy-network-prereqs.html), which
+ * rests on that page alone. What each caller's calls are (the functions' and the proxy's, which
+ * would pass too), and that they pass, is checked by
+ * test/lib/invariants/secrets-endpoint-admits-own-account-only.ts.
+ */
+function limitToOwnAccount(endpoint: ec2.InterfaceVpcEndpoint): void {
+  const ownPrincipal = { 'aws:PrincipalAccount': Aws.ACCOUNT_ID };
+  endpoint.addToPolicy(
+    new iam.PolicyStatement({
+      sid: 'OwnPrincipalsOwnSecrets',
+      principals: [new iam.AnyPrincipal()],
+      actions: ['secretsmanager:*'],
+      resources: ['*'],
+      conditions: {
+        StringEquals: { ...ownPrincipal, 'aws:ResourceAccount': Aws.ACCOUNT_ID },
+      },
+    })
+  );
+  endpoint.addToPolicy(
+    new iam.PolicyStatement({
+      sid: 'OwnPrincipalsRandomPasswords',
+      principals: [new iam.AnyPrincipal()],
+      actions: ['secretsmanager:GetRandomPassword'],
+      resources: ['*'],
+      conditions: { StringEquals: ownPrincipal },
+    })
+  );
 }

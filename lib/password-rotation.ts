@@ -92,13 +92,6 @@ export class PasswordRotation extends Construct {
     // A rotation can also be started by hand (aws secretsmanager rotate-secret) at any time.
     this.rotator.dependOnNetworkPath();
     this.waitFor = [this.rotator.securityGroup, props.instance, props.secretsManagerEndpoint];
-    Validations.of(fn).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'secretsmanager:GetRandomPassword acts on no resource and accepts only "*" ' +
-        '(https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html); ' +
-        'CDK adds it with the rotation schedule.',
-    });
   }
 
   /**
@@ -122,6 +115,15 @@ export class PasswordRotation extends Construct {
       rotateImmediatelyOnUpdate: false,
     });
     schedule.node.addDependency(...this.waitFor);
+    // CDK added the grants to the role's DefaultPolicy; its Resource::* finding is
+    // GetRandomPassword's alone (the role's own "*" is acknowledged by DataFunction).
+    Validations.of(this.rotator.function.role!.node.findChild('DefaultPolicy')).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'secretsmanager:GetRandomPassword acts on no resource and accepts only "*" ' +
+        '(https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html); ' +
+        'CDK adds it with the rotation schedule.',
+    });
     // CDK's invoke permission for Secrets Manager names no source. AWS: "In the resource policy
     // for your Lambda function, we recommend that you include the context key aws:SourceAccount
     // to help prevent AWS Lambda from being used as a confused deputy", and only that key, so one

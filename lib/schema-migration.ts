@@ -8,6 +8,7 @@ import {
   Stack,
   Validations,
 } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
@@ -17,6 +18,7 @@ import { SchemaModule, schemaStatements } from '../lambda/lib/schema-module';
 import { MigrationUser } from '../lambda/migration-users';
 import { SCHEMA_MODULES } from '../lambda/schema-modules';
 import { DatabaseClientProps, DataFunction } from './data-function';
+import { functionRole } from './function-role';
 
 export interface DatabaseUser {
   /** The declared function's name, which the user serves. */
@@ -83,14 +85,22 @@ export class SchemaMigration extends Construct {
 
     // The provider framework's function answers CloudFormation from outside the VPC, so the
     // isolated subnets need no route to the S3 response URL.
+    const providerLogs = new logs.LogGroup(this, 'ProviderLogs', {
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // Its own role, writing only its own log group (lib/function-role.ts), rather than the
+    // default one with AWSLambdaBasicExecutionRole; the provider adds the invoke permission.
+    const providerRole = functionRole(this, 'ProviderRole', {
+      logGroup: providerLogs,
+      description: 'Custom resource framework: invokes the migration, writes its own log group',
+    });
     const provider = new cr.Provider(this, 'Provider', {
       onEventHandler: this.handler.function,
-      logGroup: new logs.LogGroup(this, 'ProviderLogs', {
-        retention: logRetention,
-        removalPolicy: RemovalPolicy.DESTROY,
-      }),
+      logGroup: providerLogs,
+      frameworkOnEventRole: providerRole,
     });
-    acknowledgeProviderFindings(provider, this.handler);
+    acknowledgeProviderFindings(providerRole, this.handler);
 
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: provider.serviceToken,
@@ -144,18 +154,12 @@ function assertFitsLambdaEnvironment(users: readonly MigrationUser[]): void {
   }
 }
 
-function acknowledgeProviderFindings(provider: cr.Provider, handler: DataFunction): void {
-  const framework = provider.node.findChild('framework-onEvent');
-  const stack = Stack.of(provider);
+function acknowledgeProviderFindings(role: iam.Role, handler: DataFunction): void {
+  const stack = Stack.of(role);
   const handlerId = stack.resolve(
     stack.getLogicalId(handler.function.node.defaultChild as CfnElement)
   );
-  Validations.of(framework).acknowledge({
-    id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-    reason:
-      "The CDK custom resource framework's function only writes its own logs; the managed policy is the AWS-maintained minimum for that.",
-  });
-  Validations.of(framework).acknowledge({
+  Validations.of(role).acknowledge({
     id: `AwsSolutions-IAM5[Resource::<${handlerId}.Arn>:*]`,
     reason:
       'The framework may invoke any version or alias of the one migration function (the wildcard is the qualifier only).',

@@ -3,6 +3,7 @@ import { createConnection } from 'mysql2';
 import { DbCredentials, TlsSettings } from './config';
 import { NotEnoughTimeError } from './errors';
 import { bindValues } from './sql-literals';
+import { redactStatement } from './statement-redaction';
 
 /** What the repositories need from a connection: one parameterised statement at a time. */
 export interface SqlConnection {
@@ -142,7 +143,8 @@ export function openConnection(
                   phase: 'query',
                   timeoutMs: statementTimeoutMs,
                 };
-                rejectQuery(Object.assign(error, context));
+                // Never the statement, nor a bound value (a password), on the error.
+                rejectQuery(Object.assign(redactStatement(error, values), context));
               } else {
                 resolveQuery(rows as T);
               }

@@ -11,16 +11,28 @@ abstract class DataPathError extends Error {
   }
 }
 
+/** Characters of an unknown field's name a ValidationError repeats; the rest is counted. */
+export const MAX_ECHOED_FIELD_LENGTH = 64;
+
+/**
+ * A field name as an error may repeat it: at most MAX_ECHOED_FIELD_LENGTH characters, quoted
+ * with control characters escaped (JSON), so an invoker's key can neither make the message as
+ * long as the event nor forge a line in a log that prints it.
+ */
+function echoedField(field: string): string {
+  if (field.length <= MAX_ECHOED_FIELD_LENGTH) return JSON.stringify(field);
+  return `${JSON.stringify(field.slice(0, MAX_ECHOED_FIELD_LENGTH))}… (${field.length} characters)`;
+}
+
 /** The event is malformed. Nothing was read or written; fix the event and send it again. */
 export class ValidationError extends DataPathError {
   readonly name = 'ValidationError';
+  /** The offending field (bounded as in the message), or `event` when the event is not an object. */
+  readonly field: string;
 
-  constructor(
-    /** The offending field, or `event` when the event itself is not an object. */
-    readonly field: string,
-    problem: string
-  ) {
-    super(`Invalid field "${field}": ${problem}.`);
+  constructor(field: string, problem: string) {
+    super(`Invalid field ${echoedField(field)}: ${problem}.`);
+    this.field = field.slice(0, MAX_ECHOED_FIELD_LENGTH);
   }
 }
 

@@ -35,6 +35,57 @@ export const METRIC = {
  */
 export const START_DIMENSION = 'Start';
 
+/** Counts of failed invocations by class, each in a line of its own (failureLine()). */
+export const FAILURE_METRIC = {
+  failures: 'Failures',
+  refusedLogins: 'RefusedLogins',
+  rejectedEvents: 'RejectedEvents',
+} as const;
+
+/**
+ * Failures an invoker causes by sending a bad event: counted apart, never alarmed on (any
+ * invoker could page on-call with them).
+ */
+const REJECTED_INPUT: readonly string[] = ['ValidationError'];
+/**
+ * The database refused every password we know, or Secrets Manager refused to give one: a broken
+ * rotation, a secret changed by hand, or someone else's hand on the credentials.
+ */
+const REFUSED_LOGIN: readonly string[] = [
+  'DatabaseAccessDeniedError',
+  'CredentialsUnavailableError',
+];
+
+/** Which count a failed invocation adds to, by its error's `name` (lambda/lib/errors.ts). */
+export function failureMetric(
+  error: unknown
+): (typeof FAILURE_METRIC)[keyof typeof FAILURE_METRIC] {
+  const name = (error as { name?: unknown } | null)?.name;
+  if (typeof name === 'string' && REJECTED_INPUT.includes(name))
+    return FAILURE_METRIC.rejectedEvents;
+  if (typeof name === 'string' && REFUSED_LOGIN.includes(name)) return FAILURE_METRIC.refusedLogins;
+  return FAILURE_METRIC.failures;
+}
+
+/** The EMF JSON that counts one failed invocation of `functionName` by its class (one line). */
+export function failureLine(error: unknown, functionName: string, timestamp = Date.now()): string {
+  const metric = failureMetric(error);
+  return JSON.stringify({
+    _aws: {
+      Timestamp: timestamp,
+      CloudWatchMetrics: [
+        {
+          Namespace: METRICS_NAMESPACE,
+          Dimensions: [['FunctionName']],
+          Metrics: [{ Name: metric, Unit: 'Count' }],
+        },
+      ],
+    },
+    FunctionName: functionName,
+    [metric]: 1,
+  });
+}
+
 /** What one invocation's data path did. */
 export interface InvocationMetrics {
   /** TCP + TLS + authentication of the connection that served the invocation, ms; absent when none opened. */
@@ -132,4 +183,26 @@ export function emfSink(
     return undefined;
   }
   return (metrics) => write(`${emfLine(metrics, functionName)}\n`);
+}
+
+/**
+ * Wraps a handler so each failed invocation writes one failureLine() before it rejects (outside
+ * Lambda, or with no AWS_LAMBDA_FUNCTION_NAME, it only rejects): the alarms page on failures that
+ * are the stack's own and on refused logins, not on rejected events (lib/function-alarms.ts).
+ */
+export function countingFailures<A extends unknown[], R>(
+  handler: (...args: A) => Promise<R>,
+  env: NodeJS.ProcessEnv = process.env,
+  write: (line: string) => void = writeStdout
+): (...args: A) => Promise<R> {
+  const functionName = env.AWS_LAMBDA_FUNCTION_NAME;
+  if (!functionName) return handler;
+  return async (...args: A) => {
+    try {
+      return await handler(...args);
+    } catch (error) {
+      write(`${failureLine(error, functionName)}\n`);
+      throw error;
+    }
+  };
 }

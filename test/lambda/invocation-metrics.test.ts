@@ -1,12 +1,19 @@
 import { ChildProcess, fork } from 'node:child_process';
 import * as path from 'node:path';
 import {
+  countingFailures,
   emfLine,
   emfSink,
+  FAILURE_METRIC,
   METRIC,
   METRICS_NAMESPACE,
   START_DIMENSION,
 } from '../../lambda/lib/metrics';
+import {
+  DatabaseAccessDeniedError,
+  DatabaseUnreachableError,
+  ValidationError,
+} from '../../lambda/lib/errors';
 import { AppDatabase } from '../support/app-database';
 import { SecretsEndpoint } from '../support/secrets-endpoint';
 import { readState } from '../support/state';
@@ -61,6 +68,16 @@ class CapturedEnvironment {
     }
     // The line is written synchronously before the handler returns, so it is in the pipe; wait
     // for it to be read, bounded.
+    for (let i = 0; i < 200 && this.lines.length === before; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return this.lines.slice(before).map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+
+  /** Invokes the handler, expecting it to reject; returns the error's name and the EMF documents. */
+  async invokeFailing(event: unknown): Promise<Record<string, unknown>[]> {
+    const before = this.lines.length;
+    await expect(this.invoke(event)).rejects.toThrow();
     for (let i = 0; i < 200 && this.lines.length === before; i++) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
@@ -180,6 +197,65 @@ describe('per-invocation metrics (CloudWatch embedded metric format)', () => {
     } finally {
       env.stop();
     }
+  });
+
+  skipWithoutTls(
+    "a failed invocation is counted by class: a rejected event and a refused login apart from the stack's own failures",
+    async () => {
+      const start = () =>
+        CapturedEnvironment.start({
+          ...secrets.env(),
+          DB_TLS_CA_FILE: db.server.caFile!,
+          AWS_LAMBDA_FUNCTION_NAME: 'reader-fn',
+        });
+      const counted = (docs: Record<string, unknown>[]) =>
+        docs.flatMap((d) => Object.values(FAILURE_METRIC).filter((name) => d[name] === 1));
+      const env = await start();
+      try {
+        // A bad event: counted as rejected, nothing else (no connection was opened).
+        expect(counted(await env.invokeFailing({ emial: 'typo@example.com' }))).toEqual([
+          FAILURE_METRIC.rejectedEvents,
+        ]);
+      } finally {
+        env.stop();
+      }
+      // A secret whose every version the database refuses: a refused login.
+      secrets.set('AWSCURRENT', db.secret('reader', { password: 'not-the-password' }));
+      const denied = await start();
+      try {
+        expect(counted(await denied.invokeFailing({ email: 'nobody@example.com' }))).toEqual([
+          FAILURE_METRIC.refusedLogins,
+        ]);
+      } finally {
+        secrets.set('AWSCURRENT', db.secret('reader'));
+        denied.stop();
+      }
+    }
+  );
+
+  test('each class of failure adds to its own count, and success to none', async () => {
+    const written: string[] = [];
+    const fail = (error: Error) =>
+      countingFailures(
+        async () => {
+          throw error;
+        },
+        { AWS_LAMBDA_FUNCTION_NAME: 'f' },
+        (line) => written.push(line)
+      )();
+    await expect(fail(new ValidationError('emial', 'is not allowed'))).rejects.toThrow();
+    await expect(fail(new DatabaseAccessDeniedError('denied'))).rejects.toThrow();
+    await expect(fail(new DatabaseUnreachableError('unreachable'))).rejects.toThrow();
+    await countingFailures(
+      async () => 1,
+      { AWS_LAMBDA_FUNCTION_NAME: 'f' },
+      (line) => written.push(line)
+    )();
+    expect(written.map((line) => Object.keys(JSON.parse(line)).pop())).toEqual([
+      FAILURE_METRIC.rejectedEvents,
+      FAILURE_METRIC.refusedLogins,
+      FAILURE_METRIC.failures,
+    ]);
   });
 
   test('without TLS or a connection, the metrics that do not apply are left out', () => {

@@ -1,17 +1,20 @@
 import * as fs from 'node:fs';
-import { CfnElement, CfnResource } from 'aws-cdk-lib';
+import { CfnElement, CfnResource, Validations } from 'aws-cdk-lib';
 import * as path from 'node:path';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Monitoring } from '../../lib/monitoring';
+import { Network } from '../../lib/network';
 import { ReadReplicas } from '../../lib/read-replicas';
 import { CONFIGURATIONS, synthesizeConfiguration } from './configurations';
 import { Invariant } from './invariants/invariant';
 
 // Each invariant's check catches what it is about: one configuration (the proxy and two
-// replicas: every check has something to look at), broken in five places at once, synthesized
+// replicas: every check has something to look at), broken in several places at once, synthesized
 // once to keep the run short.
 const load = (file: string): Invariant =>
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -83,6 +86,31 @@ beforeAll(() => {
       ).dimensions = [{ name: 'FunctionName', value: 'another-function' }];
       // The dashboard under a new logical ID (a renamed construct).
       (monitoring.dashboard.node.defaultChild as CfnElement).overrideLogicalId('RenamedDashboard');
+      // An endpoint policy without the statement for GetRandomPassword, which has no resource.
+      const network = stack.node.findChild('Network') as Network;
+      const endpoint = network.secretsManagerEndpoint.node.defaultChild as ec2.CfnVPCEndpoint;
+      endpoint.addPropertyOverride('PolicyDocument.Statement', [
+        (stack.resolve(endpoint.policyDocument) as { Statement: unknown[] }).Statement[0],
+      ]);
+      // The writer's role with the managed policy that writes to every log group.
+      const writerRole = writer.function.role!;
+      writerRole.addManagedPolicy(
+        iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaBasicExecutionRole')
+      );
+      Validations.of(writerRole).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: 'the break this test is about',
+      });
+      // An alarm on the writer's Lambda Errors, which any invoker's bad event raises.
+      new cloudwatch.Alarm(monitoring, 'WriterLambdaErrors', {
+        metric: writer.function.metricErrors(),
+        threshold: 1,
+        evaluationPeriods: 1,
+      }).addAlarmAction({ bind: () => ({ alarmActionArn: monitoring.alarmTopic.topicArn }) });
+      // The flow log's role trusted by the service for anyone's flow logs.
+      (
+        network.node.findChild('FlowLogRole').node.defaultChild as iam.CfnRole
+      ).addPropertyDeletionOverride('AssumeRolePolicyDocument.Statement.0.Condition');
     },
   });
 });
@@ -115,6 +143,14 @@ const expected: Record<string, RegExp> = {
     /FunctionsReaderFunction\w+ connects through Proxy\w+ with .*DatabaseReaderSecretAttachment\w+.*not in the proxy's Auth/,
   'data-functions-are-watched.ts': /reader \(FunctionsReaderFunction\w+\) has no Throttles alarm/,
   'deployed-logical-ids-kept.ts': /MonitoringDashboard\w+ \(AWS::CloudWatch::Dashboard\) is gone/,
+  'secrets-endpoint-admits-own-account-only.ts':
+    /NetworkVpcSecretsManager\w+ refuses DatabaseRotationRotatorFunction\w+'s secretsmanager:GetRandomPassword \(no resource\)/,
+  'function-log-rights-are-their-own.ts':
+    /FunctionsWriterFunction\w+'s role FunctionsWriterRole\w+ carries AWSLambdaBasicExecutionRole/,
+  'data-functions-alarm-on-own-failures.ts':
+    /MonitoringWriterLambdaErrors\w+ fires on FunctionsWriterFunction\w+'s failed invocations including rejected events/,
+  'service-roles-name-their-source.ts':
+    /NetworkFlowLogRole\w+ trusts vpc-flow-logs\.amazonaws\.com without aws:SourceAccount = this account/,
 };
 
 test.each(Object.entries(expected))('%s catches its violation', (file, message) => {

@@ -769,10 +769,11 @@ describe.each(['sandbox', 'prod'] as const)('deploy-ready on a real account, %s 
     const [, dashboard] = resourcesOf(template(), 'AWS::CloudWatch::Dashboard')[0];
     const body = JSON.stringify(dashboard.Properties.DashboardBody);
     for (const [fnId] of dataFunctionsOf(template())) {
+      // Failures that are the stack's own (a rejected event raises none: function-alarms.ts).
       const alarms = resourcesOf(template(), 'AWS::CloudWatch::Alarm').filter(
         ([, a]) =>
-          a.Properties.MetricName === 'Errors' &&
-          a.Properties.Namespace === 'AWS/Lambda' &&
+          a.Properties.MetricName === 'Failures' &&
+          a.Properties.Namespace === 'LambdaRds/DataPath' &&
           a.Properties.Dimensions?.[0]?.Value?.Ref === fnId
       );
       expect(alarms).toHaveLength(1);

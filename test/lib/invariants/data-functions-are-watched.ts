@@ -2,8 +2,8 @@ import { CfnElement, Stack } from 'aws-cdk-lib';
 import { TemplateGraph } from '../template-graph';
 import { Invariant } from './invariant';
 
-/** Alarms every declared data function has, by metric (lib/monitoring.ts). */
-const FUNCTION_ALARM_METRICS = ['Throttles', 'Errors'];
+/** Alarms every declared data function has, by metric (lib/function-alarms.ts). */
+const FUNCTION_ALARM_METRICS = ['Throttles', 'Failures', 'RefusedLogins'];
 
 /**
  * Every declared data function (stack.functions, from lib/declared-functions.ts) is on the
