@@ -189,7 +189,7 @@ export function toDataPathError(
           ? 'The outcome is unknown: a write commits in full or not at all (one transaction), ' +
             'and the server may have committed it before the statement ended; ' +
             `${unknownOutcomeAdvice()} (a read can be retried as is).`
-          : 'Nothing was sent yet, so retrying is safe.'),
+          : 'Nothing was sent yet, so retrying the same event is safe.'),
       cause
     );
   }
