@@ -4,7 +4,8 @@ import { toDataPathError } from '../../lambda/lib/error-mapping';
 // which the stack passes as DB_WRITES_IDEMPOTENT: an insert of a new order must never be told
 // that retrying is safe.
 describe('a write whose outcome is unknown', () => {
-  const lost = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+  // Lost after the statement was sent (the connection layer marks the phase).
+  const lost = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', phase: 'query' });
   const target = { host: 'db.example', port: 3306 };
   const saved = process.env.DB_WRITES_IDEMPOTENT;
   afterEach(() => {

@@ -44,7 +44,10 @@ export interface ServerInfo {
 }
 
 export interface PrivateServerOptions {
-  /** @default 60 */
+  /**
+   * @default 151, MariaDB's and MySQL's own default: the shared server takes every suite's
+   * environments at once, and each environment now also connects once during its init
+   */
   readonly maxConnections?: number;
   /** @default 30 (seconds), short so a leaked session cannot linger for the whole run */
   readonly waitTimeout?: number;
@@ -172,7 +175,7 @@ async function startIn(
       `--ssl-key=${file('server.key')}`,
       '--require-secure-transport=ON',
       `--wait-timeout=${options.waitTimeout ?? TEST_WAIT_TIMEOUT_SECONDS}`,
-      `--max-connections=${options.maxConnections ?? 60}`,
+      `--max-connections=${options.maxConnections ?? 151}`,
       ...serverBoundOptions(options),
       '--innodb-log-file-size=4M',
       '--innodb-buffer-pool-size=32M',

@@ -51,7 +51,14 @@ export async function startBehindProxy(
     secrets,
     proxy,
     secretArn,
-    env: (role) => ({ ...secrets.env(), DB_SECRET_ARN: secretArn(role), ...proxy.env() }),
+    // What the template gives a function behind the proxy: its secret, DB_PROXY_HOST, and what
+    // its declaration sets (lib/data-functions.ts).
+    env: (role) => ({
+      ...secrets.env(),
+      DB_SECRET_ARN: secretArn(role),
+      ...proxy.env(),
+      ...db.declaredEnv(role),
+    }),
     stop: async () => {
       await proxy.stop();
       await secrets.stop();
