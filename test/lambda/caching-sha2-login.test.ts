@@ -11,6 +11,8 @@ import { LambdaEnvironment } from '../support/lambda-environment';
 import { adminConnect } from '../support/private-server';
 import { SecretsEndpoint } from '../support/secrets-endpoint';
 import { readState } from '../support/state';
+import { PREPARATION_BUDGET_ENV } from '../../lambda/lib/init-preparation';
+import { HANG_MS } from '../support/poll';
 
 // MySQL 8.4 creates accounts with caching_sha2_password and greets with it; MariaDB has no such
 // plugin. CachingSha2Front stands where MySQL's login would be (see its comment) and relays the
@@ -37,6 +39,8 @@ describe('logging in to MySQL 8.4 with caching_sha2_password', () => {
     writer = await LambdaEnvironment.start('writer', {
       ...secrets.env(),
       DB_TLS_CA_FILE: db.server.caFile!,
+      // Its init's login is asserted below: no 1 s budget on a busy machine.
+      [PREPARATION_BUDGET_ENV]: String(HANG_MS),
     });
     initLogins = writerLogins();
   });
@@ -126,6 +130,7 @@ describe('logging in to MySQL 8.4 with caching_sha2_password', () => {
       ...viaProxy.env(),
       DB_PROXY_HOST: '127.0.0.1',
       DB_TLS_CA_FILE: db.server.caFile!,
+      [PREPARATION_BUDGET_ENV]: String(HANG_MS),
     });
     try {
       expect(loginsOf(db.users.reader.user)).toEqual([login('full')]); // the init's preparation
