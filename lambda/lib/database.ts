@@ -118,8 +118,8 @@ export class Database {
   ): Promise<void> {
     const credentials = await this.options.credentials.current();
     const deadline = Date.now() + budgetMs;
-    // The statement gets a fixed part of the budget and the handshake the rest, so the two
-    // together cannot pass the deadline; the close has a share of its own (rehearsalShares).
+    // The handshake, the statement and the close each get a share of the budget
+    // (rehearsalShares), so together they cannot pass the deadline.
     const shares = rehearsalShares(budgetMs);
     const connection = await openConnection(credentials, this.options.tls, {
       connectTimeoutMs: shares.connectMs,

@@ -26,19 +26,28 @@ import { Database } from './database';
  */
 
 /**
- * The whole preparation (connect, statement, close), ms. An on-demand init runs on a full vCPU
- * and this takes a few milliseconds plus ~5 round trips; with init on a 128 MB share
- * (provisioned concurrency) the full TLS handshake takes ~0.3 s of it (docs/performance.md).
+ * The whole preparation (connect, statement, close), ms: half for the handshake, three tenths
+ * for the statement, the rest for the close (rehearsalShares() in database.ts). On a full vCPU
+ * (on-demand init) it takes a few milliseconds of CPU plus ~5 round trips; on a small share
+ * (provisioned concurrency) the full TLS handshake and the first compilation take most of it
+ * (docs/performance.md, the first-invocation table), and a preparation that runs out of it
+ * only leaves the first invocation as it was.
  */
 export const PREPARATION_BUDGET_MS = 1000;
 
 /** Set to "false" on a function to skip the preparation (and its connection) at init. */
 export const PREPARE_AT_INIT_ENV = 'DB_PREPARE_AT_INIT';
 
+/**
+ * Replaces PREPARATION_BUDGET_MS (whole milliseconds): for a function whose database is far
+ * away, and for tests on a machine too busy to finish a TLS handshake in half a second.
+ */
+export const PREPARATION_BUDGET_ENV = 'DB_PREPARE_AT_INIT_BUDGET_MS';
+
 export type PreparationOutcome = 'succeeded' | 'failed' | 'skipped';
 
 export interface PreparationOptions {
-  /** @default PREPARATION_BUDGET_MS */
+  /** @default - DB_PREPARE_AT_INIT_BUDGET_MS when a positive whole number, else PREPARATION_BUDGET_MS */
   readonly budgetMs?: number;
   /** Told why a preparation failed. @default console.warn, one line */
   readonly onFailure?: (error: unknown) => void;
@@ -55,8 +64,11 @@ export interface PreparationOptions {
 export async function prepareDataPath(
   databases: () => readonly Database[],
   work: (connection: SqlConnection) => Promise<unknown>,
-  { budgetMs = PREPARATION_BUDGET_MS, onFailure = warn, env = process.env }: PreparationOptions = {}
+  { budgetMs, onFailure = warn, env = process.env }: PreparationOptions = {}
 ): Promise<PreparationOutcome> {
+  const fromEnv = Number(env[PREPARATION_BUDGET_ENV]);
+  const budget =
+    budgetMs ?? (Number.isSafeInteger(fromEnv) && fromEnv > 0 ? fromEnv : PREPARATION_BUDGET_MS);
   let targets: readonly Database[];
   try {
     targets = databases();
@@ -70,7 +82,7 @@ export async function prepareDataPath(
   if (env[PREPARE_AT_INIT_ENV] === 'false') {
     return 'skipped';
   }
-  const results = await Promise.allSettled(targets.map((db) => db.rehearse(work, budgetMs)));
+  const results = await Promise.allSettled(targets.map((db) => db.rehearse(work, budget)));
   const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   for (const failure of failures) {
     onFailure(failure.reason);

@@ -12,6 +12,8 @@ import { adminConnect } from '../support/private-server';
 import { SecretsEndpoint } from '../support/secrets-endpoint';
 import { readState } from '../support/state';
 import { declaredMigrationUsers, eventUsers } from '../support/migration-users';
+import { PREPARATION_BUDGET_ENV } from '../../lambda/lib/init-preparation';
+import { HANG_MS } from '../support/poll';
 
 // MySQL 8.4 creates accounts with caching_sha2_password and greets with it; MariaDB has no such
 // plugin. CachingSha2Front stands where MySQL's login would be (see its comment) and relays the
@@ -38,6 +40,8 @@ describe('logging in to MySQL 8.4 with caching_sha2_password', () => {
     writer = await LambdaEnvironment.start('writer', {
       ...secrets.env(),
       DB_TLS_CA_FILE: db.server.caFile!,
+      // Its init's login is asserted below: no 1 s budget on a busy machine.
+      [PREPARATION_BUDGET_ENV]: String(HANG_MS),
     });
     initLogins = writerLogins();
   });
@@ -127,6 +131,7 @@ describe('logging in to MySQL 8.4 with caching_sha2_password', () => {
       ...viaProxy.env(),
       DB_PROXY_HOST: '127.0.0.1',
       DB_TLS_CA_FILE: db.server.caFile!,
+      [PREPARATION_BUDGET_ENV]: String(HANG_MS),
     });
     try {
       expect(loginsOf(db.users.reader.user)).toEqual([login('full')]); // the init's preparation

@@ -14,7 +14,9 @@ import {
   DatabaseUnreachableError,
   ValidationError,
 } from '../../lambda/lib/errors';
+import { PREPARATION_BUDGET_ENV } from '../../lambda/lib/init-preparation';
 import { AppDatabase } from '../support/app-database';
+import { HANG_MS } from '../support/poll';
 import { SecretsEndpoint } from '../support/secrets-endpoint';
 import { readState } from '../support/state';
 import { externalServer } from '../support/prerequisites';
@@ -114,6 +116,8 @@ describe('per-invocation metrics (CloudWatch embedded metric format)', () => {
         ...secrets.env(),
         DB_TLS_CA_FILE: db.server.caFile!,
         AWS_LAMBDA_FUNCTION_NAME: 'reader-fn',
+        // The preparation must succeed here, however busy the machine: no 1 s budget.
+        [PREPARATION_BUDGET_ENV]: String(HANG_MS),
       });
       try {
         // (the init phase already read the secret and ran the data path: prepareForFirstInvocation())

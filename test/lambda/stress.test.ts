@@ -47,6 +47,10 @@ describe('40 writer and 6 reader environments', () => {
         Array.from({ length: READERS }, () => LambdaEnvironment.start('reader', db.env('reader')))
       ),
     ]);
+    // Starting 46 environments (each preparing its data path at init) can take longer than the
+    // test server's wait_timeout on a busy machine: sessions() reopens an admin connection that
+    // idled out meanwhile, so the tests below find it open.
+    await db.sessions();
     holder = await adminConnect(db.server, db.database);
     // The ALTER must queue behind the open transaction for seconds, like a migration's.
     alterer = await withMigrationSession(await adminConnect(db.server, db.database));
