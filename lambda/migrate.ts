@@ -2,6 +2,7 @@ import { escape, escapeId } from 'mysql2';
 import {
   UPSERT_USER_PROCEDURE,
   UPSERT_USER_PROCEDURE_V1,
+  UPSERT_USER_PROCEDURE_V2,
   usersSchemaSteps,
 } from './lib/users-schema';
 
@@ -20,7 +21,7 @@ export interface MigrateOptions {
 }
 
 /**
- * Creates the schema objects (table `users`, routines `upsert_user_v1`/`_v2`) if they do not exist.
+ * Creates the schema objects (table `users`, routines `upsert_user_v1` to `_v3`) if they do not exist.
  * Idempotent and safe while the functions run. Needs CREATE, CREATE ROUTINE (and ALTER ROUTINE
  * for future versions) on the app schema, nothing server-wide. Used by `npm run db:migrate` and
  * by the deploy-time custom resource.
@@ -58,7 +59,8 @@ export function privilegesFor(role: AppRole, database: string): string[] {
     ? [
         `SELECT, INSERT, UPDATE ON ${schema}users`,
         `EXECUTE ON PROCEDURE ${schema}${UPSERT_USER_PROCEDURE}`,
-        // Until every function runs code that calls v2.
+        // Until every function runs code that calls the current version.
+        `EXECUTE ON PROCEDURE ${schema}${UPSERT_USER_PROCEDURE_V2}`,
         `EXECUTE ON PROCEDURE ${schema}${UPSERT_USER_PROCEDURE_V1}`,
       ]
     : [`SELECT ON ${schema}users`];

@@ -108,13 +108,14 @@ export class DatabaseProxy extends Construct {
       // How clients (the functions) log in to the proxy. Stated, not left to the default: the
       // RDS API documents MYSQL_CACHING_SHA2_PASSWORD as the default for RDS for MySQL
       // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_UserAuthConfig.html),
-      // the CloudFormation AuthFormat page still lists MYSQL_NATIVE_PASSWORD as the only MySQL
-      // value (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-rds-dbproxy-authformat.html),
+      // the CloudFormation AuthFormat page lists it next to MYSQL_NATIVE_PASSWORD
+      // (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-rds-dbproxy-authformat.html),
       // and MySQL 8.4 ships mysql_native_password disabled
       // (https://dev.mysql.com/doc/refman/8.4/en/native-pluggable-authentication.html). The
       // migration creates the users IDENTIFIED WITH caching_sha2_password to match
       // (lambda/lib/password-clause.ts); mysql2 speaks it, fast and full, over TLS
-      // (test/lambda/caching-sha2-login.test.ts). The proxy reaches the instance with the
+      // (test/lambda/caching-sha2-login.test.ts, and through the RDS Proxy stand-in:
+      // test/lambda/rds-proxy-stand-in.test.ts). The proxy reaches the instance with the
       // secrets' passwords on its own connections.
       clientPasswordAuthType: rds.ClientPasswordAuthType.MYSQL_CACHING_SHA2_PASSWORD,
       maxConnectionsPercent: props.maxConnectionsPercent,

@@ -4,6 +4,9 @@ import {
   ConfigurationError,
   DatabaseConnectionLostError,
   DatabaseError,
+  DatabaseInheritedTransactionError,
+  DatabaseProxyBorrowTimeoutError,
+  DatabaseProxyConnectionLimitError,
   DatabaseReadOnlyError,
   DatabaseLockConflictError,
   DatabaseStatementTimeoutError,
@@ -62,6 +65,23 @@ function isLostDuringTlsHandshake(failure: ConnectionFailure): boolean {
     ('syscall' in failure || TLS_HANDSHAKE_INTERRUPTED.test(failure.message))
   );
 }
+
+/**
+ * RDS Proxy's own errors (rds-proxy.troubleshooting.html, RDS for MySQL): 9501 when no database
+ * connection frees up within ConnectionBorrowTimeout, and 1040 (the server's "too many
+ * connections" number) with texts of its own when client connections to the proxy are too many
+ * at once or come too fast. mysql2 has no name for 9501, so it is matched by number.
+ * https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy.troubleshooting.html
+ */
+const PROXY_BORROW_TIMEOUT = 9501;
+const PROXY_CONNECTION_LIMIT =
+  /^(Number simultaneous connections exceeded|Connections rate limit exceeded)/;
+
+/**
+ * 1568 ER_CANT_CHANGE_TX_CHARACTERISTICS: the writer's routine (users-schema.ts, v3) found a
+ * transaction already open on its session, rolled it back and wrote nothing.
+ */
+const INHERITED_TRANSACTION = 1568;
 
 const MYSQL_QUERY_TIMEOUT = 3024; // MySQL: max_execution_time exceeded (ER_QUERY_TIMEOUT)
 const MARIADB_STATEMENT_TIMEOUT = 1969; // MariaDB: max_statement_time exceeded
@@ -153,10 +173,38 @@ export function toDataPathError(
     );
   }
   if (CONNECTION_LOST.has(code) || isLostDuringTlsHandshake(failure)) {
+    const sent = failure.phase === 'query';
     return new DatabaseConnectionLostError(
-      `The database at ${where} closed the connection during the request (${detail}). ` +
-        'Nothing half-written is left behind (each write is one atomic statement) and writes are ' +
-        'idempotent, so retrying the same event is safe.',
+      `The database at ${where} ${code === 'ER_QUERY_INTERRUPTED' ? 'interrupted the statement' : 'closed the connection'} ` +
+        `during the request (${detail}). ` +
+        (sent
+          ? 'The outcome is unknown: a write commits in full or not at all (one transaction), ' +
+            'and the server may have committed it before the statement ended. Writes are ' +
+            'idempotent upserts, so retrying the same event is safe; a read can be retried as is.'
+          : 'Nothing was sent yet, so retrying the same event is safe.'),
+      cause
+    );
+  }
+  if (failure.errno === PROXY_BORROW_TIMEOUT) {
+    return new DatabaseProxyBorrowTimeoutError(
+      `The RDS Proxy at ${where} found no free database connection within its ` +
+        `ConnectionBorrowTimeout (${detail}). The statement never reached the database: ` +
+        'nothing was written, and retrying is safe. If it repeats, the pool is too small for ' +
+        "the load or its connections are held: look at the proxy's CloudWatch metrics " +
+        '(DatabaseConnectionsBorrowLatency, DatabaseConnectionsCurrentlyBorrowed, ' +
+        'DatabaseConnectionsCurrentlySessionPinned), its MaxConnectionsPercent (the pool, a ' +
+        'share of max_connections) and ConnectionBorrowTimeout (its allowance in the ' +
+        "functions' statement timeout: PROXY_BORROW_TIMEOUT_MS, lambda/lib/server-bounds.ts).",
+      cause
+    );
+  }
+  if (failure.errno === INHERITED_TRANSACTION) {
+    return new DatabaseInheritedTransactionError(
+      `The write arrived on a database session at ${where} that already had a transaction ` +
+        `open which this invocation did not start (${detail}). Behind RDS Proxy that is a ` +
+        'pooled connection an interrupted statement left in a transaction; directly, a client ' +
+        'that called the routine inside its own transaction. The routine rolled that ' +
+        'transaction back and wrote nothing, so retrying is safe.',
       cause
     );
   }
@@ -228,6 +276,16 @@ export function toDataPathError(
       `This user's version is at its maximum, 2147483647, so its name cannot change again ` +
         `(${detail}). Nothing was written; an operator must reset the version (README, ` +
         '"Number limits").',
+      cause
+    );
+  }
+  if (code === 'ER_CON_COUNT_ERROR' && PROXY_CONNECTION_LIMIT.test(failure.sqlMessage ?? '')) {
+    return new DatabaseProxyConnectionLimitError(
+      `The RDS Proxy at ${where} refused the connection (${detail}): too many client ` +
+        "connections to the proxy at once, or opened too fast, even after this invocation's " +
+        'capped retries. Nothing reached the database, so retrying is safe. Look at the ' +
+        "proxy's CloudWatch metrics (ClientConnections, ClientConnectionsReceived) against " +
+        "the functions' reserved concurrency, which bounds how many connect at once.",
       cause
     );
   }

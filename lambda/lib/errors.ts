@@ -54,6 +54,32 @@ export class TooManyConnectionsError extends DataPathError {
   readonly name = 'TooManyConnectionsError';
 }
 
+/**
+ * RDS Proxy found no free database connection for the statement within its
+ * `ConnectionBorrowTimeout` (9501). The statement never reached the database: nothing was
+ * written, and retrying is safe.
+ */
+export class DatabaseProxyBorrowTimeoutError extends DataPathError {
+  readonly name = 'DatabaseProxyBorrowTimeoutError';
+}
+
+/**
+ * RDS Proxy refused the connection itself (its own 1040: too many client connections at once,
+ * or opened too fast), before anything reached the database. Retrying is safe.
+ */
+export class DatabaseProxyConnectionLimitError extends DataPathError {
+  readonly name = 'DatabaseProxyConnectionLimitError';
+}
+
+/**
+ * The write arrived on a database session that already had a transaction open which this
+ * invocation did not start (behind RDS Proxy, a pooled connection an interrupted statement left
+ * in a transaction). The routine rolled that transaction back and wrote nothing: retrying is safe.
+ */
+export class DatabaseInheritedTransactionError extends DataPathError {
+  readonly name = 'DatabaseInheritedTransactionError';
+}
+
 /** Every credential we know of (cached, AWSCURRENT, AWSPENDING) was denied. */
 export class DatabaseAccessDeniedError extends DataPathError {
   readonly name = 'DatabaseAccessDeniedError';

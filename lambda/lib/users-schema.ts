@@ -7,7 +7,10 @@
  * so code deployed before or after the migration always finds the routine it expects, and
  * `CREATE PROCEDURE IF NOT EXISTS` never has to drop a routine that running functions call.
  */
-export const UPSERT_USER_PROCEDURE = 'upsert_user_v2';
+export const UPSERT_USER_PROCEDURE = 'upsert_user_v3';
+
+/** v3 without its check for an inherited transaction; kept for code deployed before v3. */
+export const UPSERT_USER_PROCEDURE_V2 = 'upsert_user_v2';
 
 /** The routine of code deployed before v2; kept so that code keeps working during a deploy. */
 export const UPSERT_USER_PROCEDURE_V1 = 'upsert_user_v1';
@@ -85,8 +88,32 @@ export function usersSchemaSteps(schema: string, schemaName = 'DATABASE()'): Sch
     },
     // SQL SECURITY INVOKER: the writer's own grants apply (SELECT, INSERT, UPDATE on users),
     // not those of whoever ran the migration.
-    {
-      sql: `CREATE PROCEDURE IF NOT EXISTS ${schema}${UPSERT_USER_PROCEDURE}(
+    // v2, unchanged: functions deployed before v3 call it until they are replaced.
+    { sql: upsertUserRoutine(schema, UPSERT_USER_PROCEDURE_V2, '') },
+    { sql: upsertUserRoutine(schema, UPSERT_USER_PROCEDURE, REFUSE_OPEN_TRANSACTION) },
+  ];
+}
+
+/**
+ * v3's first statement. START TRANSACTION commits a transaction already open on the session, and
+ * behind RDS Proxy a session can inherit one: a CALL killed inside its transaction skips the
+ * routine's handlers on MySQL (sp_head::execute(), sql/sp_head.cc), its ERR reply carries no
+ * status flags, and the proxy, which does not track state changed inside routines
+ * (rds-proxy-pinning.html), lends that connection to the next client. So the routine first
+ * makes sure no transaction is open: a one-shot SET TRANSACTION "is not permitted while there
+ * is an active transaction" (1568, ER_CANT_CHANGE_TX_CHARACTERISTICS:
+ * https://dev.mysql.com/doc/refman/8.4/en/set-transaction.html; MySQL Shell tests for an open
+ * transaction the same way); MySQL has no @@in_transaction. The exit handler then rolls the
+ * inherited transaction back and reports 1568: nothing is committed, neither the inherited
+ * writes nor this call's. REPEATABLE READ is InnoDB's default, so the transaction that follows
+ * runs as v2's did.
+ */
+const REFUSE_OPEN_TRANSACTION = `      SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;
+`;
+
+/** The upsert routine `name`; `guard` is SQL run first inside its handlers (v3: REFUSE_OPEN_TRANSACTION). */
+function upsertUserRoutine(schema: string, name: string, guard: string): string {
+  return `CREATE PROCEDURE IF NOT EXISTS ${schema}${name}(
       IN p_email VARCHAR(254) CHARACTER SET utf8mb4,
       IN p_name VARCHAR(200) CHARACTER SET utf8mb4
     )
@@ -108,7 +135,7 @@ export function usersSchemaSteps(schema: string, schemaName = 'DATABASE()'): Sch
         ROLLBACK;
         RESIGNAL;
       END;
-      -- One transaction: the upsert locks the row, and the SELECT returns it as THIS call left
+${guard}      -- One transaction: the upsert locks the row, and the SELECT returns it as THIS call left
       -- it; no other writer can change it before the COMMIT. Assignments run left to right:
       -- compare with the old name before overwriting it; the binary comparison makes a change
       -- of case or accents count as a change.
@@ -127,9 +154,7 @@ export function usersSchemaSteps(schema: string, schemaName = 'DATABASE()'): Sch
       END IF;
       SELECT ${USER_COLUMNS} FROM users WHERE id = v_id;
       COMMIT;
-    END`,
-    },
-  ];
+    END`;
 }
 
 /** Every statement of the steps, in order: what `schemaVersion()` hashes. */

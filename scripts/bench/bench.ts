@@ -101,12 +101,22 @@ async function bench(options: ParsedOptions, io: Io = processIo): Promise<number
   save('synth', measureSynth());
   const load = await runLoad();
   save('load', { measuredAt: new Date().toISOString(), machine: machine(), ...load });
+  const loadThroughProxy = await runLoad({ route: 'through RDS Proxy' });
+  save('loadThroughProxy', { measuredAt: new Date().toISOString(), ...loadThroughProxy });
   save('measuredAt', new Date().toISOString());
   save('machine', machine());
   save('benchSeconds', Math.round((Date.now() - started) / 100) / 10);
-  const problems = loadPassed(load)
+  const proxyProblems = loadPassed(loadThroughProxy)
     ? []
     : [
+        `the load phase through the RDS Proxy stand-in missed its goals (${JSON.stringify(loadThroughProxy.failuresByName)}, ` +
+          `${loadThroughProxy.writesOfFailedInvocations} writes of failed invocations, ` +
+          `${loadThroughProxy.connectionsLeftAfterRun} sessions left in a transaction or running)`,
+      ];
+  const problems = loadPassed(load)
+    ? proxyProblems
+    : [
+        ...proxyProblems,
         `the load phase missed its goals (${load.failedInvocations} of ${load.invocations} ` +
           `invocations failed, peak ${load.peakFunctionConnections} connections against a ` +
           `budget of ${load.connectionBudget}, ${load.lostWrites} lost writes, ${load.staleReads} ` +

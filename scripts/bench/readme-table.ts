@@ -1,4 +1,4 @@
-import { LoadResult, loadTable } from '../load/load-test';
+import { LoadResult, loadComparisonTable, loadTable } from '../load/load-test';
 import { PatternResult, demoTable } from '../demo/tally';
 import { formatBytes, formatRatio } from '../lib/stats';
 import { formatMarkdownTable } from '../lib/table';
@@ -14,6 +14,7 @@ export interface BenchReport {
   readonly cpu?: CpuResult;
   readonly synth?: SynthResult;
   readonly load?: LoadResult & { measuredAt?: string; machine?: Record<string, string | number> };
+  readonly loadThroughProxy?: LoadResult & { measuredAt?: string };
   readonly demo?: { antiPattern: PatternResult; shipped: PatternResult; frozenSeconds: number };
   readonly measuredAt?: string;
   readonly machine?: Record<string, string | number>;
@@ -92,6 +93,13 @@ export function readmeBlock(report: BenchReport): string {
       `**Load** (\`npm run load\`): ${l.environments} simulated environments for ${l.seconds} s against max_connections ${l.maxConnections}, TLS:`,
       loadTable(l, formatMarkdownTable)
     );
+    const p = report.loadThroughProxy;
+    if (p) {
+      parts.push(
+        `**Load through the RDS Proxy stand-in** (\`npm run load\`, test/support/rds-proxy): the same ${p.environments} environments for ${p.seconds} s through a pool of ${p.poolConnections} database connections (borrow timeout as shipped), beside the direct run (1-minute load average at the end of each run: ${l.loadAverage ?? '?'} and ${p.loadAverage ?? '?'} on ${l.machine?.cpus ?? '?'} CPUs):`,
+        loadComparisonTable(l, p, formatMarkdownTable)
+      );
+    }
   }
   if (report.demo) {
     const { antiPattern, shipped, frozenSeconds } = report.demo;

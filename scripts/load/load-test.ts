@@ -1,8 +1,13 @@
+import { loadavg } from 'node:os';
 import { RowDataPacket } from 'mysql2/promise';
+import * as dataPathErrors from '../../lambda/lib/errors';
+import { PROXY_BORROW_TIMEOUT_MS } from '../../lambda/lib/server-bounds';
 import { AppDatabase } from '../../test/support/app-database';
+import { PoolOptions } from '../../test/support/rds-proxy';
+import { Route, RouteName, startRoute } from '../../test/support/rds-proxy/routes';
 import { buildRunBundles } from '../lib/bundles';
-import { PeakSampler, pollUntil } from '../../test/support/poll';
-import { LEAK_CHECK_MS, openServer } from '../../test/support/private-server';
+import { PeakSampler } from '../../test/support/poll';
+import { openServer } from '../../test/support/private-server';
 import { InvocationOutcome, SimulatedEnvironment } from '../../test/support/simulated-environment';
 import { Progress } from '../lib/progress';
 import { Summary, round, summarize } from '../lib/stats';
@@ -20,9 +25,36 @@ export interface LoadOptions {
   readonly maxInvocationsPerEnvironment?: number;
   /** Rows each writer environment owns. @default 4 */
   readonly emailsPerWriter?: number;
+  /**
+   * Straight to the server, or through the pooling RDS Proxy stand-in with PROXY_POOL (fewer
+   * database connections than environments). @default 'direct'
+   */
+  readonly route?: RouteName;
 }
 
+/**
+ * The proxied run's pool: half of max_connections (4 of 8 by default, against 24 environments),
+ * a quarter kept idle, and the borrow timeout the stack ships (lib/database-proxy.ts).
+ */
+export const PROXY_POOL: PoolOptions = {
+  maxConnectionsPercent: 50,
+  maxIdleConnectionsPercent: 25,
+  connectionBorrowTimeoutMs: PROXY_BORROW_TIMEOUT_MS,
+};
+
+/** What each invocation may take: the `remainingMs` the runtime stand-in gives it. */
+export const INVOCATION_BUDGET_MS = 10_000;
+
+/** Error names the handlers define (lambda/lib/errors.ts): a failure with another is unnamed. */
+const NAMED_ERRORS = new Set(Object.keys(dataPathErrors));
+
 export interface LoadResult {
+  /** How the functions reached the database (absent in reports from before the proxied run). */
+  readonly route?: RouteName;
+  /** Through the proxy: its pool's cap (database connections). */
+  readonly poolConnections?: number;
+  /** The machine's 1-minute load average at the end of the run: how busy it was. */
+  readonly loadAverage?: number;
   readonly server: string;
   readonly environments: number;
   readonly maxConnections: number;
@@ -35,6 +67,17 @@ export interface LoadResult {
   readonly reader: Summary;
   readonly failedInvocations: number;
   readonly failures: string[];
+  /** Failed invocations by error name. */
+  readonly failuresByName?: Record<string, number>;
+  /** Failed invocations whose error is not one the handlers name (lambda/lib/errors.ts). */
+  readonly unnamedFailures?: number;
+  /** The longest invocation, failed or not, against INVOCATION_BUDGET_MS. */
+  readonly slowestInvocationMs?: number;
+  /**
+   * Writes the table holds beyond the acknowledged ones: each acknowledged write renames its row
+   * (a new name per invocation), so a row's version counts the writes that landed.
+   */
+  readonly writesOfFailedInvocations?: number;
   readonly staleReads: number;
   readonly lostWrites: number;
   /** Peak of the functions' sessions, sampled every 20 ms. */
@@ -59,6 +102,7 @@ export async function runLoad(
   const durationMs = options.durationMs ?? 15_000;
   const cap = options.maxInvocationsPerEnvironment ?? 1000;
   const emailsPerWriter = options.emailsPerWriter ?? 4;
+  const routeName = options.route ?? 'direct';
 
   progress.update('starting the database and bundling the handlers');
   const [run, bundles] = await Promise.all([
@@ -68,10 +112,13 @@ export async function runLoad(
   let db: AppDatabase | undefined;
   let sampler: PeakSampler | undefined;
   let ticker: NodeJS.Timeout | undefined;
+  let route: Route | undefined;
   const environments: SimulatedEnvironment[] = [];
   try {
     db = await AppDatabase.create('load', run.server);
     const appDb = db;
+    route = await startRoute(routeName, appDb, { ...PROXY_POOL, maxConnections });
+    const via = route;
     // Sampling from the start also keeps the observer's session busy (wait_timeout is short).
     const sessions = new PeakSampler(async () => (await appDb.sessions()).length, 20);
     sampler = sessions;
@@ -79,7 +126,7 @@ export async function runLoad(
     const start = (role: 'writer' | 'reader') =>
       Promise.all(
         Array.from({ length: perFunction }, (_, i) =>
-          SimulatedEnvironment.start(`${role}-${i}`, bundles.handlers[role].file, appDb.env(role))
+          SimulatedEnvironment.start(`${role}-${i}`, bundles.handlers[role].file, via.env(role))
         )
       );
     const writers = await start('writer');
@@ -92,9 +139,13 @@ export async function runLoad(
     );
     const latencies = { writer: [] as number[], reader: [] as number[] };
     const failures = new Map<string, number>();
+    const byName = new Map<string, number>();
+    const acknowledgedWrites = new Map<string, number>();
     const fail = (outcome: InvocationOutcome) => {
       const key = (outcome.error ?? 'unknown').slice(0, 200);
       failures.set(key, (failures.get(key) ?? 0) + 1);
+      const name = outcome.errorName ?? 'unknown';
+      byName.set(name, (byName.get(name) ?? 0) + 1);
     };
 
     const began = Date.now();
@@ -108,11 +159,15 @@ export async function runLoad(
       ...writers.map(async (env, w) => {
         for (let n = 0; n < cap && Date.now() < deadline; n++) {
           const email = `w${w}-${n % emailsPerWriter}@load.example`;
-          const outcome = await env.invoke<UserResult>({ email, name: `name ${n}` });
+          const outcome = await env.invoke<UserResult>(
+            { email, name: `name ${n}` },
+            INVOCATION_BUDGET_MS
+          );
           invocations++;
           latencies.writer.push(outcome.ms);
           if (outcome.ok && outcome.result?.user) {
             ledger.acknowledge(email, outcome.result.user);
+            acknowledgedWrites.set(email, (acknowledgedWrites.get(email) ?? 0) + 1);
           } else {
             fail(outcome);
           }
@@ -122,7 +177,7 @@ export async function runLoad(
         for (let n = 0; n < cap && Date.now() < deadline; n++) {
           const email = emails[(r * 7 + n * 13) % emails.length];
           const expected = ledger.expectation(email);
-          const outcome = await env.invoke<UserResult>({ email });
+          const outcome = await env.invoke<UserResult>({ email }, INVOCATION_BUDGET_MS);
           invocations++;
           latencies.reader.push(outcome.ms);
           if (outcome.ok && outcome.result) {
@@ -136,20 +191,26 @@ export async function runLoad(
     await Promise.all(loops);
     const seconds = (Date.now() - began) / 1000;
 
-    // The environments are still alive (warm, idle): a leaked connection would show now.
-    const left = await pollUntil(
-      () => appDb.sessions(),
-      (s) => s.length === 0,
-      { withinMs: LEAK_CHECK_MS, everyMs: 50 }
-    );
+    // The environments are still alive (warm, idle): a leaked connection would show now;
+    // through the proxy, a pooled connection still running a statement or in a transaction.
+    const left = await via.settled();
     await sessions.stop();
     const [rows] = await appDb.admin.query<RowDataPacket[]>('SELECT email, version FROM users');
     const [status] = await appDb.admin.query<RowDataPacket[]>(
       "SHOW GLOBAL STATUS LIKE 'Max_used_connections'"
     );
     const failed = [...failures.values()].reduce((a, b) => a + b, 0);
+    const versions = new Map(rows.map((row) => [String(row.email), Number(row.version)]));
+    const writesOfFailedInvocations = [...versions].reduce(
+      (sum, [email, version]) => sum + Math.max(0, version - (acknowledgedWrites.get(email) ?? 0)),
+      0
+    );
+    const all = [...latencies.writer, ...latencies.reader];
     progress.done(`${invocations} invocations in ${seconds.toFixed(1)} s`);
     return {
+      route: routeName,
+      poolConnections: via.proxy?.pool?.cap,
+      loadAverage: round(loadavg()[0], 1),
       server: run.description,
       environments: environments.length,
       maxConnections,
@@ -161,6 +222,13 @@ export async function runLoad(
       reader: roundSummary(summarize(latencies.reader)),
       failedInvocations: failed,
       failures: [...failures.entries()].map(([message, count]) => `${count}× ${message}`),
+      failuresByName: Object.fromEntries(byName),
+      unnamedFailures: [...byName].reduce(
+        (sum, [name, count]) => sum + (NAMED_ERRORS.has(name) ? 0 : count),
+        0
+      ),
+      slowestInvocationMs: round(Math.max(0, ...all)),
+      writesOfFailedInvocations,
       staleReads: ledger.staleReads,
       lostWrites: ledger.lostWrites(
         rows.map((row) => ({ email: row.email, version: Number(row.version) }))
@@ -173,6 +241,7 @@ export async function runLoad(
     clearInterval(ticker);
     await sampler?.stop();
     await Promise.all(environments.map((e) => e.stop()));
+    await route?.stop();
     await db?.dispose().catch(() => undefined);
     bundles.dispose();
     await run.close();
@@ -222,13 +291,81 @@ export function loadTable(r: LoadResult, format = formatTable): string {
   );
 }
 
-/** True when every goal of the load test was met. */
+/**
+ * True when every goal of the load test was met. Directly: no failed invocation. Through the
+ * proxy, whose pool is smaller than the environments: every failure a named error within the
+ * invocation's budget, no write of a failed invocation in the table, none left in a transaction.
+ */
 export function loadPassed(r: LoadResult): boolean {
-  return (
-    r.failedInvocations === 0 &&
+  const common =
     r.lostWrites === 0 &&
     r.staleReads === 0 &&
-    r.peakFunctionConnections <= r.connectionBudget &&
-    r.connectionsLeftAfterRun === 0
+    r.peakFunctionConnections <= peakGoal(r) &&
+    r.connectionsLeftAfterRun === 0;
+  if (r.route !== 'through RDS Proxy') return common && r.failedInvocations === 0;
+  return (
+    common &&
+    r.unnamedFailures === 0 &&
+    (r.slowestInvocationMs ?? Infinity) <= INVOCATION_BUDGET_MS &&
+    r.writesOfFailedInvocations === 0
+  );
+}
+
+/** Database sessions the run may hold: the budget directly, the pool through the proxy. */
+function peakGoal(r: LoadResult): number {
+  return r.poolConnections ?? r.connectionBudget;
+}
+
+/**
+ * The direct and the proxied run side by side, each figure with its goal: what `npm run load`
+ * prints and docs/performance.md shows.
+ */
+export function loadComparisonTable(
+  direct: LoadResult,
+  proxied: LoadResult,
+  format = formatTable
+): string {
+  const goal = (ok: boolean) => (ok ? 'ok' : 'MISSED');
+  const both = (f: (r: LoadResult) => string) => [f(direct), f(proxied)];
+  const byName = (r: LoadResult) =>
+    Object.entries(r.failuresByName ?? {})
+      .map(([name, count]) => `${count} ${name}`)
+      .join(', ') || '–';
+  return format(
+    ['', 'direct', `through RDS Proxy (pool of ${proxied.poolConnections})`, 'goal (proxy)', ''],
+    [
+      ['throughput', ...both((r) => `${r.throughputPerSecond} invocations/s`), '', ''],
+      ['writer latency p50 / p99', ...both((r) => `${r.writer.p50} / ${r.writer.p99} ms`), '', ''],
+      ['reader latency p50 / p99', ...both((r) => `${r.reader.p50} / ${r.reader.p99} ms`), '', ''],
+      ['failed invocations', ...both((r) => `${r.failedInvocations} of ${r.invocations}`), '', ''],
+      ['failures by name', ...both(byName), 'named', goal(proxied.unnamedFailures === 0)],
+      [
+        'slowest invocation',
+        ...both((r) => `${r.slowestInvocationMs} ms`),
+        `≤ ${INVOCATION_BUDGET_MS} ms`,
+        goal((proxied.slowestInvocationMs ?? Infinity) <= INVOCATION_BUDGET_MS),
+      ],
+      [
+        'writes of failed invocations in the table',
+        ...both((r) => String(r.writesOfFailedInvocations)),
+        '0',
+        goal(proxied.writesOfFailedInvocations === 0),
+      ],
+      ['lost writes', ...both((r) => String(r.lostWrites)), '0', goal(proxied.lostWrites === 0)],
+      ['stale reads', ...both((r) => String(r.staleReads)), '0', goal(proxied.staleReads === 0)],
+      [
+        'database sessions at peak (sampled every 20 ms)',
+        ...both((r) => String(r.peakFunctionConnections)),
+        `≤ ${peakGoal(proxied)}`,
+        goal(proxied.peakFunctionConnections <= peakGoal(proxied)),
+      ],
+      [
+        'sessions left running or in a transaction',
+        ...both((r) => String(r.connectionsLeftAfterRun)),
+        '0',
+        goal(proxied.connectionsLeftAfterRun === 0),
+      ],
+    ],
+    { alignRight: [1, 2, 3] }
   );
 }

@@ -7,6 +7,7 @@ import { MAX_CONNECT_ATTEMPTS } from '../../lambda/lib/database';
 import { listUsers } from '../../lambda/lib/users-repository';
 import { AppDatabase } from '../support/app-database';
 import { LambdaEnvironment } from '../support/lambda-environment';
+import { ROUTES, Route, startRoute } from '../support/rds-proxy/routes';
 import {
   adminConnect,
   startPrivateServer,
@@ -92,17 +93,28 @@ describe('database faults give a named error, leak nothing, and the environment 
     expect(await db.waitForNoSessions()).toEqual([]);
   });
 
-  describe('with a row locked by another client', () => {
+  // Directly and through the pooling RDS Proxy stand-in (what prod runs): the same named errors,
+  // and nothing left running or in a transaction (the proxy's idle connections excepted).
+  describe.each(ROUTES)('with a row locked by another client (%s)', (routeName) => {
     const email = 'locked@example.com';
+    let route: Route;
     let locker: Connection;
     let writer: LambdaEnvironment;
+
+    beforeAll(async () => {
+      route = await startRoute(routeName, db);
+    });
+
+    afterAll(async () => {
+      await route?.stop();
+    });
 
     beforeEach(async () => {
       await db.admin.query("INSERT IGNORE INTO users (email, name) VALUES (?, 'Locked')", [email]);
       locker = await adminConnect(db.server, db.database);
       await locker.query('START TRANSACTION');
       await locker.query('SELECT * FROM users WHERE email = ? FOR UPDATE', [email]);
-      writer = await LambdaEnvironment.start('writer', db.env('writer'));
+      writer = await LambdaEnvironment.start('writer', route.env('writer'));
     });
 
     afterEach(async () => {
@@ -110,7 +122,7 @@ describe('database faults give a named error, leak nothing, and the environment 
       await locker.end();
       await writer.stop();
       // Once the lock is gone, even the statement the function gave up on ends: no session left.
-      expect(await db.waitForNoSessions()).toEqual([]);
+      expect(await route.settled()).toEqual([]);
     });
 
     test('a write stuck on the row lock ends on the server first: DatabaseLockConflictError', async () => {
@@ -129,7 +141,7 @@ describe('database faults give a named error, leak nothing, and the environment 
         message: expect.stringContaining('retrying the same event is safe'),
       });
       await locker.query('ROLLBACK');
-      expect(await db.waitForNoSessions()).toEqual([]);
+      expect(await route.settled()).toEqual([]);
 
       // Same environment, same module scope: nothing broken is cached.
       const { user } = await writer.invoke<{ user: { name: string } }>({

@@ -103,7 +103,7 @@ describeWithServer('the RDS Proxy stand-in (test/support/rds-proxy)', () => {
         async () => proxied.proxy.counters(),
         (c) => c.clientConnections === 0
       );
-      expect(counters).toEqual({ clientConnections: 0, databaseConnections: 0 });
+      expect(counters).toMatchObject({ clientConnections: 0, databaseConnections: 0 });
     } finally {
       await Promise.all([writer.stop(), reader.stop()]);
     }

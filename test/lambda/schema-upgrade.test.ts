@@ -1,6 +1,10 @@
 import { RowDataPacket } from 'mysql2/promise';
 import { migrate, privilegesFor } from '../../lambda/migrate';
-import { UPSERT_USER_PROCEDURE, UPSERT_USER_PROCEDURE_V1 } from '../../lambda/lib/users-schema';
+import {
+  UPSERT_USER_PROCEDURE,
+  UPSERT_USER_PROCEDURE_V1,
+  UPSERT_USER_PROCEDURE_V2,
+} from '../../lambda/lib/users-schema';
 import { AppDatabase } from '../support/app-database';
 import { LambdaEnvironment } from '../support/lambda-environment';
 
@@ -14,8 +18,9 @@ describe('migrating a database from before created_at and upsert_user_v2', () =>
 
   beforeAll(async () => {
     db = await AppDatabase.create('upgrade');
-    // GIVEN the schema as it was: no created_at column, no v2 routine, one user
+    // GIVEN the schema as it was: no created_at column, no v2 (or later) routine, one user
     await db.admin.query(`DROP PROCEDURE ${UPSERT_USER_PROCEDURE}`);
+    await db.admin.query(`DROP PROCEDURE ${UPSERT_USER_PROCEDURE_V2}`);
     await db.admin.query('ALTER TABLE users DROP INDEX users_created_at, DROP COLUMN created_at');
     await db.admin.query(`CALL ${UPSERT_USER_PROCEDURE_V1}('old@example.com', 'Old')`);
   });
@@ -40,6 +45,7 @@ describe('migrating a database from before created_at and upsert_user_v2', () =>
     );
     expect(routines.map((r) => r.ROUTINE_NAME)).toEqual([
       UPSERT_USER_PROCEDURE_V1,
+      UPSERT_USER_PROCEDURE_V2,
       UPSERT_USER_PROCEDURE,
     ]);
     const writer = await LambdaEnvironment.start('writer', db.env('writer'));

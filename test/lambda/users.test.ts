@@ -3,7 +3,7 @@ import { migrate } from '../../lambda/migrate';
 import { epochToIso } from '../../lambda/lib/users-repository';
 import { AppDatabase } from '../support/app-database';
 import { LambdaEnvironment } from '../support/lambda-environment';
-import { startWriterAndReader, stopWriterAndReader } from '../support/writer-and-reader';
+import { ROUTES, Route, startRoute } from '../support/rds-proxy/routes';
 
 interface User {
   id: number;
@@ -13,19 +13,29 @@ interface User {
   updatedAt: string;
 }
 
-describe('writing and reading users', () => {
+// Directly and through the pooling RDS Proxy stand-in, with the environment the template gives
+// a function behind the proxy (DB_PROXY_HOST, its secret, the proxy's CA).
+describe.each(ROUTES)('writing and reading users (%s)', (routeName) => {
   let db: AppDatabase;
+  let route: Route;
   let writer: LambdaEnvironment;
   let reader: LambdaEnvironment;
   const write = (email: string, name: string) =>
     writer.invoke<{ user: User }>({ email, name }).then((r) => r.user);
 
   beforeAll(async () => {
-    ({ db, writer, reader } = await startWriterAndReader('users'));
+    db = await AppDatabase.create('users');
+    route = await startRoute(routeName, db);
+    [writer, reader] = await Promise.all([
+      LambdaEnvironment.start('writer', route.env('writer')),
+      LambdaEnvironment.start('reader', route.env('reader')),
+    ]);
   });
 
   afterAll(async () => {
-    await stopWriterAndReader({ db, writer, reader });
+    await Promise.all([writer?.stop(), reader?.stop()]);
+    await route?.stop();
+    await db?.dispose();
   });
 
   test('a new email creates version 1 with an ISO-8601 timestamp', async () => {
@@ -85,7 +95,7 @@ describe('writing and reading users', () => {
     await migrate(db.admin, { database: db.database });
     const [after] = await db.admin.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM users');
     expect(after[0].n).toBe(before[0].n);
-    expect(await db.waitForNoSessions()).toEqual([]);
+    expect(await route.settled()).toEqual([]);
   });
 
   test('timestamps convert exactly, independent of the session time zone', () => {

@@ -23,13 +23,17 @@
  * a function's secret names the database and DB_PROXY_HOST alone moves it behind the proxy, as
  * the template does (lib/data-function.ts). Files: certificate.ts (its TLS), secret-cache.ts
  * (its secrets and when it re-reads them), client-login.ts (client authentication),
- * database-connection.ts (its database logins), relay.ts (1:1 sessions).
+ * database-connection.ts (its database logins), relay.ts (1:1 sessions); with `pool`, sessions
+ * multiplexed over a connection pool: pool.ts (MaxConnectionsPercent, MaxIdleConnectionsPercent,
+ * ConnectionBorrowTimeout), pooled-session.ts (borrow per transaction, 9501), responses.ts
+ * (where a reply ends, its status flags), pinning.ts (what pins a session).
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { rmSync } from 'node:fs';
 import { AddressInfo, Server, Socket, createServer } from 'node:net';
-import { writePacket } from '../mysql-packets';
-import type { ServerInfo } from '../private-server';
+import { RowDataPacket } from 'mysql2/promise';
+import { HandshakeResponse, errPacket, writePacket } from '../mysql-packets';
+import { ServerInfo, adminConnect } from '../private-server';
 import { PROXY_ADDRESSES, ProxyCertificate, makeProxyCertificate } from './certificate';
 import {
   ClientLoginRecord,
@@ -37,12 +41,21 @@ import {
   LoginRefused,
   authenticateClient,
 } from './client-login';
-import { DatabaseLogin, errorCode, loginToDatabase } from './database-connection';
+import {
+  DatabaseConnection,
+  DatabaseLogin,
+  errorCode,
+  loginToDatabase,
+} from './database-connection';
+import { ConnectionPool, PoolCounters, PoolOptions } from './pool';
+import { DatabaseRefused, runPooledSession } from './pooled-session';
 import { relayOneToOne } from './relay';
 import { SecretCache, SecretRefresh } from './secret-cache';
 
 export type { ClientPasswordAuthType } from './client-login';
 export type { SecretRefresh } from './secret-cache';
+export type { PoolOptions, PoolCounters } from './pool';
+export { BORROW_TIMEOUT_ERROR } from './pooled-session';
 
 /** One entry of the proxy's auth list (the DBProxy's `Auth` property). */
 export interface ProxyAuth {
@@ -73,7 +86,29 @@ export interface RdsProxyOptions {
   readonly databaseLoginFailure?: 'access-denied' | 'connection-closed';
   /** The proxy's clock, for the secret re-reads. @default Date.now */
   readonly now?: () => number;
+  /**
+   * Multiplex client sessions over a pool of database connections, as RDS Proxy does.
+   * @default - 1:1 sessions: each client gets a database connection of its own at login
+   */
+  readonly pool?: PoolOptions;
+  /**
+   * The proxy's own limits on client connections, answered with its 1040 texts
+   * (rds-proxy.troubleshooting.html); their values are not documented, so they are parameters.
+   * @default - no limit
+   */
+  readonly clientLimits?: {
+    /** Open client connections beyond which a new one is refused. */
+    readonly maxClientConnections?: number;
+    /** New client connections per second beyond which one is refused. */
+    readonly maxConnectionsPerSecond?: number;
+  };
 }
+
+/** The proxy's 1040 texts (rds-proxy.troubleshooting.html), with the limit that was hit. */
+export const PROXY_CONNECTION_LIMIT_MESSAGES = {
+  simultaneous: (limit: number) => `Number simultaneous connections exceeded (${limit})`,
+  rate: (limit: number) => `Connections rate limit exceeded (${limit})`,
+} as const;
 
 /** One login the proxy made to the database. */
 export interface DatabaseLoginRecord {
@@ -92,12 +127,17 @@ export class RdsProxy {
   private nextConnectionId = 1;
   private clientConnections = 0;
   private databaseConnections = 0;
+  private borrowTimeouts = 0;
+  private pins = 0;
+  private connectedAt: number[] = [];
 
   private constructor(
     private readonly server: Server,
     private readonly options: RdsProxyOptions,
     private readonly secrets: SecretCache,
-    private readonly certificate: ProxyCertificate
+    private readonly certificate: ProxyCertificate,
+    /** The pool, when sessions are multiplexed. */
+    readonly pool: ConnectionPool | undefined
   ) {}
 
   /** Reads every secret of the auth list, then listens; resolves when clients can connect. */
@@ -117,8 +157,9 @@ export class RdsProxy {
     );
     await secrets.load();
     const certificate = await makeProxyCertificate();
+    const pool = options.pool && (await makePool(options.pool, options.target));
     const server = createServer();
-    const proxy = new RdsProxy(server, options, secrets, certificate);
+    const proxy = new RdsProxy(server, options, secrets, certificate, pool);
     server.on('connection', (socket) => proxy.accept(socket));
     await listenOnFreeAddress(server, options.target.port);
     return proxy;
@@ -148,15 +189,21 @@ export class RdsProxy {
     return this.secrets.reads;
   }
 
-  /** Open client connections and open database connections. */
-  counters(): { clientConnections: number; databaseConnections: number } {
+  /**
+   * Open client connections, open database connections and, with a pool, the pool's counters
+   * (borrowed, pinned, waiting, idle, peak) and how many statements got 9501 or pinned.
+   */
+  counters(): ProxyCounters {
+    const pool = this.pool?.counters();
     return {
       clientConnections: this.clientConnections,
-      databaseConnections: this.databaseConnections,
+      databaseConnections: pool ? pool.open : this.databaseConnections,
+      ...(pool && { pool, borrowTimeouts: this.borrowTimeouts, pins: this.pins }),
     };
   }
 
   async stop(): Promise<void> {
+    this.pool?.drain();
     this.sockets.forEach((socket) => socket.destroy());
     await new Promise((resolve) => this.server.close(resolve));
     rmSync(this.certificate.dir, { recursive: true, force: true });
@@ -171,6 +218,13 @@ export class RdsProxy {
     });
     socket.setNoDelay(true);
     socket.on('error', () => socket.destroy());
+    const refusal = this.overClientLimits();
+    if (refusal) {
+      // Instead of a greeting, as a server at its connection limit answers (sql/conn_handler).
+      writePacket(socket, 0, errPacket(1040, 'HY000', refusal));
+      socket.end();
+      return;
+    }
     this.session(socket).catch((error) => {
       if (error instanceof LoginRefused) {
         // Ended, not destroyed: the ERR packet must reach the client before the socket closes.
@@ -202,6 +256,30 @@ export class RdsProxy {
       record: (login) => this.logins.push(login),
     });
     const user = client.response.user;
+    // Destroying the TLS stream does not close the socket under it: both go.
+    const hangUp = () => {
+      client.stream.destroy();
+      socket.destroy();
+    };
+    if (this.pool) {
+      // Multiplexed: the client's session is with the proxy; database logins come with borrows.
+      writePacket(client.stream, client.seq + 1, okPacket());
+      const { response } = client;
+      runPooledSession(client.stream, client.leftover, {
+        pool: this.pool,
+        key: [user, response.database ?? '', response.characterSet, response.capabilities].join(
+          '\0'
+        ),
+        open: () => this.openPooled(response),
+        databaseLoginFailure: this.options.databaseLoginFailure ?? 'access-denied',
+        hangUp,
+        events: (event) => {
+          if (event === 'borrow-timeout') this.borrowTimeouts += 1;
+          else this.pins += 1;
+        },
+      });
+      return;
+    }
     let login = await this.loginToDatabase(client.response, client.secret.password);
     if (!login.ok && errorCode(login.error) === 1045) {
       // The database refused the cached password: the secret may have changed (a rotation).
@@ -221,9 +299,39 @@ export class RdsProxy {
     writePacket(client.stream, client.seq + 1, okPacket());
     const database = login.connection;
     this.databaseConnections += 1;
-    relayOneToOne(client.stream, client.leftover, database, () => {
+    relayOneToOne(client.stream, client.leftover, database, hangUp, () => {
       this.databaseConnections -= 1;
     });
+  }
+
+  /** A new database connection for the pool, logged in with the cached secret (re-read as allowed). */
+  private async openPooled(client: HandshakeResponse): Promise<DatabaseConnection> {
+    const secret = await this.secrets.secretFor(client.user);
+    if (!secret) throw new Error(`no secret for ${client.user}`);
+    let login = await this.loginToDatabase(client, secret.password);
+    if (!login.ok && errorCode(login.error) === 1045) {
+      const fresh = await this.secrets.afterFailedLogin(client.user);
+      if (fresh) login = await this.loginToDatabase(client, fresh.password);
+    }
+    if (!login.ok) throw new DatabaseRefused(login.error);
+    return login.connection;
+  }
+
+  /** The proxy's 1040 text when a new client connection is over one of its limits. */
+  private overClientLimits(): string | undefined {
+    const { maxClientConnections, maxConnectionsPerSecond } = this.options.clientLimits ?? {};
+    if (maxClientConnections !== undefined && this.clientConnections > maxClientConnections) {
+      return PROXY_CONNECTION_LIMIT_MESSAGES.simultaneous(maxClientConnections);
+    }
+    if (maxConnectionsPerSecond !== undefined) {
+      const now = Date.now();
+      this.connectedAt = this.connectedAt.filter((t) => now - t < 1000);
+      this.connectedAt.push(now);
+      if (this.connectedAt.length > maxConnectionsPerSecond) {
+        return PROXY_CONNECTION_LIMIT_MESSAGES.rate(maxConnectionsPerSecond);
+      }
+    }
+    return undefined;
   }
 
   private async loginToDatabase(
@@ -238,6 +346,41 @@ export class RdsProxy {
     });
     return login;
   }
+}
+
+/** What counters() reports. */
+export interface ProxyCounters {
+  readonly clientConnections: number;
+  readonly databaseConnections: number;
+  /** With a pool: what it holds now. */
+  readonly pool?: PoolCounters;
+  /** With a pool: statements answered 9501. */
+  readonly borrowTimeouts?: number;
+  /** With a pool: sessions pinned. */
+  readonly pins?: number;
+}
+
+/** The pool of `options`: caps from the target's max_connections (read once when not given). */
+async function makePool(options: PoolOptions, target: ServerInfo): Promise<ConnectionPool> {
+  let maxConnections = options.maxConnections;
+  if (maxConnections === undefined) {
+    const admin = await adminConnect(target);
+    try {
+      const [rows] = await admin.query<RowDataPacket[]>('SELECT @@max_connections AS max');
+      maxConnections = Number(rows[0].max);
+    } finally {
+      await admin.end();
+    }
+  }
+  const percent = (p: number) => Math.max(1, Math.floor((maxConnections! * p) / 100));
+  return new ConnectionPool(
+    percent(options.maxConnectionsPercent),
+    Math.min(
+      percent(options.maxConnectionsPercent),
+      Math.floor((maxConnections * options.maxIdleConnectionsPercent) / 100)
+    ),
+    options.connectionBorrowTimeoutMs ?? 120_000
+  );
 }
 
 /** OK_Packet: no rows, no insert id, SERVER_STATUS_AUTOCOMMIT, no warnings. */

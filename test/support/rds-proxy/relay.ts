@@ -9,6 +9,7 @@ export function relayOneToOne(
   client: Duplex,
   clientLeftover: Buffer,
   database: DatabaseConnection,
+  hangUp: () => void,
   onClose: () => void
 ): void {
   const server = database.stream;
@@ -20,7 +21,7 @@ export function relayOneToOne(
   const close = () => {
     if (closed) return;
     closed = true;
-    client.destroy();
+    hangUp();
     database.close();
     onClose();
   };
