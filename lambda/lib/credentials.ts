@@ -126,12 +126,14 @@ export class SecretsManagerCredentials implements CredentialsSource {
     if (!credentials) {
       throw new CredentialsUnavailableError(`Secret ${this.secretId} has no AWSCURRENT version.`);
     }
-    this.accepted(credentials);
+    // Cached, but not "accepted": a denial storm's hold-off stays until a login works.
+    this.cached = { credentials, expiresAt: this.now() + this.ttlMs };
     return credentials;
   }
 
   async *alternatives(denied: DbCredentials): AsyncIterable<DbCredentials> {
-    this.cached = undefined;
+    // The cache is kept until a candidate works (accepted): emptying it here would make every
+    // later invocation of a denial storm read AWSCURRENT again.
     const tried = [denied];
     const untried = (candidate: DbCredentials | undefined): candidate is DbCredentials => {
       if (!candidate || tried.some((t) => same(t, candidate))) return false;

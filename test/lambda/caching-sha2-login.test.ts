@@ -103,7 +103,8 @@ describe('logging in to MySQL 8.4 with caching_sha2_password', () => {
     secrets.set('AWSPENDING', secretWith('rotated-2'));
     try {
       await expect(write()).resolves.toBeDefined();
-      expect(secrets.reads).toEqual(['AWSCURRENT', 'AWSPENDING']);
+      // AWSPREVIOUS (what a proxy may still hold) has no version here
+      expect(secrets.reads).toEqual(['AWSCURRENT', 'AWSPREVIOUS', 'AWSPENDING']);
       // cached (rotated-1) denied; AWSCURRENT is the same and not tried again; AWSPENDING works
       expect(writerLogins()).toEqual([login('full', false), login('full')]);
     } finally {

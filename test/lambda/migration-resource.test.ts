@@ -127,7 +127,9 @@ beforeAll(async () => {
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
   });
   deps = {
-    admin: new Database({ credentials, tls }),
+    // The deployed migration has its function's 5 minutes (lib/schema-migration.ts), not the 8 s
+    // default a Database without a Lambda context gets.
+    admin: new Database({ credentials, tls, defaultBudgetMs: 60_000 }),
     users: migrationUsers,
     readUserSecret: (arn) => readUserSecretState(client, arn),
     canLogIn: (userCredentials) => canLogIn(userCredentials, tls),

@@ -183,7 +183,7 @@ export class SteadyLoad {
   }
 
   /** Resolves once every environment has completed `count` more invocations (a condition, not a sleep). */
-  async invocationsEach(count = 2): Promise<void> {
+  async invocationsEach(count = 1): Promise<void> {
     const all = [...this.writers, ...this.readers];
     const target = new Map(all.map((env) => [env, (this.completed.get(env) ?? 0) + count]));
     await pollUntil(
