@@ -33,6 +33,13 @@ const CONFIGURATIONS: Configuration[] = [
   },
 ];
 const ENVIRONMENTS_PER_FUNCTION = 2;
+/**
+ * The steps a stopped rotation is retried after. `npm test` stops it after setSecret, where the
+ * database already accepts the pending user and no client has it (each phase starts environments
+ * of their own, the suite's slowest part); ROTATION_UNDER_LOAD=full runs after every step
+ * (docs/testing.md).
+ */
+const STOPPED_AFTER = process.env.ROTATION_UNDER_LOAD === 'full' ? [0, 1, 2, 3] : [1];
 
 describeWithServer.each(CONFIGURATIONS)(
   'rotation under load, $name',
@@ -153,7 +160,7 @@ describeWithServer.each(CONFIGURATIONS)(
       });
     });
 
-    test.each([0, 1, 2, 3])(
+    test.each(STOPPED_AFTER)(
       'a rotation stopped after step %i and retried later fails no invocation',
       async (stoppedAfter) => {
         await phase(`writer rotation stopped after ${STEPS[stoppedAfter]}, retried`, async () => {
