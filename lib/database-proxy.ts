@@ -1,7 +1,6 @@
-import { Aws, Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -106,7 +105,11 @@ export class DatabaseProxy extends Construct {
       vpcSubnets: props.vpcSubnets,
       securityGroups: [this.securityGroup],
       requireTLS: true,
-      role: proxyRole(this),
+      // CDK's role, trusted by rds.amazonaws.com with no source conditions: no RDS Proxy page
+      // says the proxy sends aws:SourceAccount / aws:SourceArn when it assumes its role (its IAM
+      // set-up page makes the role with none: rds-proxy-iam-setup.html), and if it does not, a
+      // conditioned role would refuse it and every login through the proxy would fail. The
+      // role may read only the functions' secrets.
       // How clients (the functions) log in to the proxy. Stated, not left to the default: the
       // RDS API documents MYSQL_CACHING_SHA2_PASSWORD as the default for RDS for MySQL
       // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_UserAuthConfig.html),
@@ -206,27 +209,4 @@ export class DatabaseProxy extends Construct {
       })
     );
   }
-}
-
-/**
- * The role the proxy reads its secrets with (CDK grants it read access to each secret), trusted
- * by RDS only on behalf of this account's proxies. RDS recommends aws:SourceArn and
- * aws:SourceAccount against the confused deputy, with aws:SourceArn an ARN of an RDS resource
- * type (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/cross-service-confused-deputy-prevention.html).
- * A proxy's ARN holds a generated id (db-proxy:prx-…), known only once the proxy exists, which
- * needs this role first: so any proxy of this account and region. That RDS Proxy sends these
- * keys when it assumes its role rests on that page only (it names no proxy-specific exception);
- * a proxy that cannot assume its role logs "Credentials couldn't be retrieved" and refuses
- * logins: `npm run smoke` after a deploy proves it (README, "After you deploy").
- */
-function proxyRole(scope: Construct): iam.Role {
-  return new iam.Role(scope, 'Role', {
-    description: 'RDS Proxy reads the secrets of the database users it serves',
-    assumedBy: new iam.ServicePrincipal('rds.amazonaws.com').withConditions({
-      StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
-      ArnLike: {
-        'aws:SourceArn': `arn:${Aws.PARTITION}:rds:${Aws.REGION}:${Aws.ACCOUNT_ID}:db-proxy:*`,
-      },
-    }),
-  });
 }

@@ -65,10 +65,13 @@ export class Network extends Construct {
       ],
       flowLogs: {
         all: {
-          destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs, flowLogRole(this)),
+          destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs),
         },
       },
     });
+    trustOnlyThisAccountsFlowLogs(
+      this.vpc.node.findChild('all').node.findChild('IAMRole') as iam.Role
+    );
 
     this.ownDefaultSecurityGroupProviderLogs(props.providerLogRetention);
 
@@ -122,23 +125,27 @@ export class Network extends Construct {
 }
 
 /**
- * The flow log's role, trusted by the flow-logs service only on behalf of this account's flow
+ * Trusts the flow-logs service with the flow log's role only on behalf of this account's flow
  * logs: "We recommend that you use the aws:SourceAccount and aws:SourceArn condition keys to
  * protect yourself against the confused deputy problem ... the source ARN is the flow log ARN"
  * (https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html). The flow log's id
- * is not known before it exists, so the ARN's id is a wildcard, as that page allows. CDK's
- * FlowLog grants the role writes to its log group and passing itself.
+ * is not known before it exists, so the ARN's id is a wildcard, as that page allows. The
+ * conditions go on the role CDK made for the flow log rather than on a new role: every
+ * AWS::EC2::FlowLog property is create-only, so a new role ARN would replace the flow log, and
+ * the replacement (same VPC, traffic type and log group) is refused while the old one exists
+ * (FlowLogAlreadyExists): a deployed stack could not be updated.
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ec2-flowlog.html
  */
-function flowLogRole(scope: Construct): iam.Role {
-  return new iam.Role(scope, 'FlowLogRole', {
-    description: 'VPC flow logs write to the stack flow-log group',
-    assumedBy: new iam.ServicePrincipal('vpc-flow-logs.amazonaws.com').withConditions({
+function trustOnlyThisAccountsFlowLogs(role: iam.Role): void {
+  (role.node.defaultChild as iam.CfnRole).addPropertyOverride(
+    'AssumeRolePolicyDocument.Statement.0.Condition',
+    {
       StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
       ArnLike: {
         'aws:SourceArn': `arn:${Aws.PARTITION}:ec2:${Aws.REGION}:${Aws.ACCOUNT_ID}:vpc-flow-log/*`,
       },
-    }),
-  });
+    }
+  );
 }
 
 /**

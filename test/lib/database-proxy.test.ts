@@ -139,7 +139,7 @@ describe('RDS Proxy', () => {
 
   test("the proxy role may read exactly the functions' user secrets", () => {
     const proxyPolicies = resourcesOf(prodOn, 'AWS::IAM::Policy').filter(([id]) =>
-      id.startsWith('ProxyRoleDefaultPolicy')
+      id.startsWith('ProxyIAMRoleDefaultPolicy')
     );
     expect(proxyPolicies).toHaveLength(1);
     const statements = proxyPolicies[0][1].Properties.PolicyDocument.Statement;

@@ -109,7 +109,7 @@ beforeAll(() => {
       }).addAlarmAction({ bind: () => ({ alarmActionArn: monitoring.alarmTopic.topicArn }) });
       // The flow log's role trusted by the service for anyone's flow logs.
       (
-        network.node.findChild('FlowLogRole').node.defaultChild as iam.CfnRole
+        network.vpc.node.findChild('all').node.findChild('IAMRole').node.defaultChild as iam.CfnRole
       ).addPropertyDeletionOverride('AssumeRolePolicyDocument.Statement.0.Condition');
     },
   });
@@ -150,7 +150,7 @@ const expected: Record<string, RegExp> = {
   'data-functions-alarm-on-own-failures.ts':
     /MonitoringWriterLambdaErrors\w+ fires on FunctionsWriterFunction\w+'s failed invocations including rejected events/,
   'service-roles-name-their-source.ts':
-    /NetworkFlowLogRole\w+ trusts vpc-flow-logs\.amazonaws\.com without aws:SourceAccount = this account/,
+    /NetworkVpcallIAMRole\w+ trusts vpc-flow-logs\.amazonaws\.com without aws:SourceAccount = this account/,
 };
 
 test.each(Object.entries(expected))('%s catches its violation', (file, message) => {

@@ -28,12 +28,6 @@ const INTENTIONALLY_REMOVED: Readonly<Record<string, string>> = {
   SchemaMigrationMigrationFunctionServiceRoleDefaultPolicy04E3B31B: FUNCTION_ROLE,
   DatabaseRotationRotatorFunctionServiceRoleDefaultPolicy1554A823: FUNCTION_ROLE,
   SchemaMigrationProviderframeworkonEventServiceRoleDefaultPolicyD7ED5B95: FUNCTION_ROLE,
-  NetworkVpcallIAMRole2FFA004A:
-    'the flow-log role is now NetworkFlowLogRole, trusting the service only for this account (issue 26, item 4)',
-  NetworkVpcallIAMRoleDefaultPolicy407DCF02: "the old flow-log role's policy, with it",
-  ProxyIAMRoleA5BE11FC:
-    "the proxy's role is now ProxyRole, trusting RDS only for this account's proxies (issue 26, item 4)",
-  ProxyIAMRoleDefaultPolicyC26B41A6: "the old proxy role's policy, with it",
   MonitoringWriterErrorsAlarm4B95A98D:
     "Errors alarms paged on any invoker's bad event: replaced by Failures and RefusedLogins (issue 26, item 6)",
   MonitoringReaderErrorsAlarmD8DBA9C5:
