@@ -92,11 +92,21 @@ describeWithServer('the RDS Proxy stand-in (test/support/rds-proxy)', () => {
 
       // THEN both went through the proxy, which checked them and logged in with its secrets
       expect(read.user.id).toBe(user.id);
+      // Each environment logs in twice: its init's preparation (lambda/lib/init-preparation.ts),
+      // when it starts, then its invocation.
+      const login = (role: AppRole) => ({
+        user: db.users[role].user,
+        ok: true,
+        plugin: 'caching_sha2_password',
+        secure: true,
+      });
       expect(proxied.proxy.logins).toEqual([
-        { user: db.users.writer.user, ok: true, plugin: 'caching_sha2_password', secure: true },
-        { user: db.users.reader.user, ok: true, plugin: 'caching_sha2_password', secure: true },
+        login('writer'), // init
+        login('reader'), // init
+        login('writer'),
+        login('reader'),
       ]);
-      expect(proxied.proxy.databaseLogins.map((l) => l.ok)).toEqual([true, true]);
+      expect(proxied.proxy.databaseLogins.map((l) => l.ok)).toEqual([true, true, true, true]);
       // 1:1 sessions: the functions' closed connections closed the proxy's database sessions
       await db.waitForNoSessions();
       const counters = await pollUntil(
