@@ -173,7 +173,7 @@ export function toDataPathError(
           ? 'The outcome is unknown: a write commits in full or not at all (one transaction), ' +
             'and the server may have committed it before the statement ended. Writes are ' +
             'idempotent upserts, so retrying the same event is safe; a read can be retried as is.'
-          : 'Nothing was sent yet, so retrying is safe.'),
+          : 'Nothing was sent yet, so retrying the same event is safe.'),
       cause
     );
   }

@@ -51,7 +51,7 @@ const L = SERVER_BOUNDS.lockWaitTimeoutSeconds * 1000;
 const I = SERVER_BOUNDS.innodbLockWaitTimeoutSeconds * 1000;
 
 /**
- * The longest the writer's `CALL upsert_user_v2` can wait on the server: the routine's metadata
+ * The longest the writer's `CALL upsert_user_v3` can wait on the server: the routine's metadata
  * lock, the table's metadata lock (both `lock_wait_timeout`), and up to two row-lock waits
  * (`innodb_lock_wait_timeout`; an upsert may wait for the gap and then for the duplicate row).
  */

@@ -12,7 +12,7 @@ import { ServerInfo, startPrivateServer, stopPrivateServer } from '../support/pr
  * temporary tables, and a change of default database. This suite records, with the server's
  * general log, every command the SHIPPED handlers send and fails on any of them.
  *
- * The writer's `CALL upsert_user_v2(?, ?)`: the pinning page says stored procedures and
+ * The writer's `CALL upsert_user_v3(?, ?)`: the pinning page says stored procedures and
  * functions do not pin, and that the proxy does not see session changes made inside them; the
  * routine changes no session state (it is checked here that it sets no user variable).
  */

@@ -84,7 +84,7 @@ export class ConnectionPool {
       const timer = setTimeout(() => {
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
         reject(new BorrowTimeout(this.borrowTimeoutMs));
-      }, this.borrowTimeoutMs);
+      }, this.borrowTimeoutMs).unref(); // a stopped proxy's waiters must not keep the process up
       const waiter: Waiter = { key, open: opener, resolve, reject, timer };
       this.waiters.push(waiter);
     });
