@@ -74,6 +74,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
   try {
     [blue, green] = await Promise.all([adminConnect(pair.primary), adminConnect(pair.replica)]);
     blue.on('error', () => undefined); // killed in the failover
+    // Idle through the set-up, which a busy machine can stretch past the test server's
+    // wait_timeout (TEST_WAIT_TIMEOUT_SECONDS): these two must still be open for the move.
+    await Promise.all([blue, green].map((c) => c!.query('SET SESSION wait_timeout = 3600')));
     if (options.kind === 'failover') await semiSynchronous(pair);
     const viaProxy = options.kind === 'proxy-switchover';
     const target = new MovableServer(pair.primary); // what the proxy logs in to
