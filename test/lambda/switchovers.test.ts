@@ -50,12 +50,21 @@ describe('switchovers and failovers under load', () => {
     return { writer: writer.file, reader: reader.file };
   };
 
-  test.each<[string, DrillKind]>([
+  const drills: [string, DrillKind][] = [
     ['a blue/green switchover', 'switchover'],
     ['a failover to a synchronous standby', 'failover'],
     ['a switchover whose name still sends every other new connection to blue', 'lagging-name'],
     ['a switchover behind the RDS Proxy stand-in, which follows it itself', 'proxy-switchover'],
-  ])(
+  ];
+  // npm test runs the drill that proves a fix (the lagging name) and the one through the proxy:
+  // each drill starts two servers and six environments, the suite's most expensive work.
+  // `npm run drills` runs all four, longer (docs/testing.md); SWITCHOVER_DRILLS=all here too.
+  const inThisRun =
+    process.env.SWITCHOVER_DRILLS === 'all'
+      ? drills
+      : drills.filter(([, kind]) => kind === 'lagging-name' || kind === 'proxy-switchover');
+
+  test.each<[string, DrillKind]>(inThisRun)(
     '%s loses no acknowledged write, serves no stale read, fails only with retryable errors, and writes are back within 1 s',
     async (_, kind) => {
       // Short phases; each also waits for 20 acknowledged writes and 20 reads before the move
