@@ -1,6 +1,7 @@
 import { Grant, readsOnly } from '../../lambda/lib/grants';
+import { makeCa, makeSignedCertificate } from './test-certificates';
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { freePort } from './ports';
 import { HANG_MS } from './poll';
 import { tmpdir } from 'node:os';
@@ -261,54 +262,15 @@ function alive(pid: number): boolean {
 
 async function makeCertificates(dir: string, program: string): Promise<void> {
   const openssl = (...args: string[]) => run(program, args, { cwd: dir });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
   await Promise.all([
-    openssl(
-      'req',
-      '-x509',
-      ...ec,
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.pem',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=data-path test CA'
+    makeCa(openssl, 'untrusted-ca', 'untrusted CA'),
+    makeSignedCertificate(
+      openssl,
+      dir,
+      { name: 'server', subject: 'localhost', subjectAltName: 'IP:127.0.0.1,DNS:localhost' },
+      { name: 'ca', ready: makeCa(openssl, 'ca', 'data-path test CA') }
     ),
-    openssl(
-      'req',
-      '-x509',
-      ...ec,
-      '-keyout',
-      'untrusted-ca.key',
-      '-out',
-      'untrusted-ca.pem',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=untrusted CA'
-    ),
-    openssl('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost'),
   ]);
-  await openssl(
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'server.pem',
-    '-days',
-    '2',
-    '-extfile',
-    'san.ext'
-  );
 }
 
 async function waitUntilReady(info: ServerInfo, child: ChildProcess): Promise<void> {

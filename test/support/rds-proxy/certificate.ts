@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { findMariadb } from '../prerequisites';
+import { makeCa, makeSignedCertificate } from '../test-certificates';
 
 const run = promisify(execFile);
 
@@ -29,43 +30,14 @@ export interface ProxyCertificate {
 export async function makeProxyCertificate(): Promise<ProxyCertificate> {
   const dir = mkdtempSync(path.join(tmpdir(), 'rds-proxy-'));
   const openssl = (...args: string[]) => run(findMariadb().openssl, args, { cwd: dir });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   // DNS:localhost as on the database's certificate (private-server.ts): mysql2 checks an IP
   // host's certificate against "localhost" (it passes no host name to Node's TLS for an IP).
   const names = [...PROXY_ADDRESSES.map((ip) => `IP:${ip}`), 'DNS:localhost'].join(',');
-  writeFileSync(path.join(dir, 'san.ext'), `subjectAltName=${names}\n`);
-  await Promise.all([
-    openssl(
-      'req',
-      '-x509',
-      ...ec,
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.pem',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=RDS Proxy stand-in CA'
-    ),
-    openssl('req', ...ec, '-keyout', 'proxy.key', '-out', 'proxy.csr', '-subj', '/CN=rds-proxy'),
-  ]);
-  await openssl(
-    'x509',
-    '-req',
-    '-in',
-    'proxy.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'proxy.pem',
-    '-days',
-    '2',
-    '-extfile',
-    'san.ext'
+  await makeSignedCertificate(
+    openssl,
+    dir,
+    { name: 'proxy', subject: 'rds-proxy', subjectAltName: names },
+    { name: 'ca', ready: makeCa(openssl, 'ca', 'RDS Proxy stand-in CA') }
   );
   return {
     key: readFileSync(path.join(dir, 'proxy.key')),
