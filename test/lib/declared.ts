@@ -1,4 +1,6 @@
+import { CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import type { LambdaRdsStack } from '../../lib/lambda-rds-stack';
 import { constructIdOf } from '../../lib/data-function-declaration';
 import { DATA_FUNCTIONS } from '../../lib/declared-functions';
 import { CfnResource, resourcesOf } from './synthesize';
@@ -24,4 +26,16 @@ export function dataFunctionsOf(
   functions: readonly { name: string }[] = DATA_FUNCTIONS
 ): [string, CfnResource][] {
   return functions.map(({ name }) => functionOf(template, name));
+}
+
+/** Each declared function of a synthesized stack with its Lambda's logical ID, in declaration order. */
+export function declaredFunctionIds(
+  stack: LambdaRdsStack
+): { readonly name: string; readonly id: string }[] {
+  return stack.functions.functions.map(({ declaration, dataFunction }) => ({
+    name: declaration.name,
+    id: stack.resolve(
+      stack.getLogicalId(dataFunction.function.node.defaultChild as CfnElement)
+    ) as string,
+  }));
 }

@@ -1,5 +1,5 @@
 import { FAILURE_METRIC, METRICS_NAMESPACE } from '../../../lambda/lib/metrics';
-import { CfnElement } from 'aws-cdk-lib';
+import { declaredFunctionIds } from '../declared';
 import { referencesIn } from '../template-facts';
 import { resourcesOf } from '../synthesize';
 import { Invariant } from './invariant';
@@ -23,14 +23,7 @@ export const invariant: Invariant = {
               d.Name === 'FunctionName' && referencesIn(d.Value).has(fnId)
           )
       );
-    // The declared functions (lib/declared-functions.ts), by their logical IDs.
-    const ids = stack.functions.functions.map(
-      ({ dataFunction }) =>
-        stack.resolve(
-          stack.getLogicalId(dataFunction.function.node.defaultChild as CfnElement)
-        ) as string
-    );
-    return ids.flatMap((id) => {
+    return declaredFunctionIds(stack).flatMap(({ id }) => {
       const problems: string[] = [];
       for (const metric of [FAILURE_METRIC.failures, FAILURE_METRIC.refusedLogins]) {
         const found = on(id, METRICS_NAMESPACE, metric);

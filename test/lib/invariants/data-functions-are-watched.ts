@@ -1,9 +1,12 @@
-import { CfnElement, Stack } from 'aws-cdk-lib';
+import { declaredFunctionIds } from '../declared';
 import { TemplateGraph } from '../template-graph';
 import { Invariant } from './invariant';
 
-/** Alarms every declared data function has, by metric (lib/function-alarms.ts). */
-const FUNCTION_ALARM_METRICS = ['Throttles', 'Failures', 'RefusedLogins'];
+/**
+ * Alarms every declared data function has, by metric (lib/function-alarms.ts). Its Failures and
+ * RefusedLogins alarms, with their actions, are data-functions-alarm-on-own-failures.ts's.
+ */
+const FUNCTION_ALARM_METRICS = ['Throttles'];
 
 /**
  * Every declared data function (stack.functions, from lib/declared-functions.ts) is on the
@@ -19,10 +22,7 @@ export const invariant: Invariant = {
       .ofType('AWS::CloudWatch::Dashboard')
       .map(([, d]) => JSON.stringify(d.Properties.DashboardBody));
     const problems: string[] = [];
-    for (const { declaration, dataFunction } of stack.functions.functions) {
-      const id = Stack.of(stack).resolve(
-        Stack.of(stack).getLogicalId(dataFunction.function.node.defaultChild as CfnElement)
-      ) as string;
+    for (const { name, id } of declaredFunctionIds(stack)) {
       for (const metric of FUNCTION_ALARM_METRICS) {
         const watched = alarms.some(
           ([, a]) =>
@@ -32,10 +32,10 @@ export const invariant: Invariant = {
                 d.Name === 'FunctionName' && JSON.stringify(d.Value) === JSON.stringify({ Ref: id })
             )
         );
-        if (!watched) problems.push(`${declaration.name} (${id}) has no ${metric} alarm`);
+        if (!watched) problems.push(`${name} (${id}) has no ${metric} alarm`);
       }
       if (!dashboards.some((body) => body.includes(`"Ref":"${id}"`))) {
-        problems.push(`${declaration.name} (${id}) is on no dashboard`);
+        problems.push(`${name} (${id}) is on no dashboard`);
       }
     }
     return problems;
