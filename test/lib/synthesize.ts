@@ -5,6 +5,7 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { defineApp } from '../../lib/app';
 import { LambdaRdsStack, LambdaRdsStackProps } from '../../lib/lambda-rds-stack';
+import { STATE_ENV } from '../support/state';
 
 export interface SynthesizeOptions {
   /** Extra context, as with `cdk synth -c key=value`. */
@@ -35,9 +36,30 @@ const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(
   fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8')
 ).context;
 
+/**
+ * Where cloud assemblies go: under a jest run, its own folder (globalTeardown removes it with the
+ * rest of the run); in a script, the system's, removed when the process exits. A suite
+ * synthesizes several, each about half a megabyte, so none may outlive the run.
+ */
+function assemblyFolder(stage: string): string {
+  const runState = process.env[STATE_ENV];
+  if (runState) {
+    return fs.mkdtempSync(path.join(path.dirname(runState), `cdk-${stage}-`));
+  }
+  if (scriptAssemblies.length === 0) {
+    process.once('exit', () => {
+      for (const dir of scriptAssemblies) fs.rmSync(dir, { recursive: true, force: true });
+    });
+  }
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), `cdk-${stage}-`));
+  scriptAssemblies.push(outdir);
+  return outdir;
+}
+const scriptAssemblies: string[] = [];
+
 /** Synthesizes the stack of a stage with bin/app.ts's own defineApp(), cdk-nag included. */
 export function synthesize(stage: string, options: SynthesizeOptions = {}): Synthesized {
-  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), `cdk-${stage}-`));
+  const outdir = assemblyFolder(stage);
   const context: Record<string, unknown> = { ...CDK_JSON_CONTEXT, ...options.context };
   // The CLI's own switch for skipping asset bundling (used by `cdk synth --exclusively`).
   if (!options.bundle) context['aws:cdk:bundling-stacks'] = [];
