@@ -2,14 +2,23 @@ import * as path from 'node:path';
 import { BundlingOptions, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 
 /**
- * Modules replaced in the bundles, by a smaller file with the same API for our use.
+ * Modules replaced in the bundles, by a smaller or lazier file with the same API for our use.
  * `iconv-lite` (~480 KiB minified, code pages for charsets we never use): see the shim for why
  * utf8mb4-only connections never need it. Tests run the handlers from bundles built with these
  * options (test/support/bundle.ts), so the trimmed path is the tested path.
  */
 export const lambdaAliases: Record<string, string> = {
-  'iconv-lite': path.join(__dirname, '..', 'lambda', 'shims', 'iconv-lite.ts'),
+  'iconv-lite': shim('iconv-lite'),
+  // A built-in that a bundled package loads at its top for a feature the functions never use, in
+  // both spellings: loaded on first use instead (lambda/shims/lazy-builtin.ts). Not zlib, which
+  // mysql2 needs only for compression: the AWS SDK reads zlib.crc32 at load time.
+  http2: shim('http2'),
+  'node:http2': shim('http2'),
 };
+
+function shim(name: string): string {
+  return path.join(__dirname, '..', 'lambda', 'shims', `${name}.ts`);
+}
 
 /**
  * Lets the CommonJS packages in an ES module bundle (mysql2 and its dependencies `require()`

@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { getDecoder, getEncoder } from '../../lambda/shims/iconv-lite';
+import lazyHttp2 from '../../lambda/shims/http2';
 import { readState } from '../support/state';
 
 const KIB = 1024;
@@ -18,5 +20,35 @@ describe('lean bundles', () => {
     expect(() => getDecoder('big5')).toThrow(
       expect.objectContaining({ name: 'UnsupportedCharsetError' })
     );
+  });
+
+  test.each(['writer', 'reader'] as const)(
+    'loading the %s bundle loads no node:http2 (the AWS SDK requires it for a handler it never uses)',
+    (name) => {
+      // A plain node, as Lambda starts one; no configuration, so init only warns.
+      const loaded = execFileSync(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `await import(${JSON.stringify(readState().bundles[name].file)});` +
+            'console.log(JSON.stringify(process.moduleLoadList.filter((m) => /http2/.test(m))));',
+        ],
+        {
+          env: { PATH: process.env.PATH, AWS_EC2_METADATA_DISABLED: 'true' },
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'ignore'],
+        }
+      );
+      expect(JSON.parse(loaded)).toEqual([]);
+    }
+  );
+
+  test('the http2 stand-in is node:http2 once used: its functions and its constants', () => {
+    const http2 = process.getBuiltinModule('node:http2');
+    const { constants } = lazyHttp2; // as @smithy/node-http-handler destructures it at load
+    expect(constants.HTTP2_HEADER_PATH).toBe(http2.constants.HTTP2_HEADER_PATH);
+    expect(lazyHttp2.connect).toBe(http2.connect);
+    expect(Object.keys(lazyHttp2)).toEqual(Object.keys(http2));
   });
 });
