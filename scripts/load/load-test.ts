@@ -13,9 +13,16 @@ import { Progress } from '../lib/progress';
 import { Summary, round, summarize } from '../lib/stats';
 import { formatTable } from '../lib/table';
 import { WriteLedger } from './ledger';
+import { ReservedConcurrency } from './reserved-concurrency';
+import { splitByShare } from '../../lib/connection-budget';
+import { DATA_FUNCTIONS } from '../../lib/declared-functions';
 
 export interface LoadOptions {
-  /** Simulated environments per function; together they exceed the connection budget. @default 12 */
+  /**
+   * Simulated environments per function; together they exceed the connection budget, and
+   * directly each function runs at most its reserved concurrency of invocations at once.
+   * @default 12
+   */
   readonly environmentsPerFunction?: number;
   /** Server max_connections. @default 8 */
   readonly maxConnections?: number;
@@ -60,6 +67,12 @@ export interface LoadResult {
   readonly maxConnections: number;
   /** Connections the functions may use: max_connections minus the one the test's observer holds. */
   readonly connectionBudget: number;
+  /**
+   * Directly: each function's reserved concurrency, the budget split by the declared shares as
+   * the stack splits it (lib/connection-budget.ts). Through the proxy: none, its pool is the
+   * limit. (Absent in reports from before it was applied.)
+   */
+  readonly reservedConcurrency?: Record<string, number>;
   readonly seconds: number;
   readonly invocations: number;
   readonly throughputPerSecond: number;
@@ -103,6 +116,16 @@ export async function runLoad(
   const cap = options.maxInvocationsPerEnvironment ?? 1000;
   const emailsPerWriter = options.emailsPerWriter ?? 4;
   const routeName = options.route ?? 'direct';
+  const connectionBudget = maxConnections - 1;
+  // Directly, Lambda's reserved concurrency is what keeps the functions within max_connections:
+  // the stack sets it to each function's share of the budget. Through the proxy the functions'
+  // client connections may outnumber the pool, which is what that run shows.
+  const reservedConcurrency =
+    routeName === 'direct' ? splitByShare(connectionBudget, DATA_FUNCTIONS) : undefined;
+  const limits = {
+    writer: new ReservedConcurrency(reservedConcurrency?.writer ?? Number.MAX_SAFE_INTEGER),
+    reader: new ReservedConcurrency(reservedConcurrency?.reader ?? Number.MAX_SAFE_INTEGER),
+  };
 
   progress.update('starting the database and bundling the handlers');
   const [run, bundles] = await Promise.all([
@@ -159,9 +182,8 @@ export async function runLoad(
       ...writers.map(async (env, w) => {
         for (let n = 0; n < cap && Date.now() < deadline; n++) {
           const email = `w${w}-${n % emailsPerWriter}@load.example`;
-          const outcome = await env.invoke<UserResult>(
-            { email, name: `name ${n}` },
-            INVOCATION_BUDGET_MS
+          const outcome = await limits.writer.run(() =>
+            env.invoke<UserResult>({ email, name: `name ${n}` }, INVOCATION_BUDGET_MS)
           );
           invocations++;
           latencies.writer.push(outcome.ms);
@@ -177,7 +199,9 @@ export async function runLoad(
         for (let n = 0; n < cap && Date.now() < deadline; n++) {
           const email = emails[(r * 7 + n * 13) % emails.length];
           const expected = ledger.expectation(email);
-          const outcome = await env.invoke<UserResult>({ email }, INVOCATION_BUDGET_MS);
+          const outcome = await limits.reader.run(() =>
+            env.invoke<UserResult>({ email }, INVOCATION_BUDGET_MS)
+          );
           invocations++;
           latencies.reader.push(outcome.ms);
           if (outcome.ok && outcome.result) {
@@ -214,7 +238,8 @@ export async function runLoad(
       server: run.description,
       environments: environments.length,
       maxConnections,
-      connectionBudget: maxConnections - 1,
+      connectionBudget,
+      reservedConcurrency,
       seconds: round(seconds, 1),
       invocations,
       throughputPerSecond: round(invocations / seconds, 1),
@@ -261,6 +286,7 @@ export function loadTable(r: LoadResult, format = formatTable): string {
   return format(
     ['', 'measured', 'goal', ''],
     [
+      ['reserved concurrency', concurrencyOf(r), '', ''],
       ['throughput', `${r.throughputPerSecond} invocations/s`, '', ''],
       ['writer latency p50 / p99', `${r.writer.p50} / ${r.writer.p99} ms`, '', ''],
       ['reader latency p50 / p99', `${r.reader.p50} / ${r.reader.p99} ms`, '', ''],
@@ -311,6 +337,14 @@ export function loadPassed(r: LoadResult): boolean {
   );
 }
 
+/** Each function's reserved concurrency in the run, or why there was none. */
+function concurrencyOf(r: LoadResult): string {
+  if (!r.reservedConcurrency) return r.route === 'through RDS Proxy' ? 'none (the pool)' : '–';
+  return Object.entries(r.reservedConcurrency)
+    .map(([name, limit]) => `${name} ${limit}`)
+    .join(', ');
+}
+
 /** Database sessions the run may hold: the budget directly, the pool through the proxy. */
 function peakGoal(r: LoadResult): number {
   return r.poolConnections ?? r.connectionBudget;
@@ -334,6 +368,7 @@ export function loadComparisonTable(
   return format(
     ['', 'direct', `through RDS Proxy (pool of ${proxied.poolConnections})`, 'goal (proxy)', ''],
     [
+      ['reserved concurrency', ...both(concurrencyOf), '', ''],
       ['throughput', ...both((r) => `${r.throughputPerSecond} invocations/s`), '', ''],
       ['writer latency p50 / p99', ...both((r) => `${r.writer.p50} / ${r.writer.p99} ms`), '', ''],
       ['reader latency p50 / p99', ...both((r) => `${r.reader.p50} / ${r.reader.p99} ms`), '', ''],

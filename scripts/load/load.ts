@@ -1,6 +1,7 @@
 /**
  * `npm run load`: 24 simulated environments (12 writer, 12 reader) invoke back to back for 15 s
- * against a MySQL-compatible server with max_connections 8, directly and then through the
+ * against a MySQL-compatible server with max_connections 8, directly (each function at most its
+ * reserved concurrency at once, as Lambda enforces it) and then through the
  * pooling RDS Proxy stand-in (a pool of 4); checks the goals and saves the figures to
  * .reports/bench.json (reports/ with --update-reports). Exits 1 when a goal is missed.
  */
@@ -14,7 +15,8 @@ export const LOAD_CLI: CliSpec = {
   command: 'npm run load',
   summary:
     '24 simulated Lambda environments (12 writer, 12 reader) invoke back to back for 15 s against ' +
-    'a server with max_connections 8, directly and then through the pooling RDS Proxy stand-in ' +
+    'a server with max_connections 8, directly (each function at most its reserved concurrency at ' +
+    'once) and then through the pooling RDS Proxy stand-in ' +
     '(about 1 min). Exit 0: directly, every invocation succeeded; through the proxy, every failure ' +
     'was a named error within the invocation budget and wrote nothing; both with no lost write, ' +
     'stale read or session left behind, and the connection peak within the budget; else 1.',
