@@ -38,6 +38,14 @@ export interface FirstInvocationRow {
   readonly coldMs: number;
   /** coldMs / the same row's coldMs without the preparation (the same run). */
   readonly coldVsUnprepared: number;
+  /**
+   * CPU time of init + first invocation (user + system, all threads; median of the sums): what
+   * a CPU share stretches into wall time, without the share's 100 ms periods and the machine's
+   * noise. (Absent in reports from before it was measured.)
+   */
+  readonly coldCpuMs?: number;
+  /** coldCpuMs / the same row's without the preparation. */
+  readonly coldCpuVsUnprepared?: number;
 }
 
 export interface FirstInvocationResult {
@@ -98,6 +106,7 @@ export async function measureFirstInvocation(
             first: [] as number[],
             warm: [] as number[],
             sum: [] as number[],
+            cpu: [] as number[],
           }));
           for (let r = 0; r < runs; r++) {
             for (const [c, { initOn, prepared }] of cases.entries()) {
@@ -130,6 +139,7 @@ export async function measureFirstInvocation(
                 samples[c].first.push(first.ms);
                 samples[c].warm.push(median(warm));
                 samples[c].sum.push(env.initMs + first.ms);
+                samples[c].cpu.push(env.initCpuMs + first.cpuMs);
               } finally {
                 await env.stop();
               }
@@ -149,6 +159,8 @@ export async function measureFirstInvocation(
               firstVsWarm: round(ratio(median(s.first), median(s.warm))),
               coldMs: round(median(s.sum), 1),
               coldVsUnprepared: round(ratio(median(s.sum), median(unprepared.sum))),
+              coldCpuMs: round(median(s.cpu), 1),
+              coldCpuVsUnprepared: round(ratio(median(s.cpu), median(unprepared.cpu)), 3),
             });
           }
         }

@@ -190,7 +190,7 @@ export function cpuParts(cpu: CpuResult): string[] {
 export function firstInvocationParts(result: FirstInvocationResult): string[] {
   const ms = (value: number) => `${value.toFixed(value >= 10 ? 0 : 1)} ms`;
   return [
-    `**First invocation vs. warm, per memory size** (measured ${result.measuredAt.slice(0, 10)}; the same environment's first invocation against the median of its next ${result.warmInvocations}; median of ${result.runs} fresh environments per row, rows taking turns). _prepared_: the shipped init, which runs the data path once on a connection it closes; _not prepared_: the same bundle with \`DB_PREPARE_AT_INIT=false\`, whose init only reads the secret (as before the preparation). Init on the _full vCPU_ rests on AWS's and third-party statements that on-demand init runs unthrottled, not on a measurement of Lambda; _share_ is how a provisioned-concurrency environment initialises; _TLS session expired_: the server forgot its TLS sessions (FLUSH SSL) between init and the first invocation, as after a long wait for the first request:`,
+    `**First invocation vs. warm, per memory size** (measured ${result.measuredAt.slice(0, 10)}; the same environment's first invocation against the median of its next ${result.warmInvocations}; median of ${result.runs} fresh environments per row, rows taking turns). _prepared_: the shipped init, which runs the data path once on a connection it closes; _not prepared_: the same bundle with \`DB_PREPARE_AT_INIT=false\`, whose init only reads the secret (as before the preparation). Init on the _full vCPU_ rests on AWS's and third-party statements that on-demand init runs unthrottled, not on a measurement of Lambda; _share_ is how a provisioned-concurrency environment initialises; _TLS session expired_: the server forgot its TLS sessions (FLUSH SSL) between init and the first invocation, as after a long wait for the first request. _CPU_: the environment's user + system time for init and first invocation, which a share stretches into wall time; it resolves differences that the wall times' run-to-run noise hides:`,
     formatMarkdownTable(
       [
         'memory',
@@ -202,6 +202,8 @@ export function firstInvocationParts(result: FirstInvocationResult): string[] {
         'warm',
         'first / warm',
         'init + first',
+        'vs not prepared',
+        'init + first, CPU',
         'vs not prepared',
       ],
       result.rows.map((r) => [
@@ -215,6 +217,8 @@ export function firstInvocationParts(result: FirstInvocationResult): string[] {
         formatRatio(r.firstVsWarm),
         ms(r.coldMs),
         formatRatio(r.coldVsUnprepared),
+        r.coldCpuMs === undefined ? '–' : ms(r.coldCpuMs),
+        r.coldCpuVsUnprepared === undefined ? '–' : `${r.coldCpuVsUnprepared.toFixed(3)}×`,
       ])
     ),
   ];

@@ -1,4 +1,4 @@
-import { cpuParts, readmeBlock } from '../../scripts/bench/readme-table';
+import { cpuParts, firstInvocationParts, readmeBlock } from '../../scripts/bench/readme-table';
 import type { CpuResult } from '../../scripts/bench/cpu';
 
 const warm: CpuResult = {
@@ -89,5 +89,34 @@ describe('the CPU tables of the README block', () => {
       'whole bundle, 120 certificates: 9.50 ms CPU; one root, 1 certificate:'
     );
     expect(block).toContain('https://aws.amazon.com/lambda/pricing/');
+  });
+
+  test('first invocations: the cold path in wall and CPU time against the same build not prepared', () => {
+    const row = {
+      memoryMb: 256,
+      handler: 'writer' as const,
+      initOn: 'share' as const,
+      initMs: 1700,
+      firstInvocationMs: 95,
+      warmMs: 4.7,
+      firstVsWarm: 20.2,
+      coldMs: 1791,
+      coldVsUnprepared: 1.06,
+    };
+    const [, table] = firstInvocationParts({
+      measuredAt: '2026-12-07T12:00:00.000Z',
+      runs: 3,
+      warmInvocations: 20,
+      rows: [
+        { ...row, prepared: true, coldCpuMs: 111.5, coldCpuVsUnprepared: 1.026 },
+        { ...row, prepared: false }, // a report from before CPU was measured
+      ],
+    });
+    expect(table).toContain(
+      '| 256 MB | writer | share | prepared | 1700 ms | 95 ms | 4.7 ms | 20.2× | 1791 ms | 1.06× | 112 ms | 1.026× |'
+    );
+    expect(table).toContain(
+      '| not prepared | 1700 ms | 95 ms | 4.7 ms | 20.2× | 1791 ms | 1.06× | – | – |'
+    );
   });
 });

@@ -13,6 +13,11 @@ export interface InvocationOutcome<T = unknown> {
   readonly errorMessage?: string;
   /** Handler time, measured inside the environment (no IPC). */
   readonly ms: number;
+  /**
+   * The environment's CPU time (user + system, all threads) from its previous reply (or the end
+   * of its init) to this one: the invocation's, when invocations take turns. NaN if it died.
+   */
+  readonly cpuMs: number;
 }
 
 export interface EnvironmentOptions {
@@ -30,6 +35,8 @@ export interface EnvironmentOptions {
 type Reply = {
   id?: number;
   ms?: number;
+  /** The process's CPU time since its init began, ms. */
+  cpuMs?: number;
   result?: unknown;
   error?: { name: string; message: string };
 };
@@ -42,14 +49,19 @@ type Reply = {
  */
 export class SimulatedEnvironment {
   private nextId = 0;
+  /** The process's CPU time at its last reply, to tell each invocation's own. */
+  private cpuSoFar: number;
   private readonly pending = new Map<number, (reply: Reply) => void>();
 
   private constructor(
     readonly label: string,
     private readonly child: ChildProcess,
     /** Module init (loading the bundle, its top-level await included), measured inside. */
-    readonly initMs: number
+    readonly initMs: number,
+    /** CPU time of that init (user + system, all threads). */
+    readonly initCpuMs: number
   ) {
+    this.cpuSoFar = initCpuMs;
     child.on('message', (reply: Reply) => {
       const done = reply.id === undefined ? undefined : this.pending.get(reply.id);
       if (done) {
@@ -104,9 +116,9 @@ export class SimulatedEnvironment {
       cpuShare.add(child.pid!);
       child.send({ load: true });
     }
-    const { initMs } = await next<{ initMs: number }>('it was ready');
+    const { initMs, initCpuMs } = await next<{ initMs: number; initCpuMs: number }>('it was ready');
     if (cpuShare && !initInShare) cpuShare.add(child.pid!);
-    return new SimulatedEnvironment(label, child, initMs);
+    return new SimulatedEnvironment(label, child, initMs, initCpuMs);
   }
 
   get pid(): number {
@@ -118,17 +130,20 @@ export class SimulatedEnvironment {
     const id = this.nextId++;
     const started = performance.now();
     return new Promise((resolve) => {
-      this.pending.set(id, ({ ms = performance.now() - started, result, error }) => {
+      this.pending.set(id, ({ ms = performance.now() - started, cpuMs, result, error }) => {
+        const cpu = cpuMs === undefined ? NaN : cpuMs - this.cpuSoFar;
+        if (cpuMs !== undefined) this.cpuSoFar = cpuMs;
         resolve(
           error
             ? {
                 ok: false,
                 ms,
+                cpuMs: cpu,
                 errorName: error.name,
                 errorMessage: error.message,
                 error: `${error.name}: ${error.message}`,
               }
-            : { ok: true, ms, result: result as T }
+            : { ok: true, ms, cpuMs: cpu, result: result as T }
         );
       });
       this.child.send({ id, event, remainingMs });
