@@ -122,10 +122,11 @@ export async function runLoad(
   // client connections may outnumber the pool, which is what that run shows.
   const reservedConcurrency =
     routeName === 'direct' ? splitByShare(connectionBudget, DATA_FUNCTIONS) : undefined;
-  const limits = {
-    writer: new ReservedConcurrency(reservedConcurrency?.writer ?? Number.MAX_SAFE_INTEGER),
-    reader: new ReservedConcurrency(reservedConcurrency?.reader ?? Number.MAX_SAFE_INTEGER),
-  };
+  // A declared function missing from the split is an error here (ReservedConcurrency refuses
+  // undefined), never an unlimited function.
+  const limitOf = (role: 'writer' | 'reader') =>
+    new ReservedConcurrency(reservedConcurrency ? reservedConcurrency[role] : Infinity);
+  const limits = { writer: limitOf('writer'), reader: limitOf('reader') };
 
   progress.update('starting the database and bundling the handlers');
   const [run, bundles] = await Promise.all([

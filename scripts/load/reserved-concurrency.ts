@@ -9,8 +9,9 @@ export class ReservedConcurrency {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
 
+  /** @param limit whole, at least 1; Infinity for a run without reserved concurrency */
   constructor(readonly limit: number) {
-    if (!Number.isInteger(limit) || limit < 1) {
+    if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1)) {
       throw new Error(`reserved concurrency must be a whole number of at least 1, got ${limit}`);
     }
   }

@@ -28,7 +28,8 @@ describe('the load test’s reserved concurrency', () => {
     await expect(limit.run(async () => 'next')).resolves.toBe('next');
   });
 
-  test('refuses a limit Lambda would refuse', () => {
+  test('refuses a limit Lambda would refuse, and a missing one', () => {
     expect(() => new ReservedConcurrency(0)).toThrow('at least 1, got 0');
+    expect(() => new ReservedConcurrency(undefined as unknown as number)).toThrow('got undefined');
   });
 });
