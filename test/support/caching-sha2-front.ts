@@ -28,6 +28,7 @@ import {
   xor,
 } from './mysql-packets';
 import type { ServerInfo } from './private-server';
+import { tieSockets } from './tied-sockets';
 
 /**
  * What MySQL 8.4 does at login, in front of the private MariaDB (which has no
@@ -494,15 +495,9 @@ function relay(
   if (clientRest.length > 0) forward(clientRest);
   client.on('data', forward);
   server.on('data', (chunk: Buffer) => client.write(chunk));
-  const close = () => {
+  tieSockets(client, server, () => {
     client.destroy();
     server.destroy();
     backend.socket.destroy();
-  };
-  client.once('close', close);
-  client.on('error', close);
-  server.once('close', close);
-  server.on('error', close);
-  client.once('end', () => server.end());
-  server.once('end', () => client.end());
+  });
 }

@@ -1,5 +1,6 @@
 import { Duplex } from 'node:stream';
 import { DatabaseConnection } from './database-connection';
+import { tieSockets } from '../tied-sockets';
 
 /**
  * A 1:1 session: the client's command phase relayed byte for byte to its own database
@@ -17,18 +18,9 @@ export function relayOneToOne(
   if (clientLeftover.length > 0) server.write(clientLeftover);
   client.on('data', (chunk: Buffer) => server.write(chunk));
   server.on('data', (chunk: Buffer) => client.write(chunk));
-  let closed = false;
-  const close = () => {
-    if (closed) return;
-    closed = true;
+  tieSockets(client, server, () => {
     hangUp();
     database.close();
     onClose();
-  };
-  client.once('close', close);
-  client.on('error', close);
-  server.once('close', close);
-  server.on('error', close);
-  client.once('end', () => server.end());
-  server.once('end', () => client.end());
+  });
 }
