@@ -7,6 +7,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Database } from '../../lib/database';
 import { Monitoring } from '../../lib/monitoring';
 import { Network } from '../../lib/network';
 import { ReadReplicas } from '../../lib/read-replicas';
@@ -107,6 +108,9 @@ beforeAll(() => {
         threshold: 1,
         evaluationPeriods: 1,
       }).addAlarmAction({ bind: () => ({ alarmActionArn: monitoring.alarmTopic.topicArn }) });
+      // A character set on the database instance, which it was created without.
+      const database = stack.node.findChild('Database') as Database;
+      (database.instance.node.defaultChild as rds.CfnDBInstance).characterSetName = 'latin1';
       // The flow log's role trusted by the service for anyone's flow logs.
       (
         network.vpc.node.findChild('all').node.findChild('IAMRole').node.defaultChild as iam.CfnRole
@@ -143,6 +147,8 @@ const expected: Record<string, RegExp> = {
     /FunctionsReaderFunction\w+ connects through Proxy\w+ with .*DatabaseReaderSecretAttachment\w+.*not in the proxy's Auth/,
   'data-functions-are-watched.ts': /reader \(FunctionsReaderFunction\w+\) has no Throttles alarm/,
   'deployed-logical-ids-kept.ts': /MonitoringDashboard\w+ \(AWS::CloudWatch::Dashboard\) is gone/,
+  'deployed-create-only-kept.ts':
+    /DatabaseInstance\w+ \(AWS::RDS::DBInstance\): CharacterSetName is "latin1", deployed not set: CloudFormation would replace it/,
   'secrets-endpoint-admits-own-account-only.ts':
     /NetworkVpcSecretsManager\w+ refuses DatabaseRotationRotatorFunction\w+'s secretsmanager:GetRandomPassword \(no resource\)/,
   'function-log-rights-are-their-own.ts':

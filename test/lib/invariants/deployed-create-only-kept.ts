@@ -1,0 +1,61 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { Invariant } from './invariant';
+
+/**
+ * The create-only property values every resource of a deployed stack had when they were last
+ * recorded (deployed-create-only.json, by record-create-only.ts). A resource that keeps its
+ * logical ID (deployed-logical-ids-kept.ts) is still replaced when one of these changes, is set
+ * or is removed: CloudFormation creates the new resource, moves references to it and deletes the
+ * old one ("Update requires: Replacement" on each property's page of the CloudFormation
+ * resource reference, e.g.
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-rds-dbinstance.html).
+ * For the database instance that is a new, empty database; for a secret, a new password nobody
+ * has; for a subnet, a new subnet that the instance must move to.
+ */
+interface Recorded {
+  readonly createOnly: { readonly byType: Record<string, string[]> };
+  readonly resources: Record<string, Record<string, unknown>>;
+  readonly perStage: Record<string, Record<string, Record<string, unknown>>>;
+  readonly perConfiguration: Record<string, Record<string, Record<string, unknown>>>;
+}
+const RECORDED = JSON.parse(
+  fs.readFileSync(path.join(__dirname, '..', 'deployed-create-only.json'), 'utf8')
+) as Recorded;
+const IDS = JSON.parse(
+  fs.readFileSync(path.join(__dirname, '..', 'deployed-logical-ids.json'), 'utf8')
+) as { types: Record<string, string>; configurations: Record<string, string[]> };
+
+/** Create-only changes made on purpose: `logicalId.Property: why`. */
+const INTENTIONALLY_CHANGED: Readonly<Record<string, string>> = {};
+
+export const invariant: Invariant = {
+  name: 'every create-only property of a deployed resource keeps its value (no replacement on update)',
+  check: ({ configuration, template }) => {
+    const resources = template.toJSON().Resources as Record<
+      string,
+      { Type: string; Properties?: Record<string, unknown> }
+    >;
+    const recordedValues = (id: string) =>
+      RECORDED.perConfiguration[configuration.label]?.[id] ??
+      RECORDED.perStage[configuration.stage]?.[id] ??
+      RECORDED.resources[id] ??
+      {};
+    return (IDS.configurations[configuration.label] ?? []).flatMap((id) => {
+      const now = resources[id];
+      // Gone or of another type: deployed-logical-ids-kept.ts says so.
+      if (now === undefined || now.Type !== IDS.types[id]) return [];
+      const before = recordedValues(id);
+      return (RECORDED.createOnly.byType[now.Type] ?? [])
+        .filter((property) => !(`${id}.${property}` in INTENTIONALLY_CHANGED))
+        .filter((property) => !isDeepStrictEqual(now.Properties?.[property], before[property]))
+        .map(
+          (property) =>
+            `${id} (${now.Type}): ${property} is ${JSON.stringify(now.Properties?.[property]) ?? 'not set'}, ` +
+            `deployed ${JSON.stringify(before[property]) ?? 'not set'}: CloudFormation would replace it on update. ` +
+            'Keep the value, or list it in INTENTIONALLY_CHANGED with why'
+        );
+    });
+  },
+};
