@@ -1,4 +1,4 @@
-import { LoadResult, loadComparisonTable, loadTable } from '../load/load-test';
+import { LoadResult, environmentsOf, loadComparisonTable, loadTable } from '../load/load-test';
 import { PatternResult, demoTable } from '../demo/tally';
 import { formatBytes, formatRatio } from '../lib/stats';
 import { formatMarkdownTable } from '../lib/table';
@@ -91,13 +91,13 @@ export function readmeBlock(report: BenchReport): string {
   if (report.load) {
     const l = report.load;
     parts.push(
-      `**Load** (\`npm run load\`): ${l.environments} simulated environments for ${l.seconds} s against max_connections ${l.maxConnections}, TLS:`,
+      `**Load** (\`npm run load\`): ${environmentsOf(l)}, simulated, for ${l.seconds} s against max_connections ${l.maxConnections}, TLS:`,
       loadTable(l, formatMarkdownTable)
     );
     const p = report.loadThroughProxy;
     if (p) {
       parts.push(
-        `**Load through the RDS Proxy stand-in** (\`npm run load\`, test/support/rds-proxy): the same ${p.environments} environments for ${p.seconds} s through a pool of ${p.poolConnections} database connections (borrow timeout as shipped), beside the direct run (1-minute load average at the end of each run: ${l.loadAverage ?? '?'} and ${p.loadAverage ?? '?'} on ${l.machine?.cpus ?? '?'} CPUs):`,
+        `**Load through the RDS Proxy stand-in** (\`npm run load\`, test/support/rds-proxy): ${environmentsOf(p)} for ${p.seconds} s through a pool of ${p.poolConnections} database connections (borrow timeout as shipped), beside the direct run (1-minute load average at the end of each run: ${l.loadAverage ?? '?'} and ${p.loadAverage ?? '?'} on ${l.machine?.cpus ?? '?'} CPUs):`,
         loadComparisonTable(l, p, formatMarkdownTable)
       );
     }

@@ -13,14 +13,14 @@ import { Progress } from '../lib/progress';
 import { Summary, round, summarize } from '../lib/stats';
 import { formatTable } from '../lib/table';
 import { WriteLedger } from './ledger';
-import { ReservedConcurrency } from './reserved-concurrency';
 import { splitByShare } from '../../lib/connection-budget';
 import { DATA_FUNCTIONS } from '../../lib/declared-functions';
 
 export interface LoadOptions {
   /**
-   * Simulated environments per function; together they exceed the connection budget, and
-   * directly each function runs at most its reserved concurrency of invocations at once.
+   * Simulated environments per function through the proxy, where together they exceed its pool.
+   * Directly, each function runs as many as its reserved concurrency: Lambda runs no more of a
+   * function's invocations at once, and throttles the rest before any environment sees them.
    * @default 12
    */
   readonly environmentsPerFunction?: number;
@@ -28,7 +28,10 @@ export interface LoadOptions {
   readonly maxConnections?: number;
   /** How long the environments keep invoking. @default 15 s */
   readonly durationMs?: number;
-  /** Hard cap on invocations per environment, whatever the time. @default 1000 */
+  /**
+   * Hard cap on invocations per environment, whatever the time: above what one does in the
+   * run's 15 s, even directly, where a few environments share the machine. @default 4000
+   */
   readonly maxInvocationsPerEnvironment?: number;
   /** Rows each writer environment owns. @default 4 */
   readonly emailsPerWriter?: number;
@@ -64,13 +67,16 @@ export interface LoadResult {
   readonly loadAverage?: number;
   readonly server: string;
   readonly environments: number;
+  /** Environments per function (absent in reports from before they could differ). */
+  readonly environmentsByFunction?: Record<string, number>;
   readonly maxConnections: number;
   /** Connections the functions may use: max_connections minus the one the test's observer holds. */
   readonly connectionBudget: number;
   /**
-   * Directly: each function's reserved concurrency, the budget split by the declared shares as
-   * the stack splits it (lib/connection-budget.ts). Through the proxy: none, its pool is the
-   * limit. (Absent in reports from before it was applied.)
+   * Directly: each function's reserved concurrency, and so its environments: the budget split
+   * in the declared shares' ratio, as the stack splits the functions' connections
+   * (lib/connection-budget.ts). Through the proxy: none, its pool is the limit. (Absent in
+   * reports from before it was applied.)
    */
   readonly reservedConcurrency?: Record<string, number>;
   readonly seconds: number;
@@ -103,30 +109,35 @@ export interface LoadResult {
 type UserResult = { user: { email: string; name: string; version: number } | null };
 
 /**
- * Many simulated environments (more than the connection budget) invoke the writer and the reader
- * back to back against a server with a small max_connections, for a bounded time and count.
+ * Simulated environments invoke the writer and the reader back to back against a server with a
+ * small max_connections, for a bounded time and count: directly, as many as each function's
+ * reserved concurrency; through the proxy, more than its pool.
  */
 export async function runLoad(
   options: LoadOptions = {},
   progress = new Progress('load')
 ): Promise<LoadResult> {
-  const perFunction = options.environmentsPerFunction ?? 12;
   const maxConnections = options.maxConnections ?? 8;
   const durationMs = options.durationMs ?? 15_000;
-  const cap = options.maxInvocationsPerEnvironment ?? 1000;
+  const cap = options.maxInvocationsPerEnvironment ?? 4000;
   const emailsPerWriter = options.emailsPerWriter ?? 4;
   const routeName = options.route ?? 'direct';
   const connectionBudget = maxConnections - 1;
-  // Directly, Lambda's reserved concurrency is what keeps the functions within max_connections:
-  // the stack sets it to each function's share of the budget. Through the proxy the functions'
-  // client connections may outnumber the pool, which is what that run shows.
+  // Directly, reserved concurrency is what keeps a connection per invocation within
+  // max_connections: the stack sets each function's to its share of the functions' connections
+  // (lib/connection-budget.ts), and so does this run, with the budget split in the same ratio.
+  // Through the proxy the functions' client connections outnumber the pool, which is what that
+  // run shows.
   const reservedConcurrency =
     routeName === 'direct' ? splitByShare(connectionBudget, DATA_FUNCTIONS) : undefined;
-  // A declared function missing from the split is an error here (ReservedConcurrency refuses
-  // undefined), never an unlimited function.
-  const limitOf = (role: 'writer' | 'reader') =>
-    new ReservedConcurrency(reservedConcurrency ? reservedConcurrency[role] : Infinity);
-  const limits = { writer: limitOf('writer'), reader: limitOf('reader') };
+  const environmentsOf = (role: 'writer' | 'reader'): number => {
+    if (!reservedConcurrency) return options.environmentsPerFunction ?? 12;
+    const limit = reservedConcurrency[role];
+    if (limit === undefined) {
+      throw new Error(`${role} is not a declared data function (lib/declared-functions.ts)`);
+    }
+    return limit;
+  };
 
   progress.update('starting the database and bundling the handlers');
   const [run, bundles] = await Promise.all([
@@ -146,10 +157,12 @@ export async function runLoad(
     // Sampling from the start also keeps the observer's session busy (wait_timeout is short).
     const sessions = new PeakSampler(async () => (await appDb.sessions()).length, 20);
     sampler = sessions;
-    progress.update(`starting ${perFunction * 2} simulated environments`);
+    progress.update(
+      `starting ${environmentsOf('writer') + environmentsOf('reader')} simulated environments`
+    );
     const start = (role: 'writer' | 'reader') =>
       Promise.all(
-        Array.from({ length: perFunction }, (_, i) =>
+        Array.from({ length: environmentsOf(role) }, (_, i) =>
           SimulatedEnvironment.start(`${role}-${i}`, bundles.handlers[role].file, via.env(role))
         )
       );
@@ -183,8 +196,9 @@ export async function runLoad(
       ...writers.map(async (env, w) => {
         for (let n = 0; n < cap && Date.now() < deadline; n++) {
           const email = `w${w}-${n % emailsPerWriter}@load.example`;
-          const outcome = await limits.writer.run(() =>
-            env.invoke<UserResult>({ email, name: `name ${n}` }, INVOCATION_BUDGET_MS)
+          const outcome = await env.invoke<UserResult>(
+            { email, name: `name ${n}` },
+            INVOCATION_BUDGET_MS
           );
           invocations++;
           latencies.writer.push(outcome.ms);
@@ -200,9 +214,7 @@ export async function runLoad(
         for (let n = 0; n < cap && Date.now() < deadline; n++) {
           const email = emails[(r * 7 + n * 13) % emails.length];
           const expected = ledger.expectation(email);
-          const outcome = await limits.reader.run(() =>
-            env.invoke<UserResult>({ email }, INVOCATION_BUDGET_MS)
-          );
+          const outcome = await env.invoke<UserResult>({ email }, INVOCATION_BUDGET_MS);
           invocations++;
           latencies.reader.push(outcome.ms);
           if (outcome.ok && outcome.result) {
@@ -238,6 +250,7 @@ export async function runLoad(
       loadAverage: round(loadavg()[0], 1),
       server: run.description,
       environments: environments.length,
+      environmentsByFunction: { writer: writers.length, reader: readers.length },
       maxConnections,
       connectionBudget,
       reservedConcurrency,
@@ -336,6 +349,18 @@ export function loadPassed(r: LoadResult): boolean {
     (r.slowestInvocationMs ?? Infinity) <= INVOCATION_BUDGET_MS &&
     r.writesOfFailedInvocations === 0
   );
+}
+
+/** "7 environments (writer 2, reader 5)", from a result of any age. */
+export function environmentsOf(r: LoadResult): string {
+  const byFunction = r.environmentsByFunction ?? {
+    writer: r.environments / 2,
+    reader: r.environments / 2,
+  };
+  const split = Object.entries(byFunction)
+    .map(([name, count]) => `${name} ${count}`)
+    .join(', ');
+  return `${r.environments} environments (${split})`;
 }
 
 /** Each function's reserved concurrency in the run, or why there was none. */
