@@ -51,4 +51,16 @@ describe('lean bundles', () => {
     expect(lazyHttp2.connect).toBe(http2.connect);
     expect(Object.keys(lazyHttp2)).toEqual(Object.keys(http2));
   });
+
+  test('the http2 stand-in passes writes to node:http2, as a monitoring agent patching it expects', () => {
+    const http2 = process.getBuiltinModule('node:http2') as unknown as Record<string, unknown>;
+    const patched = lazyHttp2 as unknown as Record<string, unknown>;
+    patched.patchedByTest = 1;
+    expect(http2.patchedByTest).toBe(1);
+    Object.defineProperty(patched, 'definedByTest', { value: 2, enumerable: true });
+    expect(Object.keys(patched)).toEqual(Object.keys(http2));
+    delete patched.patchedByTest;
+    delete patched.definedByTest;
+    expect('patchedByTest' in http2 || 'definedByTest' in http2).toBe(false);
+  });
 });
