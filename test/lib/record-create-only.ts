@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CONFIGURATIONS, synthesizeConfiguration } from './configurations';
+import { createOnlyValues } from './create-only';
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
 
@@ -25,7 +26,7 @@ from cfnlint.schema.manager import PROVIDER_SCHEMA_MANAGER as m
 out = {}
 for t in json.load(sys.stdin):
     props = m.get_resource_schema('us-east-1', t).schema.get('createOnlyProperties', [])
-    out[t] = sorted(p.split('/')[2] for p in props if p.startswith('/properties/'))
+    out[t] = sorted(p[len('/properties/'):] for p in props if p.startswith('/properties/'))
 print(json.dumps({'version': cfnlint.version.__version__, 'byType': out}))
 `;
   const run = spawnSync('python3', ['-c', script], {
@@ -47,16 +48,16 @@ const { version, byType } = createOnlyProperties(types.sort());
 // per stage where a stage's configurations agree (names carry the stage), else per
 // configuration. Which configuration has which resource is in deployed-logical-ids.json.
 type Values = Record<string, unknown>;
+// Empty where a resource sets none: a configuration whose resource sets none must not fall back
+// to another's values.
 const valuesIn = CONFIGURATIONS.map((configuration, i) => ({
   configuration,
-  values: Object.entries(templates[i].resources)
-    .map(([id, { Type, Properties = {} }]): [string, Values] => [
+  values: Object.entries(templates[i].resources).map(
+    ([id, { Type, Properties = {} }]): [string, Values] => [
       id,
-      Object.fromEntries(
-        (byType[Type] ?? []).filter((p) => p in Properties).map((p) => [p, Properties[p]])
-      ),
-    ])
-    .filter(([, v]) => Object.keys(v).length > 0),
+      createOnlyValues(Properties, byType[Type] ?? []),
+    ]
+  ),
 }));
 const distinct = (within: typeof valuesIn) => {
   const seen = new Map<string, Set<string>>();
@@ -72,8 +73,9 @@ const perConfiguration: Record<string, Record<string, Values>> = {};
 for (const { configuration, values } of valuesIn) {
   const inStage = distinct(valuesIn.filter((c) => c.configuration.stage === configuration.stage));
   for (const [id, v] of values) {
-    if (everywhere.get(id)!.size === 1) resources[id] = v;
-    else if (inStage.get(id)!.size === 1) (perStage[configuration.stage] ??= {})[id] = v;
+    if (everywhere.get(id)!.size === 1) {
+      if (Object.keys(v).length > 0) resources[id] = v;
+    } else if (inStage.get(id)!.size === 1) (perStage[configuration.stage] ??= {})[id] = v;
     else (perConfiguration[configuration.label] ??= {})[id] = v;
   }
 }

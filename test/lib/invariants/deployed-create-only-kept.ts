@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import { valueAt } from '../create-only';
 import { Invariant } from './invariant';
 
 /**
@@ -12,7 +13,9 @@ import { Invariant } from './invariant';
  * resource reference, e.g.
  * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-rds-dbinstance.html).
  * For the database instance that is a new, empty database; for a secret, a new password nobody
- * has; for a subnet, a new subnet that the instance must move to.
+ * has; for a subnet, a new subnet that the instance must move to. Not checked: the schemas'
+ * conditionalCreateOnlyProperties, updated in place unless they cannot be (an instance's
+ * BackupRetentionPeriod or StorageType, for example).
  */
 interface Recorded {
   readonly createOnly: { readonly byType: Record<string, string[]> };
@@ -49,13 +52,29 @@ export const invariant: Invariant = {
       const before = recordedValues(id);
       return (RECORDED.createOnly.byType[now.Type] ?? [])
         .filter((property) => !(`${id}.${property}` in INTENTIONALLY_CHANGED))
-        .filter((property) => !isDeepStrictEqual(now.Properties?.[property], before[property]))
+        .filter(
+          (property) => !isDeepStrictEqual(valueAt(now.Properties, property), before[property])
+        )
         .map(
           (property) =>
-            `${id} (${now.Type}): ${property} is ${JSON.stringify(now.Properties?.[property]) ?? 'not set'}, ` +
-            `deployed ${JSON.stringify(before[property]) ?? 'not set'}: CloudFormation would replace it on update. ` +
+            `${id} (${now.Type}): ${property} is ${shown(valueAt(now.Properties, property))}, ` +
+            `deployed ${shown(before[property])}: ${consequence(now.Type, property)}. ` +
             'Keep the value, or list it in INTENTIONALLY_CHANGED with why'
         );
     });
   },
 };
+
+const shown = (value: unknown) => JSON.stringify(value) ?? 'not set';
+
+/**
+ * What CloudFormation does with the change. A custom resource's ServiceToken cannot change at all
+ * ("Updates aren't supported",
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-cfn-customresource.html):
+ * the update fails, "Modifying service token is not allowed".
+ */
+function consequence(type: string, property: string): string {
+  return type.startsWith('Custom::') && property === 'ServiceToken'
+    ? "CloudFormation refuses to change a custom resource's ServiceToken, so the update would fail"
+    : 'CloudFormation would replace it on update';
+}
