@@ -190,7 +190,7 @@ export function cpuParts(cpu: CpuResult): string[] {
 export function firstInvocationParts(result: FirstInvocationResult): string[] {
   const ms = (value: number) => `${value.toFixed(value >= 10 ? 0 : 1)} ms`;
   return [
-    `**First invocation vs. warm, per memory size** (measured ${result.measuredAt.slice(0, 10)}; the same environment's first invocation against the median of its next ${result.warmInvocations}; median of ${result.runs} fresh environments per row, rows taking turns). _prepared_: the shipped init, which runs the data path once on a connection it closes; _not prepared_: the same bundle with \`DB_PREPARE_AT_INIT=false\`, whose init only reads the secret (as before the preparation). Init on the _full vCPU_ rests on AWS's and third-party statements that on-demand init runs unthrottled, not on a measurement of Lambda; _share_: init on the share and the first request right after, the worst case; _share, first request later_: as a provisioned-concurrency environment initialises, its first request ${result.firstRequestLaterMs ?? '?'} ms later; _TLS session expired_: the same, and the server forgot its TLS sessions (FLUSH SSL) in between, as after a long wait for the first request. _CPU_: the environment's user + system time for init and first invocation, which a share stretches into wall time; it resolves differences that the wall times' run-to-run noise hides:`,
+    `**First invocation vs. warm, per memory size** (measured ${result.measuredAt.slice(0, 10)}; the same environment's first invocation against the median of its next ${result.warmInvocations}; median of ${result.runs} fresh environments per row, rows taking turns). _prepared_: the shipped init, which runs the data path once on a connection it closes; _not prepared_: the same bundle with \`DB_PREPARE_AT_INIT=false\`, whose init only reads the secret (as before the preparation). Init on the _full vCPU_ rests on AWS's and third-party statements that on-demand init runs unthrottled, not on a measurement of Lambda; _share_: init on the share and the first request right after, the worst case; _share, first request later_: as a provisioned-concurrency environment initialises, its first request ${result.firstRequestLaterMs ?? '?'} ms later; _TLS session expired_: the same, and the server forgot its TLS sessions (FLUSH SSL) in between, as after a long wait for the first request. _CPU_: the environment's user + system time from the start of its init to its first reply, which a share stretches into wall time; it moves by a few percent from run to run, less than the wall times:`,
     formatMarkdownTable(
       [
         'memory',
@@ -204,7 +204,7 @@ export function firstInvocationParts(result: FirstInvocationResult): string[] {
         'init + first',
         'vs not prepared',
         'init + first, CPU',
-        'vs not prepared',
+        'CPU vs not prepared',
       ],
       result.rows.map((r) => [
         `${r.memoryMb} MB`,
@@ -218,7 +218,7 @@ export function firstInvocationParts(result: FirstInvocationResult): string[] {
         ms(r.coldMs),
         formatRatio(r.coldVsUnprepared),
         r.coldCpuMs === undefined ? '–' : ms(r.coldCpuMs),
-        r.coldCpuVsUnprepared === undefined ? '–' : `${r.coldCpuVsUnprepared.toFixed(3)}×`,
+        r.coldCpuVsUnprepared === undefined ? '–' : formatRatio(r.coldCpuVsUnprepared),
       ])
     ),
   ];
