@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { DataFunction } from '../../lib/data-function';
@@ -8,11 +8,11 @@ import { DATA_FUNCTIONS } from '../../lib/declared-functions';
 import { Database } from '../../lib/database';
 import { Monitoring } from '../../lib/monitoring';
 import { Network } from '../../lib/network';
-import { synthesize } from './synthesize';
+import { synthesize, testApp } from './synthesize';
 
 // Each construct rejects a bad prop in its constructor, with the bad value and the fix.
 function newStack(): Stack {
-  return new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Test');
+  return new Stack(testApp({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Test');
 }
 
 function databaseWith(props: Partial<ConstructorParameters<typeof Database>[2]>) {

@@ -12,7 +12,7 @@ import { DATA_FUNCTIONS } from '../../lib/declared-functions';
 import { dataFunctionsOf } from './declared';
 import { DatabaseProxy } from '../../lib/database-proxy';
 import { PROXY_BORROW_TIMEOUT_MS } from '../../lambda/lib/server-bounds';
-import { resourcesOf, synthesize } from './synthesize';
+import { resourcesOf, synthesize, testApp } from './synthesize';
 
 // GIVEN each stage with the proxy on and off
 let sandboxOff: Template;
@@ -191,7 +191,7 @@ describe('RDS Proxy', () => {
 
 describe('DatabaseProxy props', () => {
   test('fails when the borrow timeout exceeds what the statement timeout leaves for it', () => {
-    const stack = new Stack();
+    const stack = new Stack(testApp(), 'Test');
     expect(
       () =>
         new DatabaseProxy(stack, 'Proxy', {

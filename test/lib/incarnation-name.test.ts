@@ -1,9 +1,10 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
+import { testApp } from './synthesize';
 import { incarnationName } from '../../lib/incarnation-name';
 
 /** The readable part of an incarnation name (before the stack id's digits). */
 function prefixOf(stackName: string, id: string, max?: number): string {
-  const stack = new Stack(new App(), 'Stack', { stackName });
+  const stack = new Stack(testApp(), 'Stack', { stackName });
   const resolved = stack.resolve(incarnationName(stack, id, max)) as {
     'Fn::Join': [string, [string, unknown]];
   };

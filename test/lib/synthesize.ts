@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, AppProps } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { defineApp } from '../../lib/app';
 import { LambdaRdsStack, LambdaRdsStackProps } from '../../lib/lambda-rds-stack';
@@ -56,6 +56,14 @@ function assemblyFolder(stage: string): string {
   return outdir;
 }
 const scriptAssemblies: string[] = [];
+
+/**
+ * An App for a test that builds its own stack, its assembly in assemblyFolder() (CDK would
+ * otherwise leave a cdk.out* folder in the system's temporary directory at each synthesis).
+ */
+export function testApp(props: AppProps = {}): App {
+  return new App({ outdir: assemblyFolder('test'), ...props });
+}
 
 /** Synthesizes the stack of a stage with bin/app.ts's own defineApp(), cdk-nag included. */
 export function synthesize(stage: string, options: SynthesizeOptions = {}): Synthesized {

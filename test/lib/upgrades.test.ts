@@ -1,4 +1,5 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
+import { testApp } from './synthesize';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as rds from 'aws-cdk-lib/aws-rds';
@@ -10,7 +11,7 @@ import { dependsOn } from './template-facts';
 // GIVEN a primary on 8.4.10 and its replicas, built with the ReadReplicas construct alone (no
 // full stack synthesis: the invariants already cover every configuration).
 function replicasWith(props: Partial<ReadReplicasProps>) {
-  const stack = new Stack(new App(), 'Test');
+  const stack = new Stack(testApp(), 'Test');
   const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0 });
   const engine = rds.DatabaseInstanceEngine.mysql({
     version: rds.MysqlEngineVersion.of('8.4.10', '8.4'),
