@@ -130,7 +130,7 @@ export async function runLoad(
   // run shows.
   const reservedConcurrency =
     routeName === 'direct' ? splitByShare(connectionBudget, DATA_FUNCTIONS) : undefined;
-  const environmentsOf = (role: 'writer' | 'reader'): number => {
+  const environmentsFor = (role: 'writer' | 'reader'): number => {
     if (!reservedConcurrency) return options.environmentsPerFunction ?? 12;
     const limit = reservedConcurrency[role];
     if (limit === undefined) {
@@ -158,11 +158,11 @@ export async function runLoad(
     const sessions = new PeakSampler(async () => (await appDb.sessions()).length, 20);
     sampler = sessions;
     progress.update(
-      `starting ${environmentsOf('writer') + environmentsOf('reader')} simulated environments`
+      `starting ${environmentsFor('writer') + environmentsFor('reader')} simulated environments`
     );
     const start = (role: 'writer' | 'reader') =>
       Promise.all(
-        Array.from({ length: environmentsOf(role) }, (_, i) =>
+        Array.from({ length: environmentsFor(role) }, (_, i) =>
           SimulatedEnvironment.start(`${role}-${i}`, bundles.handlers[role].file, via.env(role))
         )
       );
@@ -357,17 +357,19 @@ export function environmentsOf(r: LoadResult): string {
     writer: r.environments / 2,
     reader: r.environments / 2,
   };
-  const split = Object.entries(byFunction)
-    .map(([name, count]) => `${name} ${count}`)
-    .join(', ');
-  return `${r.environments} environments (${split})`;
+  return `${r.environments} environments (${perFunction(byFunction)})`;
 }
 
 /** Each function's reserved concurrency in the run, or why there was none. */
 function concurrencyOf(r: LoadResult): string {
   if (!r.reservedConcurrency) return r.route === 'through RDS Proxy' ? 'none (the pool)' : '–';
-  return Object.entries(r.reservedConcurrency)
-    .map(([name, limit]) => `${name} ${limit}`)
+  return perFunction(r.reservedConcurrency);
+}
+
+/** "writer 2, reader 5". */
+function perFunction(counts: Record<string, number>): string {
+  return Object.entries(counts)
+    .map(([name, count]) => `${name} ${count}`)
     .join(', ');
 }
 

@@ -23,9 +23,10 @@ export const LOAD_CLI: CliSpec = {
   summary:
     'Simulated Lambda environments invoke the writer and the reader back to back for 15 s against ' +
     'a server with max_connections 8: directly, as many per function as its reserved concurrency ' +
-    '(7 in all), then 24 through the pooling RDS Proxy stand-in (about 1 min). Exit 0: directly, every invocation succeeded; through the proxy, every failure ' +
-    'was a named error within the invocation budget and wrote nothing; both with no lost write, ' +
-    'stale read or session left behind, and the connection peak within the budget; else 1.',
+    '(7 in all), then 24 through the pooling RDS Proxy stand-in (about 1 min). Exit 0: directly, ' +
+    'every invocation succeeded; through the proxy, every failure was a named error within the ' +
+    'invocation budget and wrote nothing; both with no lost write, stale read or session left ' +
+    'behind, and the connection peak within the budget; else 1.',
   options: [UPDATE_REPORTS_OPTION],
   notes: LOCAL_DATABASE_NOTES,
 };
