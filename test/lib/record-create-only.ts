@@ -67,11 +67,15 @@ const distinct = (within: typeof valuesIn) => {
   return seen;
 };
 const everywhere = distinct(valuesIn);
+const stages = [...new Set(CONFIGURATIONS.map((c) => c.stage))];
+const byStage = new Map(
+  stages.map((stage) => [stage, distinct(valuesIn.filter((c) => c.configuration.stage === stage))])
+);
 const resources: Record<string, Values> = {};
 const perStage: Record<string, Record<string, Values>> = {};
 const perConfiguration: Record<string, Record<string, Values>> = {};
 for (const { configuration, values } of valuesIn) {
-  const inStage = distinct(valuesIn.filter((c) => c.configuration.stage === configuration.stage));
+  const inStage = byStage.get(configuration.stage)!;
   for (const [id, v] of values) {
     if (everywhere.get(id)!.size === 1) {
       if (Object.keys(v).length > 0) resources[id] = v;
