@@ -1,6 +1,6 @@
 import { PatternTally, demoTable, isLockWait, patternResult } from '../../scripts/demo/tally';
 import { WriteLedger } from '../../scripts/load/ledger';
-import { LoadResult, loadPassed, loadTable } from '../../scripts/load/load-test';
+import { LoadResult, environmentsOf, loadPassed, loadTable } from '../../scripts/load/load-test';
 
 describe('demo bookkeeping', () => {
   test('a read that misses the last acknowledged write is stale, whoever acknowledged it', () => {
@@ -125,5 +125,19 @@ describe('load test bookkeeping', () => {
     expect(loadPassed({ ...result, failedInvocations: 1 })).toBe(false);
     expect(loadPassed({ ...result, staleReads: 1 })).toBe(false);
     expect(loadPassed({ ...result, lostWrites: 1 })).toBe(false);
+  });
+
+  test('a direct run names the reserved concurrency and environments of each function', () => {
+    const direct: LoadResult = {
+      ...result,
+      route: 'direct',
+      environments: 7,
+      environmentsByFunction: { writer: 2, reader: 5 },
+      reservedConcurrency: { writer: 2, reader: 5 },
+    };
+    expect(loadTable(direct)).toMatch(/reserved concurrency\s+writer 2, reader 5/);
+    expect(environmentsOf(direct)).toBe('7 environments (writer 2, reader 5)');
+    // A report from before environments could differ per function.
+    expect(environmentsOf(result)).toBe('24 environments (writer 12, reader 12)');
   });
 });
