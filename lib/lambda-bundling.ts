@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { BundlingOptions, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { packageWithLazyFiles } from './lazy-package-files';
 
 /**
  * Modules replaced in the bundles, by a smaller or lazier file with the same API for our use.
@@ -10,10 +11,14 @@ import { BundlingOptions, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 export const lambdaAliases: Record<string, string> = {
   'iconv-lite': shim('iconv-lite'),
   // A built-in that a bundled package loads at its top for a feature the functions never use, in
-  // both spellings: loaded on first use instead (lambda/shims/lazy-builtin.ts). Not zlib, which
+  // both spellings: loaded on first use instead (lambda/shims/lazy-module.ts). Not zlib, which
   // mysql2 needs only for compression: the AWS SDK reads zlib.crc32 at load time.
   http2: shim('http2'),
   'node:http2': shim('http2'),
+  // mysql2, with its table of ~4,000 MySQL error names (185 KiB of assignments, compiled and run
+  // at every cold start before) loaded when an error packet first needs a name: mysql2 only
+  // reads it by key (lib/lazy-package-files.ts; docs/performance.md has what it saves).
+  mysql2: packageWithLazyFiles('mysql2', ['lib/constants/errors.js']),
 };
 
 function shim(name: string): string {

@@ -1,16 +1,25 @@
 /**
- * A Node.js built-in module that loads when first used instead of when a bundled package
- * `require()`s it: the Lambda bundles alias a few built-ins to these (lib/lambda-bundling.ts)
- * because a package of theirs requires one at its top for a feature the functions never use, and
- * loading a built-in is CPU on every cold start (test/lambda/bundle.test.ts checks it stays
- * unloaded).
+ * Modules that load when first used instead of when a bundled package `require()`s them: the
+ * Lambda bundles alias a few modules to these (lib/lambda-bundling.ts) because a package of
+ * theirs requires one at its top for a feature the functions never use, or a large table they
+ * rarely read, and loading it is CPU on every cold start (test/lambda/bundle.test.ts checks they
+ * stay unloaded).
  *
  * Every operation on the stand-in (reading, writing or deleting a property, listing its keys,
- * its prototype) loads the real module (process.getBuiltinModule, which the bundler leaves
- * alone, so the alias does not catch it) and acts on it: nothing changes for a caller that uses
- * the module, or patches it. The exception is `views`: object properties that a package
- * destructures at its top (`const { constants } = http2`), returned as stand-ins of their own.
- * Freezing the stand-in is not supported (the real module is not frozen either).
+ * its prototype) loads the real module and acts on it: nothing changes for a caller that uses
+ * the module, or patches it. A stand-in is an object: it cannot stand for a module that exports a
+ * function or a primitive. Freezing the stand-in is not supported (the real module is not frozen
+ * either).
+ */
+export function lazyModule<T extends object>(load: () => T): T {
+  let real: T | undefined;
+  return new Proxy<T>({} as T, forwardingTo(() => (real ??= load())) as ProxyHandler<T>);
+}
+
+/**
+ * A Node.js built-in, loaded on first use with process.getBuiltinModule (which the bundler leaves
+ * alone, so the alias does not catch it). `views`: object properties that a package destructures
+ * at its top (`const { constants } = http2`), returned as stand-ins of their own.
  */
 export function lazyBuiltin<T extends object>(id: string, views: readonly ObjectKey<T>[] = []): T {
   let real: T | undefined;
