@@ -20,8 +20,9 @@ const CACHE = path.join(ROOT, 'node_modules', '.cache', 'lambda-bundling');
 
 /**
  * What a lazy file becomes: a stand-in that requires the original, kept beside it as
- * `<name>.eager.js`, on first use. `%LAZY_MODULE%` becomes the stand-in's absolute path, which
- * esbuild resolves at bundling time; the bundle itself holds no path of this machine.
+ * `<name>.eager.js`, on first use. `%LAZY_MODULE%` becomes the path from the file to
+ * lazy-module.ts, relative, so that neither the copy nor the bundle holds a path of this machine
+ * (the bundle's asset hash is the same in every checkout).
  */
 const STAND_IN =
   '// Loaded on first use instead of at the top of the requiring module: lib/lazy-package-files.ts.\n' +
@@ -43,7 +44,8 @@ const STAND_IN =
  * longer has one of `files`: the list must follow the package.
  */
 export function packageWithLazyFiles(name: string, files: readonly string[]): string {
-  const original = path.join(ROOT, 'node_modules', name);
+  // Resolved as Node does, so a package hoisted to a parent node_modules (workspaces) is found.
+  const original = path.dirname(require.resolve(`${name}/package.json`, { paths: [ROOT] }));
   const { version } = JSON.parse(readFileSync(path.join(original, 'package.json'), 'utf8')) as {
     version: string;
   };
@@ -66,13 +68,17 @@ export function packageWithLazyFiles(name: string, files: readonly string[]): st
     cpSync(original, staging, { recursive: true });
     for (const file of files) {
       const eager = `${path.basename(file, '.js')}.eager.js`;
+      const lazyModule = path
+        .relative(path.dirname(path.join(copy, file)), LAZY_MODULE)
+        .split(path.sep)
+        .join('/');
       renameSync(
         path.join(staging, file),
         path.join(path.dirname(path.join(staging, file)), eager)
       );
       writeFileSync(
         path.join(staging, file),
-        STAND_IN.replace('%LAZY_MODULE%', JSON.stringify(LAZY_MODULE)).replace('%EAGER%', eager)
+        STAND_IN.replace('%LAZY_MODULE%', JSON.stringify(lazyModule)).replace('%EAGER%', eager)
       );
     }
     try {
