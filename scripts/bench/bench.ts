@@ -10,7 +10,16 @@
  */
 import * as path from 'node:path';
 import { loadPassed, runLoad } from '../load/load-test';
-import { CliSpec, Io, ParsedOptions, exitWith, processIo, runCli, wholeNumber } from '../lib/cli';
+import {
+  CliSpec,
+  Io,
+  ParsedOptions,
+  UsageError,
+  exitWith,
+  processIo,
+  runCli,
+  wholeNumber,
+} from '../lib/cli';
 import { withCleanUp } from '../lib/cleanup';
 import { LOCAL_DATABASE_NOTES, requireLocalDatabase } from '../../test/support/prerequisites';
 import { updateReadmeFile } from '../lib/readme-block';
@@ -27,7 +36,9 @@ import { measureBundles } from './bundles';
 import { measureCpu } from './cpu';
 import { measureLatency } from './latency';
 import { BenchReport, firstInvocationParts, readmeBlock } from './readme-table';
+import { buildRevisionHandlers } from './revision-bundles';
 import { measureSynth } from './synth';
+import type { FirstInvocationResult } from './first-invocation';
 
 export const BENCH_CLI: CliSpec = {
   command: 'npm run bench',
@@ -50,6 +61,13 @@ export const BENCH_CLI: CliSpec = {
       help:
         'Only measure the first-invocation table (128 to 1024 MB, ~10 min); with --update-reports, ' +
         'publish it alone into the committed report and the block.',
+    },
+    {
+      name: 'against',
+      value: 'REVISION',
+      help:
+        'With --first-invocation-only: also measure the writer and reader of REVISION (a commit, ' +
+        "branch or tag, built with today's node_modules) and compare every row with it.",
     },
     {
       name: 'runs',
@@ -87,16 +105,29 @@ async function bench(options: ParsedOptions, io: Io = processIo): Promise<number
   }
   const runs = wholeNumber(options, 'runs', options['first-invocation-only'] ? 3 : 5);
   const invocations = wholeNumber(options, 'invocations', 2000);
+  if (options.against !== undefined && !options['first-invocation-only']) {
+    throw new UsageError(
+      '--against compares the first-invocation table only: add --first-invocation-only.'
+    );
+  }
   requireLocalDatabase();
   if (options['cold-path-only']) {
     console.table((await measureCpu({ tables: 'cold-path', coldPathRuns: runs })).coldPath?.rows);
     return 0;
   }
   if (options['first-invocation-only']) {
-    const { firstInvocation } = await measureCpu({
-      tables: 'first-invocation',
-      firstInvocationRuns: runs,
-    });
+    const against =
+      typeof options.against === 'string' ? buildRevisionHandlers(options.against) : undefined;
+    let firstInvocation: FirstInvocationResult | undefined;
+    try {
+      ({ firstInvocation } = await measureCpu({
+        tables: 'first-invocation',
+        firstInvocationRuns: runs,
+        against,
+      }));
+    } finally {
+      against?.dispose();
+    }
     if (options['update-reports'] !== true) {
       io.out(firstInvocationParts(firstInvocation!).join('\n\n'));
       return 0;

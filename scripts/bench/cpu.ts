@@ -11,7 +11,11 @@ import { EnvironmentOptions, SimulatedEnvironment } from '../../test/support/sim
 import { processCpuMs } from '../lib/proc-cpu';
 import { Progress } from '../lib/progress';
 import { median, percentile, ratio, round } from '../lib/stats';
-import { FirstInvocationResult, measureFirstInvocation } from './first-invocation';
+import {
+  FirstInvocationResult,
+  FirstInvocationSetup,
+  measureFirstInvocation,
+} from './first-invocation';
 import { ARM64_PRICE, costPerMillion } from './lambda-cost';
 import { TLS_FLOOR_LABEL, measureTlsFloor } from './tls-floor';
 
@@ -130,6 +134,7 @@ export async function measureCpu(
     memoryWarmInvocations = 300,
     coldPathRuns = 5,
     firstInvocationRuns = 3,
+    against,
     support = probeCpuShares(),
   }: {
     /**
@@ -142,6 +147,8 @@ export async function measureCpu(
     memoryWarmInvocations?: number;
     coldPathRuns?: number;
     firstInvocationRuns?: number;
+    /** Another revision's writer and reader for the first-invocation table (bench --against). */
+    against?: FirstInvocationSetup['against'];
     support?: CpuShareSupport;
   } = {},
   progress = new Progress('bench cpu')
@@ -154,7 +161,13 @@ export async function measureCpu(
   try {
     if (tables === 'first-invocation') {
       return {
-        firstInvocation: await firstInvocation(setup, support, firstInvocationRuns, progress),
+        firstInvocation: await firstInvocation(
+          setup,
+          support,
+          firstInvocationRuns,
+          progress,
+          against
+        ),
       };
     }
     const warm =
@@ -177,7 +190,7 @@ export async function measureCpu(
     const coldPath = await measureColdPath(setup, support, coldPathRuns, progress);
     const first =
       tables === 'all'
-        ? await firstInvocation(setup, support, firstInvocationRuns, progress)
+        ? await firstInvocation(setup, support, firstInvocationRuns, progress, against)
         : undefined;
     progress.done('CPU measured');
     return { ...warm, memory, coldPath, firstInvocation: first };
@@ -190,7 +203,8 @@ function firstInvocation(
   setup: Setup,
   support: CpuShareSupport,
   runs: number,
-  progress: Progress
+  progress: Progress,
+  against?: FirstInvocationSetup['against']
 ): Promise<FirstInvocationResult> {
   return measureFirstInvocation(
     {
@@ -198,6 +212,7 @@ function firstInvocation(
       handlers: setup.bundles.handlers,
       endpointTls: setup.endpointTls,
       caFile: setup.run.server.caFile,
+      against,
     },
     support,
     { runs },

@@ -8,6 +8,7 @@ import { PREPARE_AT_INIT_ENV } from '../../lambda/lib/init-preparation';
 import { CpuShare, CpuShareSupport } from '../lib/cpu-share';
 import { Progress } from '../lib/progress';
 import { median, ratio, round } from '../lib/stats';
+import type { RevisionHandlers } from './revision-bundles';
 
 /** Memory sizes of the first-invocation table (the CPU share is memory / 1769 MB). */
 export const FIRST_INVOCATION_SIZES = [128, 256, 512, 1024] as const;
@@ -37,6 +38,11 @@ export interface FirstInvocationRow {
   readonly initOn: FirstInvocationInit;
   /** Whether the init ran the data path (shipped) or only read the secret (DB_PREPARE_AT_INIT=false). */
   readonly prepared: boolean;
+  /**
+   * Set on the rows of the revision given to --against: its own build, with its own init (then
+   * `prepared` is false, whatever that revision's init does).
+   */
+  readonly revision?: string;
   /** Medians over the runs. */
   readonly initMs: number;
   readonly firstInvocationMs: number;
@@ -56,6 +62,10 @@ export interface FirstInvocationRow {
   readonly coldCpuMs?: number;
   /** coldCpuMs / the same row's without the preparation. */
   readonly coldCpuVsUnprepared?: number;
+  /** With --against: coldMs / the revision's coldMs, same init model. */
+  readonly coldVsRevision?: number;
+  /** With --against: coldCpuMs / the revision's coldCpuMs, same init model. */
+  readonly coldCpuVsRevision?: number;
 }
 
 export interface FirstInvocationResult {
@@ -65,6 +75,8 @@ export interface FirstInvocationResult {
   readonly warmInvocations: number;
   /** FIRST_REQUEST_LATER_MS of the run (absent in reports from before that model). */
   readonly firstRequestLaterMs?: number;
+  /** The revision measured beside today's build (--against), and the commit it named. */
+  readonly against?: { readonly revision: string; readonly commit: string };
   readonly rows: FirstInvocationRow[];
 }
 
@@ -73,6 +85,8 @@ export interface FirstInvocationSetup {
   readonly handlers: Record<'writer' | 'reader', BuiltHandler>;
   readonly endpointTls?: EndpointTls;
   readonly caFile?: string;
+  /** Another revision's writer and reader, measured as a third build (bench --against). */
+  readonly against?: Pick<RevisionHandlers, 'revision' | 'commit' | 'handlers'>;
 }
 
 const EVENTS = {
@@ -85,7 +99,8 @@ const EVENTS = {
  * environments (`runs` each, taking turns so machine noise lands on all alike), each timed on its
  * first invocation and then on `warmInvocations` more, in the same environment. The ratio
  * first / warm is the issue's measure; the cold path (init + first) is compared with the same
- * build without the preparation, which is how the functions ran before it.
+ * build without the preparation, which is how the functions ran before it, and, with
+ * `setup.against`, with another revision's build as it shipped.
  */
 export async function measureFirstInvocation(
   setup: FirstInvocationSetup,
@@ -115,9 +130,12 @@ export async function measureFirstInvocation(
             'share, first request later',
             'share, TLS session expired',
           ];
-          const cases = inits.flatMap((initOn) =>
-            [true, false].map((prepared) => ({ initOn, prepared }))
-          );
+          const builds = [
+            { prepared: true },
+            { prepared: false },
+            ...(setup.against ? [{ prepared: false, revision: setup.against.revision }] : []),
+          ];
+          const cases = inits.flatMap((initOn) => builds.map((build) => ({ initOn, ...build })));
           const samples = cases.map(() => ({
             init: [] as number[],
             first: [] as number[],
@@ -126,20 +144,21 @@ export async function measureFirstInvocation(
             cpu: [] as number[],
           }));
           for (let r = 0; r < runs; r++) {
-            for (const [c, { initOn, prepared }] of cases.entries()) {
+            for (const [c, { initOn, prepared, revision }] of cases.entries()) {
               progress.update(
                 `first invocation at ${memoryMb} MB: ${handler}, init on the ${initOn}, ` +
-                  `${prepared ? 'prepared' : 'not prepared'}, run ${r + 1} of ${runs}`
+                  `${revision ? `as at ${revision}` : prepared ? 'prepared' : 'not prepared'}, ` +
+                  `run ${r + 1} of ${runs}`
               );
               const env = await SimulatedEnvironment.start(
                 handler,
-                setup.handlers[handler].file,
+                (revision ? setup.against!.handlers : setup.handlers)[handler].file,
                 {
                   ...secrets[handler].env(),
                   AWS_LAMBDA_FUNCTION_NAME: `bench-${handler}`,
                   NODE_PATH: path.join(__dirname, '..', '..', 'node_modules'),
                   ...(setup.caFile ? { DB_TLS_CA_FILE: setup.caFile } : {}),
-                  ...(prepared ? {} : { [PREPARE_AT_INIT_ENV]: 'false' }),
+                  ...(prepared || revision ? {} : { [PREPARE_AT_INIT_ENV]: 'false' }),
                 },
                 { cpuShare: share, initOnFullCpu: initOn === 'full vCPU', quiet: true }
               );
@@ -168,14 +187,27 @@ export async function measureFirstInvocation(
               }
             }
           }
-          for (const [c, { initOn, prepared }] of cases.entries()) {
+          for (const [c, { initOn, prepared, revision }] of cases.entries()) {
             const s = samples[c];
-            const unprepared = samples[cases.findIndex((o) => o.initOn === initOn && !o.prepared)];
+            const sameInit = (build: { prepared: boolean; revision?: string }) =>
+              samples[
+                cases.findIndex(
+                  (o) =>
+                    o.initOn === initOn &&
+                    o.prepared === build.prepared &&
+                    o.revision === build.revision
+                )
+              ];
+            const unprepared = sameInit({ prepared: false });
+            const baseline = setup.against
+              ? sameInit({ prepared: false, revision: setup.against.revision })
+              : undefined;
             rows.push({
               memoryMb,
               handler,
               initOn,
               prepared,
+              ...(revision ? { revision } : {}),
               initMs: round(median(s.init), 1),
               firstInvocationMs: round(median(s.first), 1),
               warmMs: round(median(s.warm), 2),
@@ -184,6 +216,12 @@ export async function measureFirstInvocation(
               coldVsUnprepared: round(ratio(median(s.sum), median(unprepared.sum))),
               coldCpuMs: round(median(s.cpu), 1),
               coldCpuVsUnprepared: round(ratio(median(s.cpu), median(unprepared.cpu)), 3),
+              ...(baseline
+                ? {
+                    coldVsRevision: round(ratio(median(s.sum), median(baseline.sum))),
+                    coldCpuVsRevision: round(ratio(median(s.cpu), median(baseline.cpu)), 3),
+                  }
+                : {}),
             });
           }
         }
@@ -200,6 +238,9 @@ export async function measureFirstInvocation(
     runs,
     warmInvocations,
     firstRequestLaterMs: FIRST_REQUEST_LATER_MS,
+    ...(setup.against
+      ? { against: { revision: setup.against.revision, commit: setup.against.commit } }
+      : {}),
     rows,
   };
 }

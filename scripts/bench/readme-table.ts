@@ -189,8 +189,10 @@ export function cpuParts(cpu: CpuResult): string[] {
  */
 export function firstInvocationParts(result: FirstInvocationResult): string[] {
   const ms = (value: number) => `${value.toFixed(value >= 10 ? 0 : 1)} ms`;
+  const against = result.against;
+  const vsRevision = against ? `vs ${against.revision}` : '';
   return [
-    `**First invocation vs. warm, per memory size** (measured ${result.measuredAt.slice(0, 10)}; the same environment's first invocation against the median of its next ${result.warmInvocations}; median of ${result.runs} fresh environments per row, rows taking turns). _prepared_: the shipped init, which runs the data path once on a connection it closes; _not prepared_: the same bundle with \`DB_PREPARE_AT_INIT=false\`, whose init only reads the secret (as before the preparation). Init on the _full vCPU_ rests on AWS's and third-party statements that on-demand init runs unthrottled, not on a measurement of Lambda; _share_: init on the share and the first request right after, the worst case; _share, first request later_: as a provisioned-concurrency environment initialises, its first request ${result.firstRequestLaterMs ?? '?'} ms later; _TLS session expired_: the same, and the server forgot its TLS sessions (FLUSH SSL) in between, as after a long wait for the first request. _CPU_: the environment's user + system time from the start of its init to its first reply, which a share stretches into wall time; it moves by a few percent from run to run, less than the wall times:`,
+    `**First invocation vs. warm, per memory size** (measured ${result.measuredAt.slice(0, 10)}; the same environment's first invocation against the median of its next ${result.warmInvocations}; median of ${result.runs} fresh environments per row, rows taking turns). _prepared_: the shipped init, which runs the data path once on a connection it closes; _not prepared_: the same bundle with \`DB_PREPARE_AT_INIT=false\`, whose init only reads the secret (as before the preparation). Init on the _full vCPU_ rests on AWS's and third-party statements that on-demand init runs unthrottled, not on a measurement of Lambda; _share_: init on the share and the first request right after, the worst case; _share, first request later_: as a provisioned-concurrency environment initialises, its first request ${result.firstRequestLaterMs ?? '?'} ms later; _TLS session expired_: the same, and the server forgot its TLS sessions (FLUSH SSL) in between, as after a long wait for the first request. _CPU_: the environment's user + system time from the start of its init to its first reply, which a share stretches into wall time; it moves by a few percent from run to run, less than the wall times${against ? `. _as at ${against.revision}_: the writer and reader of ${against.revision} (commit ${against.commit}) as that revision built and initialised them, measured in the same run (\`npm run bench -- --first-invocation-only --against=${against.revision}\`); the _${vsRevision}_ columns compare each row with it` : ''}:`,
     formatMarkdownTable(
       [
         'memory',
@@ -205,12 +207,13 @@ export function firstInvocationParts(result: FirstInvocationResult): string[] {
         'vs not prepared',
         'init + first, CPU',
         'CPU vs not prepared',
+        ...(against ? [vsRevision, `CPU ${vsRevision}`] : []),
       ],
       result.rows.map((r) => [
         `${r.memoryMb} MB`,
         r.handler,
         r.initOn,
-        r.prepared ? 'prepared' : 'not prepared',
+        r.revision ? `as at ${r.revision}` : r.prepared ? 'prepared' : 'not prepared',
         ms(r.initMs),
         ms(r.firstInvocationMs),
         ms(r.warmMs),
@@ -219,6 +222,9 @@ export function firstInvocationParts(result: FirstInvocationResult): string[] {
         formatRatio(r.coldVsUnprepared),
         r.coldCpuMs === undefined ? '–' : ms(r.coldCpuMs),
         r.coldCpuVsUnprepared === undefined ? '–' : formatRatio(r.coldCpuVsUnprepared),
+        ...(against
+          ? [formatRatio(r.coldVsRevision ?? NaN), formatRatio(r.coldCpuVsRevision ?? NaN)]
+          : []),
       ])
     ),
   ];

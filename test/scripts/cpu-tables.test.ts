@@ -119,4 +119,35 @@ describe('the CPU tables of the README block', () => {
       '| not prepared | 1700 ms | 95 ms | 4.7 ms | 20.2× | 1791 ms | 1.06× | – | – |'
     );
   });
+
+  test('first invocations against another revision: its rows, and every row compared with it', () => {
+    const row = {
+      memoryMb: 256,
+      handler: 'reader' as const,
+      initOn: 'share' as const,
+      initMs: 600,
+      firstInvocationMs: 5,
+      warmMs: 2,
+      firstVsWarm: 2.5,
+      coldMs: 605,
+      coldVsUnprepared: 1,
+      coldCpuMs: 100,
+      coldCpuVsUnprepared: 1,
+    };
+    const [text, table] = firstInvocationParts({
+      measuredAt: '2026-12-07T12:00:00.000Z',
+      runs: 5,
+      warmInvocations: 20,
+      against: { revision: 'v1', commit: 'abc1234' },
+      rows: [
+        { ...row, prepared: true, coldVsRevision: 0.95, coldCpuVsRevision: 0.951 },
+        { ...row, prepared: false, revision: 'v1', coldVsRevision: 1, coldCpuVsRevision: 1 },
+      ],
+    });
+    expect(text).toContain('_as at v1_: the writer and reader of v1 (commit abc1234)');
+    expect(table).toContain('| CPU vs not prepared | vs v1 | CPU vs v1 |');
+    expect(table).toContain('| 256 MB | reader | share | prepared | 600 ms |');
+    expect(table).toMatch(/\| prepared \|.* 0\.95× \| 0\.95× \|$/m);
+    expect(table).toMatch(/\| as at v1 \|.* 1\.00× \| 1\.00× \|$/m);
+  });
 });

@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { main as bench, publish } from '../../scripts/bench/bench';
+import { buildRevisionHandlers } from '../../scripts/bench/revision-bundles';
 import { main as dbMigrate } from '../../scripts/db-migrate';
 import { main as demo } from '../../scripts/demo/demo';
 import { main as drills } from '../../scripts/drills/drills';
@@ -68,6 +69,29 @@ describe('every npm run tool explains itself', () => {
     const io = capture();
     expect(await bench(['--cold-path-only', '--runs=many'], io)).toBe(2);
     expect(io.stderr).toMatch(/^--runs must be a whole number of 1 or more, got "many"/);
+  });
+
+  test('bench --against measures the first-invocation table only, and needs a revision that exists', async () => {
+    const io = capture();
+    expect(await bench(['--against=HEAD'], io)).toBe(2);
+    expect(io.stderr).toMatch(/^--against compares the first-invocation table only/);
+    expect(() => buildRevisionHandlers('no-such-revision')).toThrow(
+      /^--against: no-such-revision names no commit of .*: give a commit, branch or tag/
+    );
+  });
+
+  test("bench --against builds a revision's writer and reader with its own bundler", () => {
+    const built = buildRevisionHandlers('HEAD');
+    try {
+      expect(built.commit).toMatch(/^[0-9a-f]{7}$/);
+      for (const handler of Object.values(built.handlers)) {
+        expect(statSync(handler.file).size).toBe(handler.bytes);
+        expect(readFileSync(handler.file, 'utf8')).toMatch(/^export {\s*handler\s*};/m);
+      }
+    } finally {
+      built.dispose();
+    }
+    expect(existsSync(path.dirname(path.dirname(built.handlers.writer.file)))).toBe(false);
   });
 
   test('db:migrate without DATABASE_URL says what to set', async () => {
