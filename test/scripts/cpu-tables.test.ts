@@ -144,7 +144,9 @@ describe('the CPU tables of the README block', () => {
         { ...row, prepared: false, revision: 'v1', coldVsRevision: 1, coldCpuVsRevision: 1 },
       ],
     });
-    expect(text).toContain('_as at v1_: the writer and reader of v1 (commit abc1234)');
+    expect(text).toContain(
+      '_as at v1_: the writer and reader of v1 (commit abc1234) as that revision'
+    );
     expect(table).toContain('| CPU vs not prepared | vs v1 | CPU vs v1 |');
     expect(table).toContain('| 256 MB | reader | share | prepared | 600 ms |');
     expect(table).toMatch(/\| prepared \|.* 0\.95× \| 0\.95× \|$/m);
