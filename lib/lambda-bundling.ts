@@ -16,8 +16,8 @@ export const lambdaAliases: Record<string, string> = {
   http2: shim('http2'),
   'node:http2': shim('http2'),
   // mysql2, with its table of ~4,000 MySQL error names (185 KiB of assignments, compiled and run
-  // at every cold start before) loaded when an error packet first needs a name: mysql2 only
-  // reads it by key (lib/lazy-package-files.ts; docs/performance.md has what it saves).
+  // at every cold start before) loaded when an error first needs a name: mysql2 only reads it by
+  // key (lib/lazy-package-files.ts; why: docs/performance.md, "Cold start").
   mysql2: packageWithLazyFiles('mysql2', ['lib/constants/errors.js']),
 };
 

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import {
+  copyFileSync,
   cpSync,
   existsSync,
   mkdirSync,
   readFileSync,
+  realpathSync,
   renameSync,
   rmSync,
   writeFileSync,
@@ -12,22 +14,23 @@ import * as path from 'node:path';
 
 const ROOT = path.join(__dirname, '..');
 
-/** The stand-in that loads a module on first use (lambda/shims/lazy-module.ts). */
+/** The stand-in that loads a module on first use, copied into each copy as LAZY_MODULE_COPY. */
 const LAZY_MODULE = path.join(ROOT, 'lambda', 'shims', 'lazy-module.ts');
-
-/** Where the copies live: rebuilt after `npm ci`, never committed. */
-const CACHE = path.join(ROOT, 'node_modules', '.cache', 'lambda-bundling');
+const LAZY_MODULE_COPY = 'lambda-lazy-module.ts';
 
 /**
  * What a lazy file becomes: a stand-in that requires the original, kept beside it as
- * `<name>.eager.js`, on first use. `%LAZY_MODULE%` becomes the path from the file to
- * lazy-module.ts, relative, so that neither the copy nor the bundle holds a path of this machine
- * (the bundle's asset hash is the same in every checkout).
+ * `<name>.eager<ext>`, on first use, through the copy's own lazy-module (a path inside the copy,
+ * so neither the copy nor the bundle depends on where the checkout is: the asset hash is the
+ * same in every one).
  */
-const STAND_IN =
-  '// Loaded on first use instead of at the top of the requiring module: lib/lazy-package-files.ts.\n' +
-  "'use strict';\n" +
-  "module.exports = require(%LAZY_MODULE%).lazyModule(() => require('./%EAGER%'));\n";
+function standIn(toLazyModule: string, eager: string): string {
+  return (
+    '// Loaded on first use instead of at the top of the requiring module: lib/lazy-package-files.ts.\n' +
+    "'use strict';\n" +
+    `module.exports = require(${JSON.stringify(toLazyModule)}).lazyModule(() => require(${JSON.stringify(`./${eager}`)}));\n`
+  );
+}
 
 /**
  * A copy of the installed package `name` in which each of `files` (CommonJS modules whose
@@ -37,18 +40,24 @@ const STAND_IN =
  * NodejsFunction runs the esbuild command line, which takes none; an alias to a copy works with
  * both NodejsFunction and the tests' bundles (test/support/bundle.ts).
  *
- * The copy lives in node_modules/.cache/lambda-bundling/<name>@<version>-<hash of what is
- * replaced>, is made once per install (written beside and renamed into place, so parallel synths
- * and test workers never see half of one) and resolves its own dependencies from the project's
- * node_modules, as the original does. Throws, naming the file, when the installed version no
- * longer has one of `files`: the list must follow the package.
+ * The copy is `.cache/lambda-bundling/<name>@<version>-<hash>` in the node_modules folder that
+ * really holds the package (symbolic links resolved, as esbuild resolves them), so it finds the
+ * package's dependencies along the same folders as the original does, with npm, workspaces or
+ * pnpm. The hash covers everything the copy is made of (the package's package.json, the lazy
+ * files, lazy-module.ts, the stand-in), so a change to any of them makes a new copy instead of
+ * reusing a stale one. It is made once per install, in a staging folder renamed into place, so
+ * parallel synths and test workers never see half of one; a failed copy leaves nothing behind.
+ * Throws, saying what to do, when the installed version no longer has one of `files` or the
+ * folder cannot be written.
  */
 export function packageWithLazyFiles(name: string, files: readonly string[]): string {
   // Resolved as Node does, so a package hoisted to a parent node_modules (workspaces) is found.
-  const original = path.dirname(require.resolve(`${name}/package.json`, { paths: [ROOT] }));
-  const { version } = JSON.parse(readFileSync(path.join(original, 'package.json'), 'utf8')) as {
-    version: string;
-  };
+  const original = realpathSync(
+    path.dirname(require.resolve(`${name}/package.json`, { paths: [ROOT] }))
+  );
+  const packageJson = readFileSync(path.join(original, 'package.json'), 'utf8');
+  const { version } = JSON.parse(packageJson) as { version: string };
+  const hash = createHash('sha256').update(packageJson).update(readFileSync(LAZY_MODULE));
   for (const file of files) {
     if (!existsSync(path.join(original, file))) {
       throw new Error(
@@ -56,37 +65,41 @@ export function packageWithLazyFiles(name: string, files: readonly string[]): st
           `list of lazy files for ${name} in lib/lambda-bundling.ts.`
       );
     }
+    hash.update(file).update(readFileSync(path.join(original, file)));
   }
-  const hash = createHash('sha256')
-    .update(JSON.stringify([STAND_IN, files]))
-    .digest('hex')
-    .slice(0, 12);
-  const copy = path.join(CACHE, `${name.replace('/', '+')}@${version}-${hash}`);
-  if (!existsSync(copy)) {
-    const staging = `${copy}.${process.pid}.${Date.now()}`;
-    mkdirSync(CACHE, { recursive: true });
+  hash.update(standIn('', ''));
+  const cache = path.join(path.dirname(original), '.cache', 'lambda-bundling');
+  const copy = path.join(
+    cache,
+    `${name.replace('/', '+')}@${version}-${hash.digest('hex').slice(0, 12)}`
+  );
+  if (existsSync(copy)) return copy;
+  const staging = `${copy}.${process.pid}.${Date.now()}`;
+  try {
+    mkdirSync(cache, { recursive: true });
     cpSync(original, staging, { recursive: true });
+    copyFileSync(LAZY_MODULE, path.join(staging, LAZY_MODULE_COPY));
     for (const file of files) {
-      const eager = `${path.basename(file, '.js')}.eager.js`;
-      const lazyModule = path
-        .relative(path.dirname(path.join(copy, file)), LAZY_MODULE)
+      const extension = path.extname(file);
+      const eager = `${path.basename(file, extension)}.eager${extension}`;
+      const folder = path.dirname(path.join(staging, file));
+      const toLazyModule = path
+        .relative(folder, path.join(staging, LAZY_MODULE_COPY))
         .split(path.sep)
         .join('/');
-      renameSync(
-        path.join(staging, file),
-        path.join(path.dirname(path.join(staging, file)), eager)
-      );
-      writeFileSync(
-        path.join(staging, file),
-        STAND_IN.replace('%LAZY_MODULE%', JSON.stringify(lazyModule)).replace('%EAGER%', eager)
-      );
+      renameSync(path.join(staging, file), path.join(folder, eager));
+      writeFileSync(path.join(staging, file), standIn(toLazyModule, eager));
     }
-    try {
-      renameSync(staging, copy);
-    } catch (error) {
-      rmSync(staging, { recursive: true, force: true });
-      if (!existsSync(copy)) throw error; // else another process made the same copy first
-    }
+    renameSync(staging, copy);
+  } catch (error) {
+    rmSync(staging, { recursive: true, force: true });
+    if (existsSync(copy)) return copy; // another process made the same copy first
+    const { code, message } = error as NodeJS.ErrnoException;
+    throw new Error(
+      `Could not make the Lambda bundles' copy of ${name} in ${cache} (${code ?? message}): ` +
+        'that folder must be writable when the functions are bundled (cdk synth, npm test). ' +
+        'Fix its permissions, or run `npm ci` again.'
+    );
   }
   return copy;
 }
