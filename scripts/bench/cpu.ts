@@ -147,7 +147,7 @@ export async function measureCpu(
     memoryWarmInvocations?: number;
     coldPathRuns?: number;
     firstInvocationRuns?: number;
-    /** Another revision's writer and reader for the first-invocation table (bench --against). */
+    /** With tables 'first-invocation': another revision's writer and reader (bench --against). */
     against?: FirstInvocationSetup['against'];
     support?: CpuShareSupport;
   } = {},
@@ -190,7 +190,7 @@ export async function measureCpu(
     const coldPath = await measureColdPath(setup, support, coldPathRuns, progress);
     const first =
       tables === 'all'
-        ? await firstInvocation(setup, support, firstInvocationRuns, progress, against)
+        ? await firstInvocation(setup, support, firstInvocationRuns, progress)
         : undefined;
     progress.done('CPU measured');
     return { ...warm, memory, coldPath, firstInvocation: first };

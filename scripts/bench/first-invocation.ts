@@ -75,8 +75,15 @@ export interface FirstInvocationResult {
   readonly warmInvocations: number;
   /** FIRST_REQUEST_LATER_MS of the run (absent in reports from before that model). */
   readonly firstRequestLaterMs?: number;
-  /** The revision measured beside today's build (--against), and the commit it named. */
-  readonly against?: { readonly revision: string; readonly commit: string };
+  /**
+   * The revision measured beside today's build (--against), the commit it named, and whether its
+   * package-lock.json differed from the one whose packages built it.
+   */
+  readonly against?: {
+    readonly revision: string;
+    readonly commit: string;
+    readonly otherLockfile?: boolean;
+  };
   readonly rows: FirstInvocationRow[];
 }
 
@@ -86,7 +93,7 @@ export interface FirstInvocationSetup {
   readonly endpointTls?: EndpointTls;
   readonly caFile?: string;
   /** Another revision's writer and reader, measured as a third build (bench --against). */
-  readonly against?: Pick<RevisionHandlers, 'revision' | 'commit' | 'handlers'>;
+  readonly against?: Pick<RevisionHandlers, 'revision' | 'commit' | 'otherLockfile' | 'handlers'>;
 }
 
 const EVENTS = {
@@ -239,7 +246,13 @@ export async function measureFirstInvocation(
     warmInvocations,
     firstRequestLaterMs: FIRST_REQUEST_LATER_MS,
     ...(setup.against
-      ? { against: { revision: setup.against.revision, commit: setup.against.commit } }
+      ? {
+          against: {
+            revision: setup.against.revision,
+            commit: setup.against.commit,
+            otherLockfile: setup.against.otherLockfile,
+          },
+        }
       : {}),
     rows,
   };

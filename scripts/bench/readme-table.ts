@@ -192,7 +192,7 @@ export function firstInvocationParts(result: FirstInvocationResult): string[] {
   const against = result.against;
   const vsRevision = against ? `vs ${against.revision}` : '';
   return [
-    `**First invocation vs. warm, per memory size** (measured ${result.measuredAt.slice(0, 10)}; the same environment's first invocation against the median of its next ${result.warmInvocations}; median of ${result.runs} fresh environments per row, rows taking turns). _prepared_: the shipped init, which runs the data path once on a connection it closes; _not prepared_: the same bundle with \`DB_PREPARE_AT_INIT=false\`, whose init only reads the secret (as before the preparation). Init on the _full vCPU_ rests on AWS's and third-party statements that on-demand init runs unthrottled, not on a measurement of Lambda; _share_: init on the share and the first request right after, the worst case; _share, first request later_: as a provisioned-concurrency environment initialises, its first request ${result.firstRequestLaterMs ?? '?'} ms later; _TLS session expired_: the same, and the server forgot its TLS sessions (FLUSH SSL) in between, as after a long wait for the first request. _CPU_: the environment's user + system time from the start of its init to its first reply, which a share stretches into wall time; it moves from run to run too (by up to a tenth on a busy shared machine), less than the wall times${against ? `. _as at ${against.revision}_: the writer and reader of ${against.commit.startsWith(against.revision) ? against.revision : `${against.revision} (commit ${against.commit})`} as that revision built and initialised them, measured in the same run (\`npm run bench -- --first-invocation-only --against=${against.revision}\`); the _${vsRevision}_ columns compare each row with it` : ''}:`,
+    `**First invocation vs. warm, per memory size** (measured ${result.measuredAt.slice(0, 10)}; the same environment's first invocation against the median of its next ${result.warmInvocations}; median of ${result.runs} fresh environments per row, rows taking turns). _prepared_: the shipped init, which runs the data path once on a connection it closes; _not prepared_: the same bundle with \`DB_PREPARE_AT_INIT=false\`, whose init only reads the secret (as before the preparation). Init on the _full vCPU_ rests on AWS's and third-party statements that on-demand init runs unthrottled, not on a measurement of Lambda; _share_: init on the share and the first request right after, the worst case; _share, first request later_: as a provisioned-concurrency environment initialises, its first request ${result.firstRequestLaterMs ?? '?'} ms later; _TLS session expired_: the same, and the server forgot its TLS sessions (FLUSH SSL) in between, as after a long wait for the first request. _CPU_: the environment's user + system time from the start of its init to its first reply, which a share stretches into wall time; it moves from run to run too (by up to a tenth on a busy shared machine), less than the wall times${against ? `. _as at ${against.revision}_: the writer and reader of ${against.commit.startsWith(against.revision) || against.revision.startsWith(against.commit) ? against.revision : `${against.revision} (commit ${against.commit})`} as that revision built and initialised them, with this checkout's packages${against.otherLockfile ? ' (its package-lock.json differs)' : ''}, measured in the same run (\`npm run bench -- --first-invocation-only --against=${against.revision}\`); the _${vsRevision}_ columns compare each row with it` : ''}:`,
     formatMarkdownTable(
       [
         'memory',
@@ -219,13 +219,18 @@ export function firstInvocationParts(result: FirstInvocationResult): string[] {
         ms(r.warmMs),
         formatRatio(r.firstVsWarm),
         ms(r.coldMs),
-        formatRatio(r.coldVsUnprepared),
+        // The other revision's rows compare with themselves, not with today's build unprepared.
+        r.revision ? '–' : formatRatio(r.coldVsUnprepared),
         r.coldCpuMs === undefined ? '–' : ms(r.coldCpuMs),
-        r.coldCpuVsUnprepared === undefined ? '–' : formatRatio(r.coldCpuVsUnprepared),
-        ...(against
-          ? [formatRatio(r.coldVsRevision ?? NaN), formatRatio(r.coldCpuVsRevision ?? NaN)]
-          : []),
+        r.revision || r.coldCpuVsUnprepared === undefined
+          ? '–'
+          : formatRatio(r.coldCpuVsUnprepared),
+        ...(against ? [optionalRatio(r.coldVsRevision), optionalRatio(r.coldCpuVsRevision)] : []),
       ])
     ),
   ];
+}
+
+function optionalRatio(value: number | undefined): string {
+  return value === undefined ? '–' : formatRatio(value);
 }

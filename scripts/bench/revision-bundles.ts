@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { BuiltHandler } from '../../test/support/bundle';
 import { UsageError } from '../lib/cli';
 import { temporaryDirectory } from '../lib/cleanup';
@@ -12,6 +13,11 @@ export interface RevisionHandlers {
   readonly revision: string;
   /** The commit it named when the bench ran, abbreviated. */
   readonly commit: string;
+  /**
+   * Whether its package-lock.json differs from this checkout's: its bundles were built with this
+   * checkout's packages all the same.
+   */
+  readonly otherLockfile: boolean;
   readonly handlers: Record<'writer' | 'reader', BuiltHandler>;
   dispose(): void;
 }
@@ -24,9 +30,12 @@ export interface RevisionHandlers {
  * baseline as old as one likes, with the same machine noise as the change it is compared with.
  */
 export function buildRevisionHandlers(revision: string): RevisionHandlers {
-  const commit = git(['rev-parse', '--verify', '--quiet', `${revision}^{commit}`], () =>
+  const commit = git(['rev-parse', '--verify', '--quiet', '--short', `${revision}^{commit}`], () =>
     fail(`${revision} names no commit of ${ROOT}: give a commit, branch or tag (git log).`)
   );
+  const lockfile = git(['show', `${commit}:package-lock.json`], () => '');
+  const otherLockfile =
+    lockfile !== readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8').trim();
   const { dir, dispose } = temporaryDirectory('bench-revision-');
   try {
     const tree = path.join(dir, 'tree');
@@ -36,7 +45,8 @@ export function buildRevisionHandlers(revision: string): RevisionHandlers {
         maxBuffer: 512 * 1024 * 1024,
       }),
     });
-    symlinkSync(path.join(ROOT, 'node_modules'), path.join(tree, 'node_modules'), 'dir');
+    // 'junction': a folder link Windows makes without privileges; elsewhere a plain symlink.
+    symlinkSync(path.join(ROOT, 'node_modules'), path.join(tree, 'node_modules'), 'junction');
     const bundler = path.join(tree, 'test', 'support', 'bundle.ts');
     if (!existsSync(bundler)) {
       fail(
@@ -47,7 +57,7 @@ export function buildRevisionHandlers(revision: string): RevisionHandlers {
     const script = path.join(dir, 'build.ts');
     writeFileSync(
       script,
-      `import { buildHandlers } from ${JSON.stringify(bundler)};\n` +
+      `import { buildHandlers } from ${JSON.stringify(pathToFileURL(bundler).href)};\n` +
         `buildHandlers(${JSON.stringify(out)}).then((built) => process.stdout.write(JSON.stringify(built)));\n`
     );
     let built: Record<string, BuiltHandler>;
@@ -61,10 +71,20 @@ export function buildRevisionHandlers(revision: string): RevisionHandlers {
         })
       ) as Record<string, BuiltHandler>;
     } catch (error) {
-      const stderr = String((error as { stderr?: string }).stderr ?? error).trim();
+      // The bundler's own error (esbuild's "Could not resolve ...") comes first, the stack after.
+      const stderr = String((error as { stderr?: string }).stderr ?? error);
+      const cause = stderr
+        .split('\n')
+        .filter((line) => /error/i.test(line))
+        .slice(0, 3)
+        .join(' ')
+        .trim();
       return fail(
-        `${revision}'s handlers did not build with today's node_modules (${stderr.split('\n').slice(-3).join(' ')}): ` +
-          'pick a revision with the same dependencies.'
+        `${revision}'s handlers did not build (${cause || stderr.trim().split('\n')[0]})` +
+          (otherLockfile
+            ? ": its package-lock.json differs from this checkout's, whose packages it was " +
+              'built with; pick a revision with the same dependencies.'
+            : '.')
       );
     }
     if (!built.writer || !built.reader) {
@@ -72,7 +92,8 @@ export function buildRevisionHandlers(revision: string): RevisionHandlers {
     }
     return {
       revision,
-      commit: commit.slice(0, 7),
+      commit,
+      otherLockfile,
       handlers: { writer: built.writer, reader: built.reader },
       dispose,
     };
@@ -82,10 +103,11 @@ export function buildRevisionHandlers(revision: string): RevisionHandlers {
   }
 }
 
-function git(args: string[], onError: () => never): string {
+function git(args: string[], onError: () => string): string {
   try {
     return execFileSync('git', ['-C', ROOT, ...args], {
       encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
       stdio: ['ignore', 'pipe', 'ignore'],
     }).trim();
   } catch {

@@ -67,7 +67,7 @@ describe('lean bundles', () => {
               AWS_EC2_METADATA_DISABLED: 'true',
               NODE_V8_COVERAGE: coverage,
             },
-            stdio: 'ignore',
+            stdio: ['ignore', 'ignore', 'pipe'], // a failed load throws with its stderr
           }
         );
         const calls = moduleWrapperCalls(coverage, readState().bundles[name].file);
