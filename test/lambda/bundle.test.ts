@@ -28,20 +28,9 @@ describe('lean bundles', () => {
   test.each(['writer', 'reader'] as const)(
     'loading the %s bundle loads no node:http2 (the AWS SDK requires it for a handler it never uses)',
     (name) => {
-      // A plain node, as Lambda starts one; no configuration, so init only warns.
-      const loaded = execFileSync(
-        process.execPath,
-        [
-          '--input-type=module',
-          '-e',
-          `await import(${JSON.stringify(readState().bundles[name].file)});` +
-            'console.log(JSON.stringify(process.moduleLoadList.filter((m) => /http2/.test(m))));',
-        ],
-        {
-          env: { PATH: process.env.PATH, AWS_EC2_METADATA_DISABLED: 'true' },
-          encoding: 'utf8',
-          stdio: ['ignore', 'pipe', 'ignore'],
-        }
+      const loaded = loadInPlainNode(
+        name,
+        'console.log(JSON.stringify(process.moduleLoadList.filter((m) => /http2/.test(m))));'
       );
       expect(JSON.parse(loaded)).toEqual([]);
     }
@@ -54,22 +43,7 @@ describe('lean bundles', () => {
       // wrappers included: the stand-in is required at load, the table behind it is not.
       const coverage = mkdtempSync(path.join(readState().dir, 'coverage-'));
       try {
-        execFileSync(
-          process.execPath,
-          [
-            '--input-type=module',
-            '-e',
-            `await import(${JSON.stringify(readState().bundles[name].file)});`,
-          ],
-          {
-            env: {
-              PATH: process.env.PATH,
-              AWS_EC2_METADATA_DISABLED: 'true',
-              NODE_V8_COVERAGE: coverage,
-            },
-            stdio: ['ignore', 'ignore', 'pipe'], // a failed load throws with its stderr
-          }
-        );
+        loadInPlainNode(name, '', { NODE_V8_COVERAGE: coverage });
         const calls = moduleWrapperCalls(coverage, readState().bundles[name].file);
         expect(calls.get('mysql2/lib/constants/errors.js')).toBe(1);
         expect(calls.get('mysql2/lib/constants/errors.eager.js')).toBe(0);
@@ -113,6 +87,31 @@ describe('lean bundles', () => {
     expect('patchedByTest' in http2 || 'definedByTest' in http2).toBe(false);
   });
 });
+
+/**
+ * Loads a bundle in a plain node, as Lambda starts one (no configuration, so its init only
+ * warns), runs `then` in the same module after the load, and returns what it printed. A failed
+ * load throws with its stderr.
+ */
+function loadInPlainNode(
+  name: 'writer' | 'reader',
+  then: string,
+  env: Record<string, string> = {}
+): string {
+  return execFileSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `await import(${JSON.stringify(readState().bundles[name].file)});${then}`,
+    ],
+    {
+      env: { PATH: process.env.PATH, AWS_EC2_METADATA_DISABLED: 'true', ...env },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }
+  );
+}
 
 /**
  * How often each bundled package module's esbuild wrapper ran, by its path inside the package
