@@ -222,9 +222,7 @@ export function firstInvocationParts(result: FirstInvocationResult): string[] {
         // The other revision's rows compare with themselves, not with today's build unprepared.
         r.revision ? '–' : formatRatio(r.coldVsUnprepared),
         r.coldCpuMs === undefined ? '–' : ms(r.coldCpuMs),
-        r.revision || r.coldCpuVsUnprepared === undefined
-          ? '–'
-          : formatRatio(r.coldCpuVsUnprepared),
+        r.revision ? '–' : optionalRatio(r.coldCpuVsUnprepared),
         ...(against ? [optionalRatio(r.coldVsRevision), optionalRatio(r.coldCpuVsRevision)] : []),
       ])
     ),
